@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hoodie-lake/hoodie/internal/storage"
+)
+
+func (g *globalFlags) storageOptions() storage.Options {
+	return storage.Options{S3Endpoint: g.s3Endpoint, S3Region: g.s3Region, S3PathStyle: g.s3PathStyle}
+}
+
+// openStorage opens the store rooted at a table location.
+func (g *globalFlags) openStorage(ctx context.Context, location string) (storage.Storage, error) {
+	if location == "" {
+		return nil, fmt.Errorf("--table is required")
+	}
+	return storage.Open(ctx, location, g.storageOptions())
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printTable writes rows as aligned columns under a header.
+func printTable(w io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

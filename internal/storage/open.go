@@ -1,0 +1,103 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Options configure Open. The zero value opens local paths, and S3 locations
+// with the standard AWS configuration chain (environment, shared config,
+// instance roles).
+type Options struct {
+	// S3Endpoint overrides the S3 endpoint URL (e.g. "http://127.0.0.1:7070"
+	// for a local S3-compatible server). Default: AWS_ENDPOINT_URL_S3 or
+	// AWS_ENDPOINT_URL from the environment, else AWS.
+	S3Endpoint string
+	// S3Region is the bucket's region. Default: the AWS chain, else us-east-1.
+	S3Region string
+	// S3PathStyle addresses buckets as endpoint/bucket/key instead of
+	// bucket.endpoint/key; most S3-compatible servers need it.
+	S3PathStyle bool
+	// S3PartSize is the multipart part size; objects larger than one part are
+	// uploaded in parts. Default 16 MiB, minimum 5 MiB.
+	S3PartSize int64
+	// S3MaxAttempts bounds attempts per request for throttling and 5xx
+	// responses, retried with exponential backoff. Default 8.
+	S3MaxAttempts int
+}
+
+// Location is a parsed table location.
+type Location struct {
+	Scheme string // "file" or "s3"
+	Bucket string // S3 only
+	Path   string // local: absolute or relative directory; S3: key prefix without leading or trailing "/"
+}
+
+// String renders the location as a URI (local paths stay plain paths).
+func (l Location) String() string {
+	switch l.Scheme {
+	case "s3":
+		if l.Path == "" {
+			return "s3://" + l.Bucket
+		}
+		return "s3://" + l.Bucket + "/" + l.Path
+	default:
+		return l.Path
+	}
+}
+
+// ParseLocation parses a table location: a plain path or file:// URI for the
+// local filesystem, or s3://bucket/prefix (s3a:// is accepted as Hadoop
+// spells it).
+func ParseLocation(loc string) (Location, error) {
+	if loc == "" {
+		return Location{}, fmt.Errorf("storage: empty location")
+	}
+	switch {
+	case strings.HasPrefix(loc, "s3://"), strings.HasPrefix(loc, "s3a://"):
+		u, err := url.Parse(loc)
+		if err != nil {
+			return Location{}, fmt.Errorf("storage: location %q: %w", loc, err)
+		}
+		if u.Host == "" {
+			return Location{}, fmt.Errorf("storage: location %q: missing bucket", loc)
+		}
+		p := strings.Trim(u.Path, "/")
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "." || seg == ".." {
+				return Location{}, fmt.Errorf("storage: location %q: invalid path segment %q", loc, seg)
+			}
+		}
+		return Location{Scheme: "s3", Bucket: u.Host, Path: p}, nil
+	case strings.HasPrefix(loc, "file://"):
+		u, err := url.Parse(loc)
+		if err != nil {
+			return Location{}, fmt.Errorf("storage: location %q: %w", loc, err)
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			return Location{}, fmt.Errorf("storage: location %q: remote file host %q not supported", loc, u.Host)
+		}
+		return Location{Scheme: "file", Path: u.Path}, nil
+	case strings.Contains(loc, "://"):
+		return Location{}, fmt.Errorf("storage: location %q: unsupported scheme (want a path, file:// or s3://)", loc)
+	default:
+		return Location{Scheme: "file", Path: loc}, nil
+	}
+}
+
+// Open returns a Storage rooted at the location; keys passed to it are
+// relative to the location.
+func Open(ctx context.Context, loc string, opts Options) (Storage, error) {
+	l, err := ParseLocation(loc)
+	if err != nil {
+		return nil, err
+	}
+	switch l.Scheme {
+	case "s3":
+		return NewS3(ctx, l.Bucket, l.Path, opts)
+	default:
+		return NewLocal(l.Path)
+	}
+}

@@ -1,0 +1,326 @@
+package timeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hoodie-lake/hoodie/internal/storage"
+)
+
+// MetaFolder is the folder holding the timeline, relative to the table base.
+const MetaFolder = ".hoodie"
+
+// claimFolder holds create-if-absent instant-time claims, so that two
+// processes (or two actions) never take the same instant time. Readers and
+// Hudi ignore .hoodie/.aux.
+const claimFolder = MetaFolder + "/.aux/.instant-claims"
+
+// Timeline is a snapshot of the active timeline: every instant in its
+// highest state, sorted by instant time.
+type Timeline struct {
+	instants []Instant
+	sizes    map[string]int64 // file name -> size, from the listing
+}
+
+// Load lists .hoodie/ once (delimited, so sub-folders are not walked) and
+// builds the active timeline. No instant file is read.
+func Load(ctx context.Context, st storage.Storage) (*Timeline, error) {
+	best := map[string]Instant{} // timestamp -> highest-state instant
+	sizes := map[string]int64{}
+	for obj, err := range st.List(ctx, MetaFolder+"/", "/") {
+		if err != nil {
+			return nil, fmt.Errorf("timeline: load: %w", err)
+		}
+		if obj.IsDir {
+			continue
+		}
+		name := path.Base(obj.Path)
+		inst, ok := ParseFileName(name)
+		if !ok {
+			continue
+		}
+		sizes[name] = obj.Size
+		cur, seen := best[inst.Timestamp]
+		if !seen || inst.State > cur.State {
+			best[inst.Timestamp] = inst
+		}
+	}
+	tl := &Timeline{sizes: sizes}
+	for _, inst := range best {
+		tl.instants = append(tl.instants, inst)
+	}
+	sort.Slice(tl.instants, func(i, j int) bool { return tl.instants[i].Timestamp < tl.instants[j].Timestamp })
+	return tl, nil
+}
+
+// FromInstants builds a timeline from instants (tests, filtered views).
+func FromInstants(instants []Instant) *Timeline {
+	tl := &Timeline{instants: append([]Instant(nil), instants...), sizes: map[string]int64{}}
+	sort.Slice(tl.instants, func(i, j int) bool { return tl.instants[i].Timestamp < tl.instants[j].Timestamp })
+	return tl
+}
+
+// Instants returns all instants, oldest first.
+func (tl *Timeline) Instants() []Instant { return append([]Instant(nil), tl.instants...) }
+
+// Filter returns the instants for which keep returns true, oldest first.
+func (tl *Timeline) Filter(keep func(Instant) bool) []Instant {
+	var out []Instant
+	for _, i := range tl.instants {
+		if keep(i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Completed returns the completed instants, oldest first.
+func (tl *Timeline) Completed() []Instant {
+	return tl.Filter(func(i Instant) bool { return i.State == Completed })
+}
+
+// Pending returns the requested and inflight instants, oldest first.
+func (tl *Timeline) Pending() []Instant {
+	return tl.Filter(func(i Instant) bool { return i.State != Completed })
+}
+
+// CompletedCommits returns completed commit, deltacommit and replacecommit
+// instants (compactions complete as commits), oldest first: the instants
+// whose files readers see.
+func (tl *Timeline) CompletedCommits() []Instant {
+	return tl.Filter(func(i Instant) bool { return i.State == Completed && i.IsWriteAction() })
+}
+
+// LastCompletedCommit returns the newest completed commit/deltacommit/
+// replacecommit, or ok=false.
+func (tl *Timeline) LastCompletedCommit() (Instant, bool) {
+	c := tl.CompletedCommits()
+	if len(c) == 0 {
+		return Instant{}, false
+	}
+	return c[len(c)-1], true
+}
+
+// PendingCompactions returns requested or inflight compaction instants.
+func (tl *Timeline) PendingCompactions() []Instant {
+	return tl.Filter(func(i Instant) bool { return i.State != Completed && i.Action == Compaction })
+}
+
+// Find returns the instant with timestamp ts.
+func (tl *Timeline) Find(ts string) (Instant, bool) {
+	i := sort.Search(len(tl.instants), func(i int) bool { return tl.instants[i].Timestamp >= ts })
+	if i < len(tl.instants) && tl.instants[i].Timestamp == ts {
+		return tl.instants[i], true
+	}
+	return Instant{}, false
+}
+
+// IsCompleted reports whether the instant at ts is completed.
+func (tl *Timeline) IsCompleted(ts string) bool {
+	i, ok := tl.Find(ts)
+	return ok && i.State == Completed
+}
+
+// LastInstantTime returns the greatest instant time on the timeline, or "".
+func (tl *Timeline) LastInstantTime() string {
+	if len(tl.instants) == 0 {
+		return ""
+	}
+	return tl.instants[len(tl.instants)-1].Timestamp
+}
+
+// FirstInstantTime returns the smallest instant time on the active timeline,
+// or "". Slices based on earlier instants predate the active timeline
+// (archived) and count as committed.
+func (tl *Timeline) FirstInstantTime() string {
+	if len(tl.instants) == 0 {
+		return ""
+	}
+	return tl.instants[0].Timestamp
+}
+
+// Size returns the listed size of the instant's file, or -1 if unknown.
+func (tl *Timeline) Size(inst Instant) int64 {
+	name, err := inst.FileName()
+	if err != nil {
+		return -1
+	}
+	if s, ok := tl.sizes[name]; ok {
+		return s
+	}
+	return -1
+}
+
+// InstantPath is the instant file's key relative to the table base.
+func InstantPath(inst Instant) (string, error) {
+	name, err := inst.FileName()
+	if err != nil {
+		return "", err
+	}
+	return MetaFolder + "/" + name, nil
+}
+
+// ReadInstant reads an instant file's content.
+func ReadInstant(ctx context.Context, st storage.Storage, inst Instant) ([]byte, error) {
+	p, err := InstantPath(inst)
+	if err != nil {
+		return nil, err
+	}
+	b, err := storage.ReadFile(ctx, st, p)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNotFound, inst, err)
+		}
+		return nil, fmt.Errorf("timeline: read %s: %w", inst, err)
+	}
+	return b, nil
+}
+
+// ReadCommitMetadata reads and decodes the commit metadata of a completed
+// commit, deltacommit or replacecommit (or an inflight workload profile).
+func ReadCommitMetadata(ctx context.Context, st storage.Storage, inst Instant) (*CommitMetadata, error) {
+	b, err := ReadInstant(ctx, st, inst)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseCommitMetadata(b)
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %s: %w", inst, err)
+	}
+	return m, nil
+}
+
+// writeInstant writes an instant file with create-if-absent.
+func writeInstant(ctx context.Context, st storage.Storage, inst Instant, content []byte) error {
+	p, err := InstantPath(inst)
+	if err != nil {
+		return err
+	}
+	if err := storage.WriteFile(ctx, st, p, content, storage.CreateOptions{IfAbsent: true}); err != nil {
+		if errors.Is(err, storage.ErrExist) {
+			if inst.State == Completed {
+				return fmt.Errorf("%w: %s", ErrAlreadyCompleted, inst)
+			}
+			return fmt.Errorf("%w: %s", ErrInstantExists, inst)
+		}
+		return fmt.Errorf("timeline: write %s: %w", inst, err)
+	}
+	return nil
+}
+
+// Claim picks a new instant time for the table, strictly greater than every
+// instant on the timeline and than every earlier claim, and claims it with a
+// create-if-absent marker so no other process or action can take the same
+// time. It then writes the requested file for action with content (plans
+// for compaction/clean/rollback; empty for commits).
+//
+// Savepoints have no requested state; Claim writes their inflight file.
+func Claim(ctx context.Context, st storage.Storage, action Action, content []byte) (Instant, error) {
+	return ClaimAt(ctx, st, action, content, time.Now)
+}
+
+// ClaimAt is Claim with a clock, for tests.
+func ClaimAt(ctx context.Context, st storage.Storage, action Action, content []byte, now func() time.Time) (Instant, error) {
+	tl, err := Load(ctx, st)
+	if err != nil {
+		return Instant{}, err
+	}
+	last := tl.LastInstantTime()
+	for attempt := 0; attempt < 1000; attempt++ {
+		ts := NextInstantTime(now(), last)
+		err := storage.WriteFile(ctx, st, claimFolder+"/"+ts, nil, storage.CreateOptions{IfAbsent: true})
+		if errors.Is(err, storage.ErrExist) {
+			last = ts
+			continue
+		}
+		if err != nil {
+			return Instant{}, fmt.Errorf("timeline: claim instant: %w", err)
+		}
+		inst := Instant{Timestamp: ts, Action: action, State: Requested}
+		if action == Savepoint {
+			inst.State = Inflight
+		}
+		if err := writeInstant(ctx, st, inst, content); err != nil {
+			return Instant{}, err
+		}
+		return inst, nil
+	}
+	return Instant{}, fmt.Errorf("timeline: claim instant: too many collisions after %s", last)
+}
+
+// Transition moves inst to the next state by writing that state's file with
+// content (create-if-absent). Completing is the commit point: the completed
+// file appears atomically and only once; a second completion fails with
+// ErrAlreadyCompleted.
+func Transition(ctx context.Context, st storage.Storage, inst Instant, to State, content []byte) (Instant, error) {
+	if to <= inst.State {
+		return Instant{}, fmt.Errorf("%w: %s to %s", ErrBadTransition, inst, to)
+	}
+	next := inst.WithState(to)
+	if err := writeInstant(ctx, st, next, content); err != nil {
+		return Instant{}, err
+	}
+	return next, nil
+}
+
+// DeletePending removes the requested and inflight files of an instant that
+// never completed (after a rollback). It refuses a completed instant.
+func DeletePending(ctx context.Context, st storage.Storage, inst Instant) error {
+	if inst.State == Completed {
+		return fmt.Errorf("%w: cannot delete completed %s", ErrBadTransition, inst)
+	}
+	// Delete inflight before requested, as Hudi does, so a crash in between
+	// leaves a requested instant (which is rolled back again) and never an
+	// inflight without its requested.
+	for _, s := range []State{Inflight, Requested} {
+		i := inst
+		i.State = s
+		p, err := InstantPath(i)
+		if err != nil {
+			continue // e.g. savepoints have no requested file
+		}
+		if err := st.Delete(ctx, p); err != nil {
+			return fmt.Errorf("timeline: delete %s: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// PruneClaims deletes instant-time claims older than before (archival calls
+// it with the oldest instant it keeps).
+func PruneClaims(ctx context.Context, st storage.Storage, before string) (int, error) {
+	var stale []string
+	for obj, err := range st.List(ctx, claimFolder+"/", "") {
+		if err != nil {
+			return 0, fmt.Errorf("timeline: prune claims: %w", err)
+		}
+		if ts := path.Base(obj.Path); ts < before {
+			stale = append(stale, obj.Path)
+		}
+	}
+	for _, p := range stale {
+		if err := st.Delete(ctx, p); err != nil {
+			return 0, fmt.Errorf("timeline: prune claims: %w", err)
+		}
+	}
+	return len(stale), nil
+}
+
+// IsEmptyContent reports whether instant content is empty or whitespace.
+func IsEmptyContent(b []byte) bool { return len(bytes.TrimSpace(b)) == 0 }
+
+// String renders the timeline one instant per line.
+func (tl *Timeline) String() string {
+	var sb strings.Builder
+	for _, i := range tl.instants {
+		sb.WriteString(i.String())
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
