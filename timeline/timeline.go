@@ -204,6 +204,12 @@ func writeInstant(ctx context.Context, st storage.Storage, inst Instant, content
 	}
 	if err := storage.WriteFile(ctx, st, p, content, storage.CreateOptions{IfAbsent: true}); err != nil {
 		if errors.Is(err, storage.ErrExist) {
+			// On S3 a conditional PUT whose response was lost is retried and
+			// then reports a conflict with itself: the same content means the
+			// write took effect.
+			if cur, rerr := storage.ReadFile(ctx, st, p); rerr == nil && bytes.Equal(cur, content) {
+				return nil
+			}
 			if inst.State == Completed {
 				return fmt.Errorf("%w: %s", ErrAlreadyCompleted, inst)
 			}

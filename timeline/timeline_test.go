@@ -113,8 +113,16 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	done, err := timeline.Transition(ctx, st, infl, timeline.Completed, b)
 	require.NoError(t, err)
+	// A retried completion with the same content is the same commit (S3
+	// reports a lost-response retry of a conditional PUT as a conflict);
+	// any other content is refused: the completed file appears only once.
 	_, err = timeline.Transition(ctx, st, infl, timeline.Completed, b)
+	require.NoError(t, err)
+	_, err = timeline.Transition(ctx, st, infl, timeline.Completed, []byte(`{"other":1}`))
 	require.ErrorIs(t, err, timeline.ErrAlreadyCompleted)
+	got0, err := timeline.ReadInstant(ctx, st, done)
+	require.NoError(t, err)
+	assert.Equal(t, b, got0)
 
 	tl, err = timeline.Load(ctx, st)
 	require.NoError(t, err)

@@ -79,9 +79,9 @@ func (a *createArgs) options(location string) (table.CreateOptions, error) {
 	var payload string
 	switch a.payload {
 	case "event-time", "":
-		payload = table.DefaultPayloadClass
+		payload = table.PayloadDefault
 	case "latest":
-		payload = table.OverwriteWithLatestPayloadClass
+		payload = table.PayloadOverwriteWithLatest
 	default:
 		return o, fmt.Errorf("--payload %q: want event-time or latest", a.payload)
 	}

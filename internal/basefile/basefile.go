@@ -1,0 +1,146 @@
+// Package basefile owns Hudi base files: Parquet files whose first five
+// columns are the Hudi meta fields, followed by the table's data columns, with
+// the footer key-value metadata Hudi and parquet-avro readers expect. It
+// writes them with parquet-go, column by column straight from Arrow arrays
+// (no per-row reflection), and reads them (Spark-written or ours) back into
+// Arrow.
+//
+// File layout, as parquet-avro writes it for Spark:
+//
+//	message <namespace>.<table>_record {
+//	  optional binary _hoodie_commit_time (STRING);     <- dictionary encoded
+//	  optional binary _hoodie_commit_seqno (STRING);
+//	  optional binary _hoodie_record_key (STRING);
+//	  optional binary _hoodie_partition_path (STRING);  <- dictionary encoded
+//	  optional binary _hoodie_file_name (STRING);       <- dictionary encoded
+//	  optional int32 id (INT(32,true));                 <- data columns, nullable = optional
+//	  optional fixed_len_byte_array(5) d (DECIMAL(10,5));
+//	  optional int64 ts (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
+//	  optional group arr (LIST) { repeated group array { ...element fields } }
+//	  optional group m (MAP) { repeated group key_value { required binary key (STRING); optional ... value } }
+//	  optional group s { ...fields }
+//	}
+//	footer: parquet.avro.schema (Avro schema with meta fields), writer.model.name=avro,
+//	        hoodie_min_record_key, hoodie_max_record_key, + WriterOptions.ExtraMetadata
+//	        (the caller adds org.apache.hudi.bloomfilter and hoodie_bloom_filter_type_code).
+//
+// Differences from parquet-mr output, all invisible to readers: created_by
+// names hoodie; pages carry parquet-go's statistics and a column/offset index;
+// data pages are v1 like parquet-mr's. Lists use parquet-avro's old 2-level
+// structure, which cannot hold a null element: Write rejects one.
+//
+// Codecs take io.Writer / io.ReaderAt, never storage.
+package basefile
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/gzip"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/uncompressed"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// Errors returned by this package; test with errors.Is.
+var (
+	// ErrUnsupported marks a type or file shape this package cannot handle.
+	ErrUnsupported = errors.New("basefile: unsupported")
+	// ErrSchemaMismatch marks an Arrow batch that does not fit the schema.
+	ErrSchemaMismatch = errors.New("basefile: record does not match schema")
+	// ErrInvalidMeta marks missing or mis-sized meta column values.
+	ErrInvalidMeta = errors.New("basefile: invalid meta columns")
+	// ErrClosed is returned by a Writer used after Close, Abort or a failure.
+	ErrClosed = errors.New("basefile: writer closed")
+	// ErrCorrupt marks a file that cannot be decoded.
+	ErrCorrupt = errors.New("basefile: corrupt file")
+)
+
+// Footer metadata keys.
+const (
+	AvroSchemaKey    = "parquet.avro.schema"
+	WriterModelKey   = "writer.model.name"
+	WriterModelAvro  = "avro"
+	MinRecordKeyKey  = "hoodie_min_record_key"
+	MaxRecordKeyKey  = "hoodie_max_record_key"
+	BloomFilterKey   = "org.apache.hudi.bloomfilter"
+	BloomFilterTypeK = "hoodie_bloom_filter_type_code"
+)
+
+// Compression is a Parquet compression codec.
+type Compression int
+
+// Codecs. The zero value is Snappy, Hudi's default (hoodie.parquet.compression.codec
+// is gzip in Hudi 0.x Spark configs, snappy in most deployments).
+const (
+	Snappy Compression = iota
+	Zstd
+	Gzip
+	Uncompressed
+)
+
+func (c Compression) codec() (compress.Codec, error) {
+	switch c {
+	case Snappy:
+		return &snappy.Codec{}, nil
+	case Zstd:
+		return &zstd.Codec{Level: zstd.DefaultLevel}, nil
+	case Gzip:
+		return &gzip.Codec{Level: gzip.DefaultCompression}, nil
+	case Uncompressed:
+		return &uncompressed.Codec{}, nil
+	}
+	return nil, fmt.Errorf("%w: compression %d", ErrUnsupported, c)
+}
+
+// Defaults of WriterOptions.
+const (
+	DefaultRowGroupBytes = 120 << 20 // hoodie.parquet.block.size
+	DefaultPageSize      = 1 << 20   // hoodie.parquet.page.size
+)
+
+// WriterOptions configure a Writer. The zero value is valid.
+type WriterOptions struct {
+	// Compression codec of every column. Default Snappy.
+	Compression Compression
+	// RowGroupBytes closes a row group once its (compressed, buffered) size
+	// reaches it. Default DefaultRowGroupBytes; checked between chunks of at
+	// most 4096 rows, so a row group may overshoot by one chunk.
+	RowGroupBytes int64
+	// RowGroupRows, if positive, caps the rows per row group exactly.
+	RowGroupRows int64
+	// PageSize is the target uncompressed data page size. Default
+	// DefaultPageSize.
+	PageSize int
+	// ExtraMetadata is added to the footer key-value metadata (e.g. the bloom
+	// filter keys). It must not override the keys the writer owns.
+	ExtraMetadata map[string]string
+}
+
+func (o *WriterOptions) ensureDefaults() error {
+	if o.RowGroupBytes == 0 {
+		o.RowGroupBytes = DefaultRowGroupBytes
+	}
+	if o.PageSize == 0 {
+		o.PageSize = DefaultPageSize
+	}
+	if o.RowGroupBytes < 0 || o.RowGroupRows < 0 || o.PageSize < 0 {
+		return fmt.Errorf("%w: negative size option", ErrUnsupported)
+	}
+	for k := range o.ExtraMetadata {
+		switch k {
+		case AvroSchemaKey, WriterModelKey, MinRecordKeyKey, MaxRecordKeyKey:
+			return fmt.Errorf("%w: ExtraMetadata may not set %q", ErrUnsupported, k)
+		}
+	}
+	return nil
+}
+
+// FileInfo describes a closed base file.
+type FileInfo struct {
+	Rows         int64
+	Size         int64
+	MinRecordKey string
+	MaxRecordKey string
+}

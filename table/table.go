@@ -1,0 +1,404 @@
+// Package table owns a Hudi table's identity and layout on storage: the
+// hoodie.properties file (a java.util.Properties codec, the typed Config
+// and its validator, the backup-file update protocol), creating and opening
+// a table, partition paths and .hoodie_partition_metadata files, base and
+// log file names, and the file-system view of file groups and slices.
+//
+// hoodie writes Hudi table version 6 with timeline layout 1 only. Open
+// refuses any other table rather than risk damaging it:
+//
+//	st, _ := storage.Open(ctx, "s3://bucket/tables/trips", storage.Options{})
+//	t, err := table.Create(ctx, st, table.CreateOptions{
+//		Name:            "trips",
+//		Type:            table.MergeOnRead,
+//		RecordKeyFields: []string{"uuid"},
+//		PartitionFields: []string{"city"},
+//		PrecombineField: "ts",
+//	})
+//	t, err = table.Open(ctx, st) // errors.Is(err, table.ErrNotHudiTable), ...
+package table
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hoodie-lake/hoodie/internal/storage"
+)
+
+// Paths relative to the table's base path.
+const (
+	MetaFolder     = ".hoodie"
+	PropertiesFile = MetaFolder + "/hoodie.properties"
+	// PropertiesBackupFile holds the previous properties while
+	// hoodie.properties is rewritten; readers fall back to it.
+	PropertiesBackupFile = MetaFolder + "/hoodie.properties.backup"
+)
+
+// Table is an open Hudi table: its storage and its configuration. It is safe
+// for concurrent use.
+type Table struct {
+	st storage.Storage
+	mu struct {
+		sync.Mutex
+		cfg *Config
+	}
+}
+
+// Storage is the store the table lives in, rooted at its base path.
+func (t *Table) Storage() storage.Storage { return t.st }
+
+// Config returns a copy of the table's configuration as last read or written.
+func (t *Table) Config() *Config {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.cfg.Clone()
+}
+
+// CreateOptions describe a new table. The zero value of each optional field
+// picks the default stated on it.
+type CreateOptions struct {
+	// Name is hoodie.table.name; required. Letters, digits and '_', not
+	// starting with a digit, so that the Avro record name "<name>_record"
+	// Spark derives from it is valid.
+	Name string
+	// Database is hoodie.database.name; default "default". It enters the
+	// checksum.
+	Database string
+	// Type is the table type; default CopyOnWrite.
+	Type TableType
+	// RecordKeyFields are the record key columns; required.
+	RecordKeyFields []string
+	// PartitionFields are the partition columns; none = non-partitioned.
+	PartitionFields []string
+	// PrecombineField orders records of one key (larger wins). Optional, but
+	// without it hudi-rs treats the table as append-only.
+	PrecombineField string
+	// KeyGenerator is the key generator class; default
+	// DefaultKeyGenerator(RecordKeyFields, PartitionFields).
+	KeyGenerator string
+	// HiveStylePartitioning writes partition directories as "field=value".
+	HiveStylePartitioning bool
+	// URLEncodePartitioning %-escapes partition values (EscapePartitionValue).
+	URLEncodePartitioning bool
+	// Schema is the Avro schema (JSON) of the data columns, without Hudi meta
+	// fields; optional. When given it must be a record whose fields include
+	// the key, partition and precombine fields; it is stored compacted as
+	// hoodie.table.create.schema.
+	Schema string
+	// PayloadClass is hoodie.compaction.payload.class; default
+	// PayloadDefault (event-time ordering: a stored record is only replaced
+	// by one with a precombine value >= its own).
+	PayloadClass string
+}
+
+var tableNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// NewConfig returns the configuration Create writes for opts: the keys
+// Spark writes for a new v6 table, with hoodie's defaults filled in. It
+// validates opts.
+func NewConfig(opts CreateOptions) (*Config, error) {
+	if opts.Name == "" {
+		return nil, fmt.Errorf("%w: %s: table name required", ErrMissingProperty, KeyName)
+	}
+	if !tableNameRE.MatchString(opts.Name) {
+		return nil, fmt.Errorf("%w: table name %q: use letters, digits and '_', not starting with a digit", ErrInvalidConfig, opts.Name)
+	}
+	db := opts.Database
+	if db == "" {
+		db = DefaultDatabase
+	}
+	if !tableNameRE.MatchString(db) {
+		return nil, fmt.Errorf("%w: database name %q: use letters, digits and '_', not starting with a digit", ErrInvalidConfig, db)
+	}
+	typ := opts.Type
+	if typ == "" {
+		typ = CopyOnWrite
+	}
+	if len(opts.RecordKeyFields) == 0 {
+		return nil, fmt.Errorf("%w: %s: at least one record key field required", ErrMissingProperty, KeyRecordKeyFields)
+	}
+	for i, list := range [][]string{opts.RecordKeyFields, opts.PartitionFields, {opts.PrecombineField}} {
+		for _, f := range list {
+			if f == "" && i < 2 {
+				return nil, fmt.Errorf("%w: empty field name in %q", ErrInvalidConfig, list)
+			}
+			if strings.ContainsAny(f, ", \t\r\n") {
+				return nil, fmt.Errorf("%w: field name %q contains ',' or a blank", ErrInvalidConfig, f)
+			}
+		}
+	}
+	keygen := opts.KeyGenerator
+	if keygen == "" {
+		keygen = DefaultKeyGenerator(opts.RecordKeyFields, opts.PartitionFields)
+	}
+	if _, ok := keyGenFamily[keygen]; !ok {
+		return nil, fmt.Errorf("%w: key generator %q", ErrUnsupportedFeature, keygen)
+	}
+	payload := opts.PayloadClass
+	if payload == "" {
+		payload = PayloadDefault
+	}
+	schema := opts.Schema
+	if schema != "" {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, []byte(schema)); err != nil {
+			return nil, fmt.Errorf("%w: schema is not JSON: %v", ErrInvalidConfig, err)
+		}
+		schema = buf.String()
+	}
+
+	props := map[string]string{
+		KeyName:                  opts.Name,
+		KeyDatabaseName:          db,
+		KeyType:                  string(typ),
+		KeyVersion:               fmt.Sprint(Version),
+		KeyTimelineLayoutVersion: fmt.Sprint(TimelineLayoutVersion),
+		KeyRecordKeyFields:       strings.Join(opts.RecordKeyFields, ","),
+		KeyKeyGenerator:          keygen,
+		KeyBaseFileFormat:        BaseFileFormatParquet,
+		KeyPopulateMetaFields:    "true",
+		KeyHiveStylePartitioning: fmt.Sprint(opts.HiveStylePartitioning),
+		KeyURLEncodePartitioning: fmt.Sprint(opts.URLEncodePartitioning),
+		KeyDropPartitionColumns:  "false",
+		KeyPartitionMetafileBase: "false",
+		KeyArchiveLogFolder:      DefaultArchiveFolder,
+		KeyTimelineTimezone:      TimezoneUTC,
+		KeyPayloadClass:          payload,
+		KeyRecordMergerStrategy:  DefaultMergerStrategy,
+		KeyCDCEnabled:            "false",
+	}
+	if len(opts.PartitionFields) > 0 {
+		props[KeyPartitionFields] = strings.Join(opts.PartitionFields, ",")
+	}
+	if opts.PrecombineField != "" {
+		props[KeyPrecombineField] = opts.PrecombineField
+	}
+	if schema != "" {
+		props[KeyCreateSchema] = schema
+	}
+	props[KeyChecksum] = fmt.Sprint(Checksum(db, opts.Name))
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Create creates a table in st (rooted at the table's base path) by writing
+// .hoodie/hoodie.properties with create-if-absent. It refuses with
+// ErrTableExists if hoodie.properties, its backup or anything else under
+// .hoodie/ exists. No directories are created: object stores have none and
+// Hudi readers do not need .hoodie/archived, .aux, .temp or .schema.
+func Create(ctx context.Context, st storage.Storage, opts CreateOptions) (*Table, error) {
+	cfg, err := NewConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	for obj, err := range st.List(ctx, MetaFolder+"/", "") {
+		if err != nil {
+			return nil, fmt.Errorf("table: create: %w", err)
+		}
+		return nil, fmt.Errorf("%w: found %s", ErrTableExists, obj.Path)
+	}
+	data := formatTableProperties(cfg.Properties(), time.Now())
+	err = storage.WriteFile(ctx, st, PropertiesFile, data, storage.CreateOptions{IfAbsent: true})
+	if errors.Is(err, storage.ErrExist) {
+		return nil, fmt.Errorf("%w: %s created concurrently", ErrTableExists, PropertiesFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("table: create: %w", err)
+	}
+	cfg.Props = cfg.Properties()
+	t := &Table{st: st}
+	t.mu.cfg = cfg
+	return t, nil
+}
+
+// formatTableProperties renders hoodie.properties as Java's HoodieTableConfig
+// stores it: the "Properties saved on <instant>" and date comments, checksum
+// last.
+func formatTableProperties(props map[string]string, now time.Time) []byte {
+	return FormatProperties(props, PropertiesOptions{
+		Comments:  []string{propertiesCommentSaved + javaInstantString(now)},
+		Timestamp: now.UTC(),
+		Last:      []string{KeyChecksum},
+	})
+}
+
+// Open opens the table in st: it reads .hoodie/hoodie.properties, falling
+// back to hoodie.properties.backup (left by an interrupted update) when the
+// main file is missing or fails its checksum, as Java does, and validates
+// it. Errors: ErrNotHudiTable when neither file exists, else those of
+// Config.Validate.
+func Open(ctx context.Context, st storage.Storage) (*Table, error) {
+	props, err := loadProperties(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		return nil, fmt.Errorf("table: open: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("table: open: %w", err)
+	}
+	t := &Table{st: st}
+	t.mu.cfg = cfg
+	return t, nil
+}
+
+// readPropertiesFile reads and parses one properties file and checks its
+// checksum, if it has one.
+func readPropertiesFile(ctx context.Context, st storage.Storage, key string) (map[string]string, error) {
+	b, err := storage.ReadFile(ctx, st, key)
+	if err != nil {
+		return nil, err
+	}
+	props, err := ParseProperties(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, key, err)
+	}
+	if sum, ok := props[KeyChecksum]; ok {
+		want := Checksum(props[KeyDatabaseName], props[KeyName])
+		if got, err := strconv.ParseInt(strings.TrimSpace(sum), 10, 64); err != nil || got != int64(want) {
+			return nil, fmt.Errorf("%w: %s: %s=%s, want %d for %q", ErrInvalidConfig, key, KeyChecksum, sum, want,
+				props[KeyDatabaseName]+"."+props[KeyName])
+		}
+	}
+	return props, nil
+}
+
+// loadProperties is Java's HoodieTableConfig.fetchConfigs without the
+// retries: the main file if valid, else the backup.
+func loadProperties(ctx context.Context, st storage.Storage) (map[string]string, error) {
+	props, mainErr := readPropertiesFile(ctx, st, PropertiesFile)
+	if mainErr == nil {
+		return props, nil
+	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("table: open: %w", mainErr)
+	}
+	props, backupErr := readPropertiesFile(ctx, st, PropertiesBackupFile)
+	if backupErr == nil {
+		return props, nil
+	}
+	if errors.Is(mainErr, storage.ErrNotExist) && errors.Is(backupErr, storage.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no %s", ErrNotHudiTable, PropertiesFile)
+	}
+	if errors.Is(backupErr, storage.ErrNotExist) {
+		return nil, fmt.Errorf("table: open: %w", mainErr)
+	}
+	return nil, fmt.Errorf("table: open: %w", errors.Join(mainErr, backupErr))
+}
+
+// UpdateProperties changes hoodie.properties with Java's backup protocol so
+// that a reader never sees a missing or partial file:
+//
+//  1. recover from an interrupted update: if hoodie.properties is missing,
+//     copy the backup to it; delete the backup;
+//  2. read the current properties and apply fn to a copy; the result must
+//     pass Config.Validate (the checksum is recomputed), else nothing is
+//     written;
+//  3. write the current properties to hoodie.properties.backup
+//     (create-if-absent: a concurrent updater makes this fail);
+//  4. replace hoodie.properties (an atomic replace on every backend, so
+//     unlike Java the main file is not deleted first) and read it back;
+//  5. delete the backup.
+//
+// A crash at any step leaves a valid hoodie.properties or backup behind.
+func (t *Table) UpdateProperties(ctx context.Context, fn func(props map[string]string) error) error {
+	if err := recoverProperties(ctx, t.st); err != nil {
+		return err
+	}
+	current, err := readPropertiesFile(ctx, t.st, PropertiesFile)
+	if err != nil {
+		return fmt.Errorf("table: update properties: %w", err)
+	}
+	next := make(map[string]string, len(current))
+	for k, v := range current {
+		next[k] = v
+	}
+	if err := fn(next); err != nil {
+		return fmt.Errorf("table: update properties: %w", err)
+	}
+	cfg, err := ParseConfig(next)
+	if err != nil {
+		return fmt.Errorf("table: update properties: %w", err)
+	}
+	delete(cfg.Props, KeyChecksum) // recomputed below for the new name and database
+	newProps := cfg.Properties()
+	if cfg, err = ParseConfig(newProps); err != nil {
+		return fmt.Errorf("table: update properties: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("table: update properties: %w", err)
+	}
+
+	now := time.Now()
+	err = storage.WriteFile(ctx, t.st, PropertiesBackupFile, formatTableProperties(current, now), storage.CreateOptions{IfAbsent: true})
+	if errors.Is(err, storage.ErrExist) {
+		return fmt.Errorf("table: update properties: %s exists: concurrent update: %w", PropertiesBackupFile, err)
+	}
+	if err != nil {
+		return fmt.Errorf("table: update properties: write backup: %w", err)
+	}
+	if err := storage.WriteFile(ctx, t.st, PropertiesFile, formatTableProperties(newProps, now), storage.CreateOptions{}); err != nil {
+		// The backup still holds the old properties; the next update or Open
+		// recovers from it.
+		return fmt.Errorf("table: update properties: rewrite: %w", err)
+	}
+	got, err := readPropertiesFile(ctx, t.st, PropertiesFile)
+	if err != nil {
+		return fmt.Errorf("table: update properties: verify: %w", err)
+	}
+	if got[KeyChecksum] != newProps[KeyChecksum] {
+		return fmt.Errorf("%w: update properties: %s changed concurrently", ErrInvalidConfig, PropertiesFile)
+	}
+	if err := t.st.Delete(ctx, PropertiesBackupFile); err != nil {
+		return fmt.Errorf("table: update properties: delete backup: %w", err)
+	}
+	t.mu.Lock()
+	t.mu.cfg = cfg
+	t.mu.Unlock()
+	return nil
+}
+
+// recoverProperties is Java's HoodieTableConfig.recoverIfNeeded, a little
+// stronger: a missing or invalid hoodie.properties is restored from a valid
+// backup; then the backup is deleted.
+func recoverProperties(ctx context.Context, st storage.Storage) error {
+	_, mainErr := readPropertiesFile(ctx, st, PropertiesFile)
+	if mainErr != nil {
+		if !errors.Is(mainErr, storage.ErrNotExist) && !errors.Is(mainErr, ErrInvalidConfig) {
+			return fmt.Errorf("table: recover properties: %w", mainErr)
+		}
+		if _, err := readPropertiesFile(ctx, st, PropertiesBackupFile); err != nil {
+			if errors.Is(err, storage.ErrNotExist) && errors.Is(mainErr, storage.ErrNotExist) {
+				return fmt.Errorf("%w: no %s", ErrNotHudiTable, PropertiesFile)
+			}
+			return fmt.Errorf("table: recover properties: %w", errors.Join(mainErr, err))
+		}
+		b, err := storage.ReadFile(ctx, st, PropertiesBackupFile)
+		if err != nil {
+			return fmt.Errorf("table: recover properties: %w", err)
+		}
+		if err := storage.WriteFile(ctx, st, PropertiesFile, b, storage.CreateOptions{}); err != nil {
+			return fmt.Errorf("table: recover properties: %w", err)
+		}
+	}
+	if err := st.Delete(ctx, PropertiesBackupFile); err != nil {
+		return fmt.Errorf("table: recover properties: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,409 @@
+package writer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/internal/schema"
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
+	"golang.org/x/sync/errgroup"
+)
+
+// Stats summarise one commit.
+type Stats struct {
+	Inserts      int64 // new keys written
+	Updates      int64 // stored records replaced
+	Deletes      int64 // stored records deleted
+	Writes       int64 // rows in the files written (kept + new)
+	Duplicates   int64 // records combined away within the commit
+	LateDropped  int64 // records older than the stored version (event-time ordering)
+	FilesWritten int
+	BytesWritten int64
+	Partitions   int
+	IndexHits    int64 // keys located by the index
+	FooterHits   int64 // keys the index missed but a file footer located
+	Duration     time.Duration
+}
+
+// CommitResult is what Commit returns.
+type CommitResult struct {
+	Instant   string // "" when nothing was buffered
+	Operation string
+	Stats     Stats
+	Metadata  *timeline.CommitMetadata
+}
+
+// Commit writes everything buffered as one instant on the timeline and
+// returns its instant time and write stats. On error nothing of the
+// instant is visible; the buffer is kept so the caller may retry or Abort.
+func (w *Writer) Commit(ctx context.Context) (*CommitResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.closed {
+		return nil, ErrClosed
+	}
+	if len(w.mu.batches) == 0 {
+		return &CommitResult{}, nil
+	}
+	start := time.Now()
+	res, err := w.commit(ctx, w.mu.batches, w.mu.schema)
+	if err != nil {
+		return nil, err
+	}
+	res.Stats.Duration = time.Since(start)
+	w.releaseLocked()
+	return res, nil
+}
+
+// plan is the work of one commit: a handle per touched file group.
+type plan struct {
+	handles []*handle
+	byID    map[table.FileGroupID]*handle
+	// pendingMoves are records whose key moved partition (global index):
+	// deleted from the old group, inserted into the new partition.
+	pendingMoves []ref
+}
+
+func (p *plan) handleFor(id table.FileGroupID, old *table.BaseFileInfo) *handle {
+	if h, ok := p.byID[id]; ok {
+		return h
+	}
+	h := &handle{id: id, old: old, upd: map[string]ref{}, task: len(p.handles)}
+	p.byID[id] = h
+	p.handles = append(p.handles, h)
+	return h
+}
+
+func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schema) (*CommitResult, error) {
+	if sch == nil {
+		return nil, fmt.Errorf("%w: no schema: the table has none and no data batch was given", ErrSchema)
+	}
+	op := batches[0].op
+	opType := op.String()
+	allDeletes := true
+	for _, b := range batches {
+		if b.op != OpDelete {
+			allDeletes = false
+		}
+	}
+	if op == OpDelete && !allDeletes {
+		opType = timeline.OpUpsert
+	}
+	if op == OpUpsert && allDeletes {
+		opType = timeline.OpDelete
+	}
+
+	winners, dupes := dedup(batches, w.opts.GlobalIndex)
+	res := &CommitResult{Operation: opType}
+	res.Stats.Duplicates = int64(dupes)
+
+	tl, err := timeline.Load(ctx, w.st)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.catchUpIndex(ctx, tl); err != nil {
+		return nil, err
+	}
+	view, err := table.BuildView(ctx, w.st, tl, table.ViewOptions{})
+	if err != nil {
+		return nil, err
+	}
+
+	p := &plan{byID: map[table.FileGroupID]*handle{}}
+	var inserts []ref
+	if op == OpInsert || op == OpBulkInsert {
+		inserts = winners
+	} else {
+		if inserts, err = w.tag(ctx, tl, view, winners, p, &res.Stats); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.assignInserts(ctx, tl, view, inserts, op == OpBulkInsert, p); err != nil {
+		return nil, err
+	}
+	// Handles with nothing to do (e.g. deletes of keys that are not stored)
+	// are dropped.
+	var work []*handle
+	for _, h := range p.handles {
+		if len(h.upd) > 0 || len(h.ins) > 0 {
+			work = append(work, h)
+		}
+	}
+
+	inst, err := timeline.Claim(ctx, w.st, timeline.Commit, nil)
+	if err != nil {
+		return nil, err
+	}
+	T := inst.Timestamp
+	committed := false
+	defer func() {
+		if !committed {
+			// Best effort: remove what this attempt wrote. If this fails
+			// too, the next writer's Open rolls the instant back.
+			_ = rollbackInstant(context.WithoutCancel(ctx), w.st, inst)
+		}
+	}()
+
+	profile := &timeline.CommitMetadata{OperationType: opType, ExtraMetadata: map[string]string{}}
+	for _, h := range work {
+		fid := ""
+		if h.old != nil {
+			fid = h.id.FileID
+		}
+		profile.AddStat(timeline.WriteStat{FileID: fid, PartitionPath: h.id.PartitionPath, PrevCommit: timeline.NullPrevCommit,
+			NumInserts: int64(len(h.ins)), NumUpdateWrites: int64(len(h.upd))})
+	}
+	pb, err := profile.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if inst, err = timeline.Transition(ctx, w.st, inst, timeline.Inflight, pb); err != nil {
+		return nil, err
+	}
+
+	// Partition metadata for partitions this commit creates.
+	existing := map[string]bool{}
+	for _, part := range view.Partitions() {
+		existing[part] = true
+	}
+	created := map[string]bool{}
+	for _, h := range work {
+		if !existing[h.id.PartitionPath] && !created[h.id.PartitionPath] {
+			created[h.id.PartitionPath] = true
+			if err := table.WritePartitionMetadata(ctx, w.st, h.id.PartitionPath, T); err != nil {
+				return nil, fmt.Errorf("writer: %w", err)
+			}
+		}
+	}
+
+	// Write handles in parallel.
+	wc := &writeContext{w: w, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass != table.PayloadOverwriteWithLatest}
+	results := make([]*handleResult, len(work))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.Parallelism)
+	for i, h := range work {
+		g.Go(func() error {
+			r, err := wc.run(gctx, h)
+			if err != nil {
+				return fmt.Errorf("writer: file group %s: %w", h.id, err)
+			}
+			results[i] = r
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	md := &timeline.CommitMetadata{
+		OperationType: opType,
+		ExtraMetadata: map[string]string{timeline.SchemaKey: sch.AvroJSON()},
+	}
+	parts := map[string]bool{}
+	for _, r := range results {
+		md.AddStat(r.stat)
+		parts[r.stat.PartitionPath] = true
+		res.Stats.Inserts += r.stat.NumInserts
+		res.Stats.Updates += r.stat.NumUpdateWrites
+		res.Stats.Deletes += r.stat.NumDeletes
+		res.Stats.Writes += r.stat.NumWrites
+		res.Stats.BytesWritten += r.stat.TotalWriteBytes
+		res.Stats.LateDropped += r.late
+		res.Stats.FilesWritten++
+	}
+	res.Stats.Partitions = len(parts)
+	b, err := md.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	// The commit point.
+	if _, err := timeline.Transition(ctx, w.st, inst, timeline.Completed, b); err != nil {
+		return nil, err
+	}
+	committed = true
+	res.Instant = T
+	res.Metadata = md
+
+	// After the commit point: index, then markers. A failure here loses
+	// nothing: the index catches up on the next open.
+	var entries []index.Entry
+	var removed []index.Key
+	for _, r := range results {
+		entries = append(entries, r.entries...)
+		removed = append(removed, r.removed...)
+	}
+	if err := w.idx.Put(ctx, T, entries); err != nil {
+		return res, fmt.Errorf("writer: committed %s, but updating the index failed (it catches up on the next open): %w", T, err)
+	}
+	if len(removed) > 0 {
+		if err := w.idx.Delete(ctx, T, removed); err != nil {
+			return res, fmt.Errorf("writer: committed %s, but updating the index failed (it catches up on the next open): %w", T, err)
+		}
+	}
+	if err := deleteMarkers(ctx, w.st, T); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// tag locates each winner's stored record. Records found go to their file
+// group's handle; the rest are returned as inserts (deletes of unknown keys
+// are dropped).
+func (w *Writer) tag(ctx context.Context, tl *timeline.Timeline, view *table.View, winners []ref, p *plan, st *Stats) ([]ref, error) {
+	keys := make([]index.Key, len(winners))
+	for i, r := range winners {
+		keys[i] = index.Key{PartitionPath: r.partition(), RecordKey: r.key()}
+	}
+	first := tl.FirstInstantTime()
+	trust := func(instant string) bool {
+		return tl.IsCompleted(instant) || (first != "" && instant < first)
+	}
+	locs, found, err := w.idx.Lookup(ctx, keys, index.LookupOptions{Trust: trust})
+	if err != nil {
+		return nil, fmt.Errorf("writer: index lookup: %w", err)
+	}
+	latest := map[table.FileGroupID]*table.FileSlice{}
+	for _, s := range view.LatestSlices() {
+		latest[s.FileGroupID] = s
+	}
+	var misses []int
+	for i, r := range winners {
+		if found[i] {
+			id := table.FileGroupID{PartitionPath: locs[i].PartitionPath, FileID: locs[i].FileID}
+			if s, ok := latest[id]; ok && s.Base != nil {
+				st.IndexHits++
+				w.route(p, s, r)
+				continue
+			}
+		}
+		misses = append(misses, i)
+	}
+	var inserts []ref
+	var fl *footerLookup
+	if w.opts.IndexTTL > 0 && !w.opts.DisableFooterLookup && len(misses) > 0 {
+		fl = newFooterLookup(w.st, view)
+	}
+	for _, i := range misses {
+		r := winners[i]
+		if fl != nil {
+			s, err := fl.find(ctx, r.partition(), r.key(), w.opts.GlobalIndex)
+			if err != nil {
+				return nil, err
+			}
+			if s != nil {
+				st.FooterHits++
+				w.route(p, s, r)
+				continue
+			}
+		}
+		if r.isDelete() {
+			continue // nothing stored to delete
+		}
+		inserts = append(inserts, r)
+	}
+	return inserts, nil
+}
+
+// route sends a located record to its file group; with a global index a
+// record whose partition changed deletes the stored one and is inserted
+// into its new partition.
+func (w *Writer) route(p *plan, s *table.FileSlice, r ref) {
+	h := p.handleFor(s.FileGroupID, s.Base)
+	if s.PartitionPath != r.partition() && !r.isDelete() {
+		h.moved = append(h.moved, r.key())
+		// The insert into the new partition is assigned later.
+		p.pendingMoves = append(p.pendingMoves, r)
+		return
+	}
+	h.upd[r.key()] = r
+}
+
+// assignInserts spreads inserts over file groups, per partition: first into
+// the latest base files under the small-file limit, then into new file
+// groups of at most the target size.
+func (w *Writer) assignInserts(ctx context.Context, tl *timeline.Timeline, view *table.View, inserts []ref, bulk bool, p *plan) error {
+	inserts = append(inserts, p.pendingMoves...)
+	if len(inserts) == 0 {
+		return nil
+	}
+	recSize := w.averageRecordSize(ctx, tl)
+	perFile := w.opts.TargetFileSize / recSize
+	if perFile < 1 {
+		perFile = 1
+	}
+	byPart := map[string][]ref{}
+	var partOrder []string
+	for _, r := range inserts {
+		part := r.partition()
+		if _, ok := byPart[part]; !ok {
+			partOrder = append(partOrder, part)
+		}
+		byPart[part] = append(byPart[part], r)
+	}
+	sort.Strings(partOrder)
+	for _, part := range partOrder {
+		recs := byPart[part]
+		if bulk {
+			sort.Slice(recs, func(i, j int) bool { return recs[i].key() < recs[j].key() })
+		}
+		if !bulk && w.opts.SmallFileLimit > 0 {
+			for _, s := range view.LatestSlicesIn(part) {
+				if len(recs) == 0 {
+					break
+				}
+				if s.Base == nil || s.Base.Size >= w.opts.SmallFileLimit {
+					continue
+				}
+				room := (w.opts.TargetFileSize - s.Base.Size) / recSize
+				if room <= 0 {
+					continue
+				}
+				n := min(int64(len(recs)), room)
+				h := p.handleFor(s.FileGroupID, s.Base)
+				h.ins = append(h.ins, recs[:n]...)
+				recs = recs[n:]
+			}
+		}
+		for len(recs) > 0 {
+			n := min(int64(len(recs)), perFile)
+			id := table.FileGroupID{PartitionPath: part, FileID: table.NewFileID()}
+			h := p.handleFor(id, nil)
+			h.ins = append(h.ins, recs[:n]...)
+			recs = recs[n:]
+		}
+	}
+	return nil
+}
+
+// averageRecordSize estimates bytes per record from the latest commit that
+// wrote data, as Hudi does for file sizing.
+func (w *Writer) averageRecordSize(ctx context.Context, tl *timeline.Timeline) int64 {
+	commits := tl.CompletedCommits()
+	for i := len(commits) - 1; i >= 0 && i >= len(commits)-5; i-- {
+		md, err := timeline.ReadCommitMetadata(ctx, w.st, commits[i])
+		if err != nil {
+			continue
+		}
+		writes, _, _, _, bytes, _ := md.Totals()
+		if writes > 0 && bytes > 0 {
+			if s := bytes / writes; s > 0 {
+				return s
+			}
+		}
+	}
+	return DefaultRecordSizeBytes
+}
+
+// markerPath is the marker of a data file written by instant T.
+func markerPath(instant, partition, name, kind string) string {
+	p := timeline.MetaFolder + "/.temp/" + instant + "/"
+	if partition != "" {
+		p += partition + "/"
+	}
+	return p + name + ".marker." + kind
+}
+

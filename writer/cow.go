@@ -1,0 +1,270 @@
+package writer
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/internal/arrowutil"
+	"github.com/hoodie-lake/hoodie/internal/basefile"
+	"github.com/hoodie-lake/hoodie/internal/bloom"
+	"github.com/hoodie-lake/hoodie/internal/schema"
+	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
+)
+
+// handle is the work on one file group: a new base file, or the merge of
+// the latest base file with updates, deletes and inserts.
+type handle struct {
+	id    table.FileGroupID
+	old   *table.BaseFileInfo // nil: a new file group
+	upd   map[string]ref      // record key -> incoming update or delete
+	ins   []ref               // new keys
+	moved []string            // keys that moved to another partition (global index): delete here
+	task  int                 // task partition id (write token, sequence numbers)
+}
+
+type handleResult struct {
+	stat    timeline.WriteStat
+	entries []index.Entry
+	removed []index.Key
+	late    int64
+}
+
+type writeContext struct {
+	w              *Writer
+	instant        string
+	schema         *schema.Schema
+	payloadDefault bool // event-time ordering against the stored record
+}
+
+// run writes the new version of one file group.
+func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, error) {
+	start := time.Now()
+	st := wc.w.st
+	token := table.WriteToken{TaskPartitionID: int64(h.task), StageID: 1, TaskAttemptID: int64(h.task)}
+	bf := table.BaseFile{FileID: h.id.FileID, WriteToken: token, InstantTime: wc.instant, Ext: table.ExtParquet}
+	name := bf.String()
+	path := name
+	if h.id.PartitionPath != "" {
+		path = h.id.PartitionPath + "/" + name
+	}
+	kind := "CREATE"
+	if h.old != nil {
+		kind = "MERGE"
+	}
+	if err := storage.WriteFile(ctx, st, markerPath(wc.instant, h.id.PartitionPath, name, kind), nil, storage.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("marker: %w", err)
+	}
+	sw, err := st.Create(ctx, path, storage.CreateOptions{IfAbsent: true})
+	if err != nil {
+		return nil, err
+	}
+	defer sw.Abort()
+	fw, err := basefile.NewWriter(sw, wc.schema, basefile.WriterOptions{Compression: wc.w.opts.Compression})
+	if err != nil {
+		return nil, err
+	}
+	defer fw.Abort()
+	filter := bloom.NewDefault()
+	res := &handleResult{}
+	stat := &res.stat
+	seq := int64(0)
+	seqPrefix := wc.instant + "_" + strconv.Itoa(h.task) + "_"
+	dataNames := fieldNames(wc.schema)
+
+	var newRows []ref
+	if h.old != nil {
+		moved := map[string]bool{}
+		for _, k := range h.moved {
+			moved[k] = true
+		}
+		consumed := map[string]bool{}
+		ra, err := storage.NewReaderAt(ctx, st, h.old.Path)
+		if err != nil {
+			return nil, err
+		}
+		rd, err := basefile.Open(ra, ra.Size())
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", h.old.Path, err)
+		}
+		for rec, err := range rd.Records(ctx, 0, nil) {
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", h.old.Path, err)
+			}
+			err := func() error {
+				defer rec.Release()
+				keys, ok := arrowutil.Column(rec, schema.RecordKeyField).(*array.String)
+				if !ok {
+					return fmt.Errorf("%s: %s is not a string column", h.old.Path, schema.RecordKeyField)
+				}
+				var ord orderingReader
+				if wc.payloadDefault {
+					if c := arrowutil.Column(rec, wc.w.cfg.PrecombineField); c != nil {
+						if ord, err = newOrderingReader(c); err != nil {
+							return err
+						}
+					}
+				}
+				keep := make([]int64, 0, rec.NumRows())
+				for i := 0; i < int(rec.NumRows()); i++ {
+					k := keys.Value(i)
+					if moved[k] {
+						stat.NumDeletes++
+						continue // the index entry moves with the insert
+					}
+					r, ok := h.upd[k]
+					if !ok {
+						keep = append(keep, int64(i))
+						continue
+					}
+					consumed[k] = true
+					if r.explicitDelete() {
+						stat.NumDeletes++
+						res.removed = append(res.removed, index.Key{PartitionPath: h.id.PartitionPath, RecordKey: k})
+						continue
+					}
+					if ord != nil {
+						if in, ok := r.ordering(); ok && compareOrdering(in, ord(i)) < 0 {
+							res.late++ // a late event: the stored record is newer
+							keep = append(keep, int64(i))
+							continue
+						}
+					}
+					if r.isDelete() {
+						stat.NumDeletes++
+						res.removed = append(res.removed, index.Key{PartitionPath: h.id.PartitionPath, RecordKey: k})
+						continue
+					}
+					stat.NumUpdateWrites++
+					newRows = append(newRows, r)
+				}
+				if len(keep) == 0 {
+					return nil
+				}
+				kept, err := arrowutil.Take(ctx, rec, keep)
+				if err != nil {
+					return err
+				}
+				defer kept.Release()
+				kk := arrowutil.Column(kept, schema.RecordKeyField).(*array.String)
+				for i := 0; i < kk.Len(); i++ {
+					filter.AddString(kk.Value(i))
+				}
+				meta := basefile.Meta{
+					CommitTime:    metaCol(kept, schema.CommitTimeField),
+					SeqNo:         metaCol(kept, schema.CommitSeqNoField),
+					RecordKey:     metaCol(kept, schema.RecordKeyField),
+					PartitionPath: metaCol(kept, schema.PartitionPathField),
+					FileName:      basefile.Const(name),
+				}
+				data := arrowutil.Project(kept, dataNames)
+				defer data.Release()
+				return fw.Write(meta, data)
+			}()
+			if err != nil {
+				return nil, err
+			}
+		}
+		// Keys routed here but not found in the file (a stale index entry):
+		// inserts into this group; deletes of them are no-ops.
+		for k, r := range h.upd {
+			if !consumed[k] && !r.isDelete() {
+				newRows = append(newRows, r)
+				stat.NumInserts++
+			}
+		}
+		stat.PrevCommit = h.old.InstantTime
+	} else {
+		stat.PrevCommit = timeline.NullPrevCommit
+	}
+	stat.NumInserts += int64(len(h.ins))
+	newRows = append(newRows, h.ins...)
+
+	// Write incoming rows, a take per source batch.
+	bySrc := map[*batch][]int64{}
+	var order []*batch
+	for _, r := range newRows {
+		if _, ok := bySrc[r.b]; !ok {
+			order = append(order, r.b)
+		}
+		bySrc[r.b] = append(bySrc[r.b], int64(r.row))
+	}
+	for _, b := range order {
+		rows := bySrc[b]
+		keys := make([]string, len(rows))
+		for i, row := range rows {
+			keys[i] = b.keys[row]
+			filter.AddString(keys[i])
+			res.entries = append(res.entries, index.Entry{
+				Key:      index.Key{PartitionPath: h.id.PartitionPath, RecordKey: keys[i]},
+				Location: index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: wc.instant},
+			})
+		}
+		sel, err := arrowutil.Take(ctx, b.rec, rows)
+		if err != nil {
+			return nil, err
+		}
+		meta := basefile.Meta{
+			CommitTime:    basefile.Const(wc.instant),
+			SeqNo:         basefile.Sequence(seqPrefix, seq),
+			RecordKey:     basefile.PerRow(keys),
+			PartitionPath: basefile.Const(h.id.PartitionPath),
+			FileName:      basefile.Const(name),
+		}
+		seq += int64(len(rows))
+		err = fw.Write(meta, sel)
+		sel.Release()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := fw.SetMetadata(basefile.BloomFilterKey, filter.Base64()); err != nil {
+		return nil, err
+	}
+	if err := fw.SetMetadata(basefile.BloomFilterTypeK, filter.TypeCode()); err != nil {
+		return nil, err
+	}
+	info, err := fw.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := sw.Close(); err != nil {
+		return nil, err
+	}
+	stat.FileID = h.id.FileID
+	stat.Path = path
+	stat.PartitionPath = h.id.PartitionPath
+	stat.NumWrites = info.Rows
+	stat.FileSizeInBytes = info.Size
+	stat.TotalWriteBytes = info.Size
+	elapsed := time.Since(start).Milliseconds()
+	rs := &timeline.RuntimeStats{}
+	if h.old != nil {
+		rs.TotalUpsertTime = elapsed
+	} else {
+		rs.TotalCreateTime = elapsed
+	}
+	stat.RuntimeStats = rs
+	return res, nil
+}
+
+func fieldNames(s *schema.Schema) []string {
+	out := make([]string, len(s.Fields))
+	for i, f := range s.Fields {
+		out[i] = f.Name
+	}
+	return out
+}
+
+func metaCol(rec arrow.RecordBatch, name string) basefile.Strings {
+	if c, ok := arrowutil.Column(rec, name).(*array.String); ok {
+		return basefile.FromArrow(c)
+	}
+	return basefile.Const("")
+}

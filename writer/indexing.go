@@ -1,0 +1,176 @@
+package writer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/internal/basefile"
+	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
+)
+
+// DefaultIndexDir is where the index of the table at location lives when
+// Options.IndexDir is empty: under the user cache dir, one directory per
+// table location.
+func DefaultIndexDir(location string) (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(location))
+	return filepath.Join(base, "hoodie", "index", hex.EncodeToString(sum[:8])), nil
+}
+
+func (w *Writer) openIndex(ctx context.Context) (*index.Index, error) {
+	dir := w.opts.IndexDir
+	if dir == "" {
+		loc := w.opts.IndexLocation
+		if loc == "" {
+			if l, ok := w.st.(*storage.Local); ok {
+				loc = l.Root()
+			} else {
+				return nil, fmt.Errorf("writer: Options.IndexDir or IndexLocation is required for tables outside the local filesystem")
+			}
+		}
+		var err error
+		if dir, err = DefaultIndexDir(loc); err != nil {
+			return nil, err
+		}
+	}
+	idx, err := index.Open(index.Options{Dir: dir, Global: w.opts.GlobalIndex, TTL: w.opts.IndexTTL})
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	tl, err := timeline.Load(ctx, w.st)
+	if err == nil {
+		w.idx = idx
+		err = w.catchUpIndex(ctx, tl)
+	}
+	if err != nil {
+		idx.Close()
+		return nil, err
+	}
+	return idx, nil
+}
+
+// catchUpIndex brings the index level with the timeline: a full rebuild
+// from the latest file slices when it is empty (or a rebuild was
+// interrupted), else the entries of every completed commit it missed.
+func (w *Writer) catchUpIndex(ctx context.Context, tl *timeline.Timeline) error {
+	commits := tl.CompletedCommits()
+	if len(commits) == 0 {
+		return nil
+	}
+	last := commits[len(commits)-1].Timestamp
+	if w.idx.NeedsRebuild() || w.idx.IsEmpty() {
+		return w.rebuildIndex(ctx, tl, last)
+	}
+	applied := w.idx.LastApplied()
+	var missed []timeline.Instant
+	for _, c := range commits {
+		if c.Timestamp > applied && !w.idx.IsApplied(c.Timestamp) {
+			missed = append(missed, c)
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	// Many missed commits, or missed commits that the active timeline no
+	// longer fully describes: rebuilding is simpler and as fast.
+	if len(missed) > 20 {
+		return w.rebuildIndex(ctx, tl, last)
+	}
+	for _, c := range missed {
+		md, err := timeline.ReadCommitMetadata(ctx, w.st, c)
+		if err != nil {
+			return err
+		}
+		if c.Action == timeline.ReplaceCommit {
+			return w.rebuildIndex(ctx, tl, last)
+		}
+		var entries []index.Entry
+		for _, s := range md.Stats() {
+			if s.IsLog() || s.Path == "" {
+				continue
+			}
+			keys, err := readKeys(ctx, w.st, s.Path)
+			if err != nil {
+				return fmt.Errorf("writer: index catch-up from %s: %w", c, err)
+			}
+			for _, k := range keys {
+				entries = append(entries, index.Entry{
+					Key:      index.Key{PartitionPath: s.PartitionPath, RecordKey: k},
+					Location: index.Location{PartitionPath: s.PartitionPath, FileID: s.FileID, Instant: c.Timestamp},
+				})
+			}
+		}
+		if err := w.idx.Put(ctx, c.Timestamp, entries); err != nil {
+			return fmt.Errorf("writer: index catch-up: %w", err)
+		}
+	}
+	return nil
+}
+
+// rebuildIndex reloads the index from the record keys of the latest base
+// files (bootstrap).
+func (w *Writer) rebuildIndex(ctx context.Context, tl *timeline.Timeline, last string) error {
+	view, err := table.BuildView(ctx, w.st, tl, table.ViewOptions{})
+	if err != nil {
+		return err
+	}
+	bases := view.LatestBaseFiles()
+	total := int64(len(bases))
+	src := func(yield func(index.Entry) bool) error {
+		for i, b := range bases {
+			keys, err := readKeys(ctx, w.st, b.Path)
+			if err != nil {
+				return err
+			}
+			part := pathDir(b.Path)
+			for _, k := range keys {
+				if !yield(index.Entry{
+					Key:      index.Key{PartitionPath: part, RecordKey: k},
+					Location: index.Location{PartitionPath: part, FileID: b.FileID, Instant: b.InstantTime},
+				}) {
+					return nil
+				}
+			}
+			if w.opts.Progress != nil {
+				w.opts.Progress("index bootstrap", int64(i+1), total)
+			}
+		}
+		return nil
+	}
+	if err := w.idx.Rebuild(ctx, last, src, nil); err != nil {
+		return fmt.Errorf("writer: index bootstrap: %w", err)
+	}
+	return nil
+}
+
+// pathDir is the partition path of a data file key ("" at the base).
+func pathDir(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// readKeys reads the _hoodie_record_key column of a base file.
+func readKeys(ctx context.Context, st storage.Storage, path string) ([]string, error) {
+	ra, err := storage.NewReaderAt(ctx, st, path)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := basefile.Open(ra, ra.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rd.RecordKeys()
+}

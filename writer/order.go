@@ -1,0 +1,234 @@
+package writer
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// ordering is one precombine (ordering) value, comparable across batches
+// whose column types differ only by width (int32 vs int64 after schema
+// widening, float vs double).
+type ordering struct {
+	kind byte // 'i' int64, 'f' float64, 's' string, 0 = null/absent
+	i    int64
+	f    float64
+	s    string
+}
+
+// compareOrdering orders two values: -1, 0, 1. A null sorts before any
+// value. Ints and floats compare numerically with each other.
+func compareOrdering(a, b ordering) int {
+	if a.kind == 0 || b.kind == 0 {
+		switch {
+		case a.kind == b.kind:
+			return 0
+		case a.kind == 0:
+			return -1
+		default:
+			return 1
+		}
+	}
+	if a.kind == 'i' && b.kind == 'i' {
+		return cmp3(a.i, b.i)
+	}
+	if a.kind == 's' || b.kind == 's' {
+		as, bs := a.str(), b.str()
+		switch {
+		case as < bs:
+			return -1
+		case as > bs:
+			return 1
+		}
+		return 0
+	}
+	af, bf := a.float(), b.float()
+	switch {
+	case af < bf:
+		return -1
+	case af > bf:
+		return 1
+	}
+	return 0
+}
+
+func cmp3(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (o ordering) float() float64 {
+	if o.kind == 'i' {
+		return float64(o.i)
+	}
+	return o.f
+}
+
+func (o ordering) str() string {
+	switch o.kind {
+	case 'i':
+		return fmt.Sprint(o.i)
+	case 'f':
+		return fmt.Sprint(o.f)
+	}
+	return o.s
+}
+
+// orderingReader extracts ordering values from one column.
+type orderingReader func(i int) ordering
+
+// newOrderingReader binds a reader to an Arrow column of a supported
+// ordering type: integers, floats, strings, dates, timestamps, decimals
+// (compared as float64) and booleans.
+func newOrderingReader(col arrow.Array) (orderingReader, error) {
+	null := func(i int) bool { return col.IsNull(i) }
+	switch a := col.(type) {
+	case *array.Int64:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: a.Value(i)}
+		}, nil
+	case *array.Int32:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: int64(a.Value(i))}
+		}, nil
+	case *array.Int16:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: int64(a.Value(i))}
+		}, nil
+	case *array.Int8:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: int64(a.Value(i))}
+		}, nil
+	case *array.Uint32:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: int64(a.Value(i))}
+		}, nil
+	case *array.Uint16:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: int64(a.Value(i))}
+		}, nil
+	case *array.Uint8:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: int64(a.Value(i))}
+		}, nil
+	case *array.Uint64:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			v := a.Value(i)
+			if v > math.MaxInt64 {
+				return ordering{kind: 'f', f: float64(v)}
+			}
+			return ordering{kind: 'i', i: int64(v)}
+		}, nil
+	case *array.Float64:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'f', f: a.Value(i)}
+		}, nil
+	case *array.Float32:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'f', f: float64(a.Value(i))}
+		}, nil
+	case *array.String:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 's', s: a.Value(i)}
+		}, nil
+	case *array.LargeString:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 's', s: a.Value(i)}
+		}, nil
+	case *array.Date32:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: int64(a.Value(i))}
+		}, nil
+	case *array.Date64:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'i', i: int64(a.Value(i)) * 1000}
+		}, nil
+	case *array.Timestamp:
+		// Normalise to microseconds so files written with different units
+		// compare correctly.
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			v := int64(a.Value(i))
+			switch unit {
+			case arrow.Second:
+				v *= 1_000_000
+			case arrow.Millisecond:
+				v *= 1000
+			case arrow.Nanosecond:
+				v /= 1000
+			}
+			return ordering{kind: 'i', i: v}
+		}, nil
+	case *array.Decimal128:
+		scale := a.DataType().(*arrow.Decimal128Type).Scale
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			return ordering{kind: 'f', f: a.Value(i).ToFloat64(scale)}
+		}, nil
+	case *array.Boolean:
+		return func(i int) ordering {
+			if null(i) {
+				return ordering{}
+			}
+			if a.Value(i) {
+				return ordering{kind: 'i', i: 1}
+			}
+			return ordering{kind: 'i'}
+		}, nil
+	}
+	return nil, fmt.Errorf("writer: precombine column of type %s is not supported as an ordering field", col.DataType())
+}

@@ -1,0 +1,406 @@
+// Package writer upserts, inserts and deletes records of Arrow record
+// batches into a Hudi copy-on-write table, one instant per Commit, with
+// record-level dedup by the table's precombine (ordering) field and a
+// Badger record-key index that routes updates to their file groups.
+//
+// The write path, stage by stage:
+//
+//	Arrow batch ─► keys & partitions ─► in-batch dedup ─► tag (index, ─► assign ─► write handles ─► commit
+//	               (Hudi key generators)  (precombine)       footer        (file       (COW merge /     (timeline,
+//	                                                         fallback)     groups)     create)          index)
+//
+// Dedup rules. Within the records buffered for one commit, one record per
+// key survives: the one with the largest precombine value; on a tie the
+// record buffered later wins (Hudi's rule). Against the table, the table's
+// payload class decides: DefaultHoodieRecordPayload (hoodie's default,
+// event-time ordering) replaces a stored record only with one whose
+// precombine value is >= the stored one, so a late event never overwrites
+// a newer one; OverwriteWithLatestAvroPayload lets the incoming record
+// always win. A delete buffered with Delete removes the key whatever its
+// ordering; a row with `_hoodie_is_deleted = true` is a delete that obeys
+// the ordering rule like any other record.
+//
+// Crash safety. Data files of instant T are written (each after its marker
+// under .hoodie/.temp/T) before T's completed timeline file, which is the
+// single commit point, created with create-if-absent. The index is updated
+// only after that, recording T as applied; a writer that opens an index
+// behind the timeline catches it up from the commits it missed. A crash
+// before the commit point leaves a pending instant that the next writer
+// rolls back before writing (single-writer tables).
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/internal/basefile"
+	"github.com/hoodie-lake/hoodie/internal/keygen"
+	"github.com/hoodie-lake/hoodie/internal/schema"
+	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
+)
+
+// Errors returned by the writer; use errors.Is.
+var (
+	ErrClosed          = errors.New("writer: closed")
+	ErrMixedOperations = errors.New("writer: insert and bulk insert cannot share a commit with other operations")
+	ErrBadRecord       = errors.New("writer: bad record")
+	ErrSchema          = errors.New("writer: incompatible schema")
+	ErrUnsupported     = errors.New("writer: unsupported")
+)
+
+// IsDeletedField is the boolean column that marks a record as a delete.
+const IsDeletedField = "_hoodie_is_deleted"
+
+// Defaults of Options.
+const (
+	DefaultTargetFileSize   = 120 << 20
+	DefaultSmallFileLimit   = 100 << 20
+	DefaultRecordSizeBytes  = 1024 // hoodie.copyonwrite.record.size.estimate
+	DefaultMaxBufferRecords = 0    // unlimited
+)
+
+// Options configure a Writer. The zero value gives the defaults stated on
+// each field.
+type Options struct {
+	// TargetFileSize bounds new base files (hoodie.parquet.max.file.size).
+	// Default 120 MB.
+	TargetFileSize int64
+	// SmallFileLimit: base files smaller than this receive inserts before
+	// new file groups are created (hoodie.parquet.small.file.limit). Default
+	// 100 MB; negative disables small-file packing.
+	SmallFileLimit int64
+	// Compression of base files. Default snappy.
+	Compression basefile.Compression
+	// Parallelism bounds the file groups written at once. Default
+	// GOMAXPROCS.
+	Parallelism int
+	// IndexDir is the Badger directory of the record-key index. Default: a
+	// directory under the user cache dir derived from the table location
+	// (IndexLocation).
+	IndexDir string
+	// IndexLocation names the table for the default IndexDir (e.g. its URI).
+	IndexLocation string
+	// IndexTTL expires index entries this long after their last write, like
+	// Hudi Flink's index.state.ttl; 0 keeps them forever.
+	IndexTTL time.Duration
+	// GlobalIndex makes record keys unique across partitions: a key that
+	// arrives with a new partition value is deleted from its old partition.
+	GlobalIndex bool
+	// DisableFooterLookup turns off the check of candidate file groups'
+	// footer key ranges and bloom filters for keys the index does not know
+	// (which is what keeps an expired key from becoming a duplicate). Switch
+	// it off only for append-only streams.
+	DisableFooterLookup bool
+	// Progress, if set, receives progress of long steps (index bootstrap).
+	Progress func(step string, done, total int64)
+}
+
+func (o *Options) ensureDefaults() error {
+	if o.TargetFileSize == 0 {
+		o.TargetFileSize = DefaultTargetFileSize
+	}
+	if o.SmallFileLimit == 0 {
+		o.SmallFileLimit = DefaultSmallFileLimit
+	}
+	if o.Parallelism == 0 {
+		o.Parallelism = runtime.GOMAXPROCS(0)
+	}
+	if o.TargetFileSize < 1<<20 {
+		return fmt.Errorf("writer: TargetFileSize %d is below 1 MiB", o.TargetFileSize)
+	}
+	if o.SmallFileLimit > o.TargetFileSize {
+		return fmt.Errorf("writer: SmallFileLimit %d exceeds TargetFileSize %d", o.SmallFileLimit, o.TargetFileSize)
+	}
+	if o.Parallelism < 0 {
+		return fmt.Errorf("writer: negative Parallelism")
+	}
+	if o.IndexTTL < 0 {
+		return fmt.Errorf("writer: negative IndexTTL")
+	}
+	return nil
+}
+
+// Operation is the kind of a buffered batch.
+type Operation int
+
+// Operations.
+const (
+	OpUpsert Operation = iota
+	OpInsert
+	OpBulkInsert
+	OpDelete
+)
+
+func (o Operation) String() string {
+	switch o {
+	case OpUpsert:
+		return timeline.OpUpsert
+	case OpInsert:
+		return timeline.OpInsert
+	case OpBulkInsert:
+		return timeline.OpBulkInsert
+	case OpDelete:
+		return timeline.OpDelete
+	}
+	return timeline.OpUnknown
+}
+
+// batch is one buffered Arrow batch with its computed keys.
+type batch struct {
+	op       Operation
+	rec      arrow.RecordBatch // conformed to the writer schema (deletes: as given)
+	keys     []string
+	parts    []string
+	ordering orderingReader // nil when the batch has no precombine column
+	deleted  *array.Boolean // _hoodie_is_deleted, or nil
+}
+
+// Writer buffers batches and commits them as one instant. It is safe for
+// concurrent use; Commit serialises with the buffering calls.
+type Writer struct {
+	tbl  *table.Table
+	st   storage.Storage
+	cfg  *table.Config
+	opts Options
+	idx  *index.Index
+
+	mu struct {
+		sync.Mutex
+		closed  bool
+		schema  *schema.Schema // the table schema, evolved by buffered batches
+		batches []*batch
+		keygens map[*arrow.Schema]*keygen.Generator
+		rows    int
+	}
+}
+
+// Open opens a writer on a copy-on-write table. It rolls back writes a
+// crashed writer left pending, and opens (bootstrapping or catching up if
+// needed) the record-key index.
+func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) {
+	if err := opts.ensureDefaults(); err != nil {
+		return nil, err
+	}
+	cfg := tbl.Config()
+	if cfg.Type != table.CopyOnWrite {
+		return nil, fmt.Errorf("%w: %s tables (merge-on-read writing is not available yet)", ErrUnsupported, cfg.Type)
+	}
+	if !cfg.PopulateMetaFields {
+		return nil, fmt.Errorf("%w: tables with hoodie.populate.meta.fields=false", ErrUnsupported)
+	}
+	if cfg.PrecombineField == "" {
+		return nil, fmt.Errorf("%w: table %s has no precombine field: hoodie dedups by it", ErrUnsupported, cfg.Name)
+	}
+	w := &Writer{tbl: tbl, st: tbl.Storage(), cfg: cfg, opts: opts}
+	w.mu.keygens = map[*arrow.Schema]*keygen.Generator{}
+	if err := rollbackPending(ctx, w.st); err != nil {
+		return nil, err
+	}
+	sch, err := currentSchema(ctx, w.st, cfg)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.schema = sch
+	idx, err := w.openIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.idx = idx
+	return w, nil
+}
+
+// currentSchema is the table's latest writer schema: extraMetadata.schema
+// of the latest completed commit, else hoodie.table.create.schema, else nil
+// (taken from the first batch).
+func currentSchema(ctx context.Context, st storage.Storage, cfg *table.Config) (*schema.Schema, error) {
+	tl, err := timeline.Load(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	commits := tl.CompletedCommits()
+	for i := len(commits) - 1; i >= 0; i-- {
+		md, err := timeline.ReadCommitMetadata(ctx, st, commits[i])
+		if err != nil {
+			return nil, err
+		}
+		if s := md.Schema(); s != "" {
+			sch, err := schema.ParseAvro([]byte(s))
+			if err != nil {
+				return nil, fmt.Errorf("writer: schema of %s: %w", commits[i], err)
+			}
+			return sch, nil
+		}
+	}
+	if cfg.CreateSchema != "" {
+		sch, err := schema.ParseAvro([]byte(cfg.CreateSchema))
+		if err != nil {
+			return nil, fmt.Errorf("writer: hoodie.table.create.schema: %w", err)
+		}
+		return sch, nil
+	}
+	return nil, nil
+}
+
+// Schema returns the writer's current table schema (nil before the first
+// batch of a table created without one).
+func (w *Writer) Schema() *schema.Schema {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.schema == nil {
+		return nil
+	}
+	return w.mu.schema.Clone()
+}
+
+// Upsert buffers records to insert or update by key.
+func (w *Writer) Upsert(rec arrow.RecordBatch) error { return w.buffer(OpUpsert, rec) }
+
+// Insert buffers records as inserts without looking keys up in the index
+// (Hudi's insert: duplicates within the batch are combined, but a key that
+// is already in the table gets a second row).
+func (w *Writer) Insert(rec arrow.RecordBatch) error { return w.buffer(OpInsert, rec) }
+
+// BulkInsert buffers records to be written into new file groups only,
+// without index lookups or small-file packing (Hudi's bulk_insert), for
+// initial loads.
+func (w *Writer) BulkInsert(rec arrow.RecordBatch) error { return w.buffer(OpBulkInsert, rec) }
+
+// Delete buffers deletes by key: rec needs the record key and partition
+// fields; a precombine column, if present, orders the delete against other
+// records of the same commit. Other columns are ignored.
+func (w *Writer) Delete(rec arrow.RecordBatch) error { return w.buffer(OpDelete, rec) }
+
+// Buffered returns the number of buffered records.
+func (w *Writer) Buffered() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mu.rows
+}
+
+func (w *Writer) buffer(op Operation, rec arrow.RecordBatch) error {
+	if rec == nil {
+		return fmt.Errorf("%w: nil record batch", ErrBadRecord)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.closed {
+		return ErrClosed
+	}
+	for _, b := range w.mu.batches {
+		if (b.op == OpInsert || b.op == OpBulkInsert || op == OpInsert || op == OpBulkInsert) && b.op != op {
+			return fmt.Errorf("%w: %s after %s", ErrMixedOperations, op, b.op)
+		}
+	}
+	if rec.NumRows() == 0 {
+		return nil
+	}
+	gen, err := w.keygenFor(rec.Schema())
+	if err != nil {
+		return err
+	}
+	keys, parts, err := gen.Keys(rec)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRecord, err)
+	}
+	b := &batch{op: op, keys: keys, parts: parts}
+	if op == OpDelete {
+		rec.Retain()
+		b.rec = rec
+		if i := rec.Schema().FieldIndices(w.cfg.PrecombineField); len(i) > 0 {
+			if b.ordering, err = newOrderingReader(rec.Column(i[0])); err != nil {
+				rec.Release()
+				return err
+			}
+		}
+	} else {
+		next, conformed, err := w.conform(rec)
+		if err != nil {
+			return err
+		}
+		b.rec = conformed
+		col := conformed.Column(conformed.Schema().FieldIndices(w.cfg.PrecombineField)[0])
+		for i := 0; i < col.Len(); i++ {
+			if col.IsNull(i) {
+				conformed.Release()
+				return fmt.Errorf("%w: row %d: precombine field %q is null", ErrBadRecord, i, w.cfg.PrecombineField)
+			}
+		}
+		if b.ordering, err = newOrderingReader(col); err != nil {
+			conformed.Release()
+			return err
+		}
+		if i := conformed.Schema().FieldIndices(IsDeletedField); len(i) > 0 {
+			d, ok := conformed.Column(i[0]).(*array.Boolean)
+			if !ok {
+				conformed.Release()
+				return fmt.Errorf("%w: %s must be boolean, got %s", ErrBadRecord, IsDeletedField, conformed.Column(i[0]).DataType())
+			}
+			b.deleted = d
+		}
+		w.mu.schema = next
+	}
+	w.mu.batches = append(w.mu.batches, b)
+	w.mu.rows += len(keys)
+	return nil
+}
+
+func (w *Writer) keygenFor(s *arrow.Schema) (*keygen.Generator, error) {
+	if g, ok := w.mu.keygens[s]; ok {
+		return g, nil
+	}
+	kind, err := keygen.KindFromClass(w.cfg.KeyGeneratorClass())
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	g, err := keygen.New(keygen.Config{
+		RecordKeyFields: w.cfg.RecordKeyFields,
+		PartitionFields: w.cfg.PartitionFields,
+		Kind:            kind,
+		HiveStyle:       w.cfg.HiveStylePartitioning,
+		URLEncode:       w.cfg.URLEncodePartitioning,
+	}, s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRecord, err)
+	}
+	w.mu.keygens[s] = g
+	return g, nil
+}
+
+// Abort drops everything buffered since the last Commit.
+func (w *Writer) Abort() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.releaseLocked()
+}
+
+func (w *Writer) releaseLocked() {
+	for _, b := range w.mu.batches {
+		b.rec.Release()
+	}
+	w.mu.batches = nil
+	w.mu.rows = 0
+}
+
+// Close drops anything buffered and closes the index.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.closed {
+		return nil
+	}
+	w.mu.closed = true
+	w.releaseLocked()
+	if w.idx != nil {
+		return w.idx.Close()
+	}
+	return nil
+}
