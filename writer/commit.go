@@ -181,7 +181,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	}
 
 	// Write handles in parallel.
-	wc := &writeContext{w: w, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass != table.PayloadOverwriteWithLatest}
+	wc := &writeContext{w: w, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault}
 	results := make([]*handleResult, len(work))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Parallelism)
@@ -382,6 +382,9 @@ func (w *Writer) assignInserts(ctx context.Context, tl *timeline.Timeline, view 
 // averageRecordSize estimates bytes per record from the latest commit that
 // wrote data, as Hudi does for file sizing.
 func (w *Writer) averageRecordSize(ctx context.Context, tl *timeline.Timeline) int64 {
+	if w.opts.recordSize > 0 {
+		return w.opts.recordSize
+	}
 	commits := tl.CompletedCommits()
 	for i := len(commits) - 1; i >= 0 && i >= len(commits)-5; i-- {
 		md, err := timeline.ReadCommitMetadata(ctx, w.st, commits[i])

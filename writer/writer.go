@@ -102,6 +102,9 @@ type Options struct {
 	DisableFooterLookup bool
 	// Progress, if set, receives progress of long steps (index bootstrap).
 	Progress func(step string, done, total int64)
+
+	// recordSize overrides the estimated bytes per record (tests).
+	recordSize int64
 }
 
 func (o *Options) ensureDefaults() error {

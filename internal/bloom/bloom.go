@@ -155,8 +155,10 @@ func New(typeCode string, numEntries int, fpp float64, maxEntries int) (Filter, 
 func NewDefault() *DynamicV0 {
 	f, err := NewDynamicV0(DefaultNumEntries, DefaultFPP, DefaultMaxEntries)
 	if err != nil {
-		// Unreachable: the defaults are valid constants (checked by tests).
-		return &DynamicV0{}
+		// Unreachable: the defaults are valid (TestParamsDefaults); fall back
+		// to their known parameters rather than fail.
+		h := header{numHashes: 30, hashType: HashMurmur, vectorSize: 2587966}
+		return &DynamicV0{header: h, entriesPerRow: DefaultNumEntries, maxEntries: DefaultMaxEntries, rows: []*Simple{newSimple(h)}}
 	}
 	return f
 }
@@ -238,6 +240,8 @@ func parseHeader(data []byte) (header, []byte, error) {
 }
 
 // Simple is a SIMPLE filter (Hudi's SimpleBloomFilter, Hadoop's BloomFilter).
+// Build one with NewSimple or Parse; the zero value ignores Add and answers
+// true to every MightContain.
 type Simple struct {
 	header
 	// bits is the vector in its serialized layout: bit i in bits[i/8], mask 1<<(i%8).
@@ -308,6 +312,9 @@ func (s *Simple) append(b []byte) []byte {
 }
 
 func add[K string | []byte](s *Simple, key K) {
+	if s.vectorSize <= 0 || len(s.bits) < s.nBytes() {
+		return
+	}
 	h := int32(0)
 	for range s.numHashes {
 		h = murmur(key, h)
@@ -320,6 +327,9 @@ func add[K string | []byte](s *Simple, key K) {
 }
 
 func test[K string | []byte](s *Simple, key K) bool {
+	if s.vectorSize <= 0 || len(s.bits) < s.nBytes() {
+		return true
+	}
 	h := int32(0)
 	for range s.numHashes {
 		h = murmur(key, h)
@@ -338,6 +348,8 @@ func test[K string | []byte](s *Simple, key K) bool {
 // of SIMPLE rows of equal size, a new row started whenever the current one has
 // received entriesPerRow keys, until maxEntries is reached; after that keys go
 // round-robin into the existing rows and the fpp is no longer guaranteed.
+// Build one with NewDynamicV0, NewDefault or Parse; the zero value ignores
+// Add and answers true to every MightContain.
 type DynamicV0 struct {
 	header
 	entriesPerRow int32
@@ -431,13 +443,24 @@ func (d *DynamicV0) KeysAdded() int { return int(d.keysAdded) }
 func (d *DynamicV0) Rows() int { return len(d.rows) }
 
 // Add implements Filter.
-func (d *DynamicV0) Add(key []byte) { add(d.active(), key) }
+func (d *DynamicV0) Add(key []byte) {
+	if r := d.active(); r != nil {
+		add(r, key)
+	}
+}
 
 // AddString implements Filter.
-func (d *DynamicV0) AddString(key string) { add(d.active(), key) }
+func (d *DynamicV0) AddString(key string) {
+	if r := d.active(); r != nil {
+		add(r, key)
+	}
+}
 
 // MightContain implements Filter.
 func (d *DynamicV0) MightContain(key []byte) bool {
+	if len(d.rows) == 0 {
+		return true
+	}
 	for _, r := range d.rows {
 		if test(r, key) {
 			return true
@@ -448,6 +471,9 @@ func (d *DynamicV0) MightContain(key []byte) bool {
 
 // MightContainString implements Filter.
 func (d *DynamicV0) MightContainString(key string) bool {
+	if len(d.rows) == 0 {
+		return true
+	}
 	for _, r := range d.rows {
 		if test(r, key) {
 			return true
@@ -460,6 +486,9 @@ func (d *DynamicV0) MightContainString(key string) bool {
 // InternalDynamicBloomFilter.getActiveStandardBF and add exactly so that the
 // serialized keysAdded and row contents match Java's.
 func (d *DynamicV0) active() *Simple {
+	if len(d.rows) == 0 || d.vectorSize <= 0 {
+		return nil // zero value
+	}
 	var r *Simple
 	switch {
 	case d.reachedMax:

@@ -227,6 +227,16 @@ func TestMurmurTailBytesSigned(t *testing.T) {
 	}
 }
 
+func TestZeroValueNoPanic(t *testing.T) {
+	var s bloom.Simple
+	s.AddString("a")
+	assert.True(t, s.MightContainString("a"))
+	var d bloom.DynamicV0
+	d.AddString("a")
+	assert.True(t, d.MightContainString("a"))
+	assert.True(t, d.MightContain([]byte("b")))
+}
+
 func TestAllocFree(t *testing.T) {
 	d := bloom.NewDefault()
 	key := []byte("0b9d9c5e-4b6c-4a3e-9f1a-2b7c8d9e0f11")

@@ -410,7 +410,10 @@ func (g *Generator) Keys(rec arrow.RecordBatch) (keys, partitions []string, err 
 func (g *Generator) KeysLenient(rec arrow.RecordBatch) (keys, partitions []string, bad []RowError) {
 	keys, partitions, bad, err := g.run(rec, true)
 	if err != nil {
-		n := int(rec.NumRows())
+		n := 0
+		if rec != nil {
+			n = int(rec.NumRows())
+		}
 		bad = make([]RowError, n)
 		for i := range bad {
 			bad[i] = RowError{Row: i, Field: "", Reason: err.Error()}

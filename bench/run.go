@@ -1,0 +1,312 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hoodie-lake/hoodie/internal/basefile"
+	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/writer"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+)
+
+// Config of a benchmark run.
+type Config struct {
+	// Dir is the working directory (tables and the raw files go below it).
+	// Default: a new temporary directory, removed afterwards.
+	Dir string
+	// Records is the number of events written by the raw, bulk insert and
+	// insert phases, and the size of the upsert batch. Default 1,000,000.
+	Records int
+	// TableRows is the size of the existing table the upsert phase writes
+	// into. Default 10,000,000.
+	TableRows int
+	// UpdateShare is the share of the upsert batch that updates stored
+	// events (the rest are new). Default 0.10.
+	UpdateShare float64
+	// Days is how many days (dt partitions) the existing table spans;
+	// updates hit the most recent day, as late and corrected events do in
+	// event pipelines. Default 30.
+	Days int
+	// Batch is the Arrow batch size handed to the writer. Default 100,000.
+	Batch int
+	// Seed of the workload.
+	Seed uint64
+	// Phases to run, default all: raw, bulk_insert, insert, upsert.
+	Phases []string
+}
+
+func (c *Config) defaults() {
+	if c.Records == 0 {
+		c.Records = 1_000_000
+	}
+	if c.TableRows == 0 {
+		c.TableRows = 10_000_000
+	}
+	if c.UpdateShare == 0 {
+		c.UpdateShare = 0.10
+	}
+	if c.Days == 0 {
+		c.Days = 30
+	}
+	if c.Batch == 0 {
+		c.Batch = 100_000
+	}
+	if len(c.Phases) == 0 {
+		c.Phases = []string{"raw", "bulk_insert", "insert", "upsert"}
+	}
+}
+
+// Result is one measured phase.
+type Result struct {
+	Phase         string  `json:"phase"`
+	Records       int64   `json:"records"`
+	Bytes         int64   `json:"bytes"`
+	Seconds       float64 `json:"seconds"`
+	RecordsPerSec float64 `json:"recordsPerSec"`
+	MBPerSec      float64 `json:"mbPerSec"`
+	PeakRSSMB     float64 `json:"peakRssMB"`
+	VsRaw         float64 `json:"vsRaw"` // records/s as a share of the raw write's
+	Note          string  `json:"note,omitempty"`
+}
+
+// Run runs the phases and returns their results; progress lines go to log.
+func Run(ctx context.Context, cfg Config, log io.Writer) ([]Result, error) {
+	cfg.defaults()
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "hoodie-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	gen := NewGenerator(WorkloadConfig{Seed: cfg.Seed, Days: 1, DupShare: 0.02})
+	fmt.Fprintf(log, "bench: generating %d events\n", cfg.Records)
+	events := gen.Next(cfg.Records)
+	batches := toBatches(events, cfg.Batch)
+	defer func() {
+		for _, b := range batches {
+			b.Release()
+		}
+	}()
+
+	var results []Result
+	var raw *Result
+	for _, phase := range cfg.Phases {
+		runtime.GC()
+		resetPeakRSS()
+		var r Result
+		var err error
+		switch phase {
+		case "raw":
+			r, err = runRaw(filepath.Join(dir, "raw"), events)
+		case "bulk_insert", "insert":
+			r, err = runInsert(ctx, filepath.Join(dir, phase), phase, batches)
+		case "upsert":
+			r, err = runUpsert(ctx, filepath.Join(dir, phase), cfg, log)
+		default:
+			return nil, fmt.Errorf("bench: unknown phase %q", phase)
+		}
+		if err != nil {
+			return results, fmt.Errorf("bench: %s: %w", phase, err)
+		}
+		r.Phase = phase
+		r.PeakRSSMB = float64(peakRSS()) / (1 << 20)
+		if r.Seconds > 0 {
+			r.RecordsPerSec = float64(r.Records) / r.Seconds
+			r.MBPerSec = float64(r.Bytes) / (1 << 20) / r.Seconds
+		}
+		if phase == "raw" {
+			rr := r
+			raw = &rr
+		}
+		if raw != nil && raw.RecordsPerSec > 0 {
+			r.VsRaw = r.RecordsPerSec / raw.RecordsPerSec
+		}
+		fmt.Fprintf(log, "bench: %-12s %10d records %8.2fs %10.0f rec/s %7.1f MB/s peak RSS %6.0f MB  %.2fx raw\n",
+			phase, r.Records, r.Seconds, r.RecordsPerSec, r.MBPerSec, r.PeakRSSMB, r.VsRaw)
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// runRaw writes the events with parquet-go alone (snappy, one file per
+// partition, like the table would be laid out): the floor.
+func runRaw(dir string, events []Event) (Result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	byPart := map[string][]Event{}
+	for _, e := range events {
+		p := e.Dt + "/" + e.GameID + "/" + e.Region
+		byPart[p] = append(byPart[p], e)
+	}
+	parts := make([]string, 0, len(byPart))
+	for p := range byPart {
+		parts = append(parts, p)
+	}
+	sort.Strings(parts)
+	var bytes int64
+	for i, p := range parts {
+		f, err := os.Create(filepath.Join(dir, strconv.Itoa(i)+".parquet"))
+		if err != nil {
+			return Result{}, err
+		}
+		w := parquet.NewGenericWriter[Event](f, parquet.Compression(&snappy.Codec{}))
+		if _, err := w.Write(byPart[p]); err != nil {
+			f.Close()
+			return Result{}, err
+		}
+		if err := w.Close(); err != nil {
+			f.Close()
+			return Result{}, err
+		}
+		if err := f.Close(); err != nil {
+			return Result{}, err
+		}
+		if st, err := os.Stat(f.Name()); err == nil {
+			bytes += st.Size()
+		}
+	}
+	return Result{Records: int64(len(events)), Bytes: bytes, Seconds: time.Since(start).Seconds()}, nil
+}
+
+// newTable creates a game-event COW table at dir.
+func newTable(ctx context.Context, dir string) (*table.Table, error) {
+	st, err := storage.NewLocal(dir)
+	if err != nil {
+		return nil, err
+	}
+	return table.Create(ctx, st, table.CreateOptions{
+		Name: "game_events", Type: table.CopyOnWrite, RecordKeyFields: []string{"uuid"}, PrecombineField: "time",
+		PartitionFields: []string{"dt", "game_id", "region"}, HiveStylePartitioning: true,
+	})
+}
+
+func runInsert(ctx context.Context, dir, phase string, batches []arrowBatch) (Result, error) {
+	tbl, err := newTable(ctx, filepath.Join(dir, "table"))
+	if err != nil {
+		return Result{}, err
+	}
+	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: filepath.Join(dir, "index"), Compression: basefile.Snappy})
+	if err != nil {
+		return Result{}, err
+	}
+	defer w.Close()
+	start := time.Now()
+	for _, b := range batches {
+		if phase == "bulk_insert" {
+			err = w.BulkInsert(b)
+		} else {
+			err = w.Insert(b)
+		}
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	res, err := w.Commit(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Records: res.Stats.Writes, Bytes: res.Stats.BytesWritten, Seconds: time.Since(start).Seconds(),
+		Note: fmt.Sprintf("%d files, %d in-batch duplicates combined", res.Stats.FilesWritten, res.Stats.Duplicates)}, nil
+}
+
+// runUpsert builds a table of cfg.TableRows events over cfg.Days days (not
+// timed), then times one upsert of cfg.Records events of which
+// cfg.UpdateShare update events of the most recent day.
+func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Result, error) {
+	tbl, err := newTable(ctx, filepath.Join(dir, "table"))
+	if err != nil {
+		return Result{}, err
+	}
+	opts := writer.Options{IndexDir: filepath.Join(dir, "index"), Compression: basefile.Snappy}
+	w, err := writer.Open(ctx, tbl, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	defer w.Close()
+	gen := NewGenerator(WorkloadConfig{Seed: cfg.Seed + 1, Days: 1, DupShare: 0.0001})
+	perDay := cfg.TableRows / cfg.Days
+	var recent []Event
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	for d := 0; d < cfg.Days; d++ {
+		gen.cfg.Start = base.Add(time.Duration(d) * 24 * time.Hour)
+		evs := gen.Next(perDay)
+		for off := 0; off < len(evs); off += cfg.Batch {
+			b := ToArrow(evs[off:min(len(evs), off+cfg.Batch)])
+			err := w.BulkInsert(b)
+			b.Release()
+			if err != nil {
+				return Result{}, err
+			}
+		}
+		if _, err := w.Commit(ctx); err != nil {
+			return Result{}, err
+		}
+		if d == cfg.Days-1 {
+			recent = evs
+		}
+		fmt.Fprintf(log, "bench: upsert setup: day %d/%d loaded (%d rows)\n", d+1, cfg.Days, (d+1)*perDay)
+	}
+	updates := int(float64(cfg.Records) * cfg.UpdateShare)
+	batch := gen.Updates(recent, updates)
+	gen.cfg.Start = base.Add(time.Duration(cfg.Days-1) * 24 * time.Hour)
+	batch = append(batch, gen.Next(cfg.Records-updates)...)
+	arrowBatches := toBatches(batch, cfg.Batch)
+	defer func() {
+		for _, b := range arrowBatches {
+			b.Release()
+		}
+	}()
+	runtime.GC()
+	resetPeakRSS()
+	start := time.Now()
+	for _, b := range arrowBatches {
+		if err := w.Upsert(b); err != nil {
+			return Result{}, err
+		}
+	}
+	res, err := w.Commit(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Records: int64(len(batch)), Bytes: res.Stats.BytesWritten, Seconds: time.Since(start).Seconds(),
+		Note: fmt.Sprintf("table %d rows over %d days; %d updates, %d inserts; %d files rewritten or written; index hits %d",
+			cfg.TableRows, cfg.Days, res.Stats.Updates, res.Stats.Inserts, res.Stats.FilesWritten, res.Stats.IndexHits)}, nil
+}
+
+// resetPeakRSS resets the process's peak resident set size (Linux:
+// clear_refs 5), so each phase reports its own peak.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS returns VmHWM in bytes, or 0 when unknown.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
