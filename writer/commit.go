@@ -409,4 +409,3 @@ func markerPath(instant, partition, name, kind string) string {
 	}
 	return p + name + ".marker." + kind
 }
-

@@ -41,4 +41,3 @@ func (w *Writer) conform(rec arrow.RecordBatch) (*schema.Schema, arrow.RecordBat
 	}
 	return next, out, nil
 }
-

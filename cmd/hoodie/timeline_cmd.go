@@ -10,16 +10,16 @@ import (
 )
 
 type timelineRow struct {
-	Instant  string `json:"instant"`
-	Action   string `json:"action"`
-	State    string `json:"state"`
-	Time     string `json:"time"`
-	Writes   int64  `json:"writes,omitempty"`
-	Inserts  int64  `json:"inserts,omitempty"`
-	Updates  int64  `json:"updates,omitempty"`
-	Deletes  int64  `json:"deletes,omitempty"`
-	Files    int    `json:"files,omitempty"`
-	Bytes    int64  `json:"bytes,omitempty"`
+	Instant   string `json:"instant"`
+	Action    string `json:"action"`
+	State     string `json:"state"`
+	Time      string `json:"time"`
+	Writes    int64  `json:"writes,omitempty"`
+	Inserts   int64  `json:"inserts,omitempty"`
+	Updates   int64  `json:"updates,omitempty"`
+	Deletes   int64  `json:"deletes,omitempty"`
+	Files     int    `json:"files,omitempty"`
+	Bytes     int64  `json:"bytes,omitempty"`
 	Operation string `json:"operation,omitempty"`
 }
 
