@@ -19,9 +19,15 @@
 // Layout of the Badger key space:
 //
 //	'e' <record key>                     global entry
-//	'e' <partition> 0x00 <record key>    partition-scoped entry
-//	   value: uvarint file-group id, then the 17-digit instant
+//	'e' <uvarint partition id> <key>     partition-scoped entry
+//	   value: uvarint file-group id, uvarint instant id
 //	'g' <uint32 id>                      file group: <partition> 0x00 <file id>
+//	'p' <uint32 id>                      partition path
+//	'i' <uint32 id>                      instant
+//
+// The dictionaries keep entries small (a 36-byte uuid key costs about 40
+// bytes), which is what makes bulk loads and lookups fast.
+//
 //	'm' "applied/" <instant>             instants whose entries are in the index
 //	'm' "last"                           the greatest applied instant
 //	'm' "rebuilding"                     present while Rebuild runs
@@ -35,10 +41,12 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -118,19 +126,65 @@ type Index struct {
 
 	mu struct {
 		sync.RWMutex
-		closed  bool
-		groups  []groupName          // id -> name
-		groupID map[groupName]uint32 // name -> id
-		last    string
+		closed     bool
+		groups     dict // "<partition>\x00<file id>"
+		partitions dict
+		instants   dict
+		last       string
 	}
 }
 
-type groupName struct{ partition, fileID string }
+// dict interns strings as dense ids, persisted under one key prefix.
+type dict struct {
+	prefix byte
+	names  []string
+	ids    map[string]uint32
+}
+
+func newDict(prefix byte) dict { return dict{prefix: prefix, ids: map[string]uint32{}} }
+
+func (d *dict) lookup(name string) (uint32, bool) {
+	id, ok := d.ids[name]
+	return id, ok
+}
+
+func (d *dict) name(id uint64) (string, bool) {
+	if id >= uint64(len(d.names)) {
+		return "", false
+	}
+	return d.names[id], true
+}
+
+func (d *dict) set(id uint32, name string) {
+	for uint32(len(d.names)) <= id {
+		d.names = append(d.names, "")
+	}
+	d.names[id] = name
+	d.ids[name] = id
+}
+
+// intern returns name's id, registering a new one in wb.
+func (d *dict) intern(wb *badger.WriteBatch, name string) (uint32, error) {
+	if id, ok := d.ids[name]; ok {
+		return id, nil
+	}
+	id := uint32(len(d.names))
+	k := make([]byte, 5)
+	k[0] = d.prefix
+	binary.BigEndian.PutUint32(k[1:], id)
+	if err := wb.Set(k, []byte(name)); err != nil {
+		return 0, err
+	}
+	d.set(id, name)
+	return id, nil
+}
 
 const (
-	prefixEntry = 'e'
-	prefixGroup = 'g'
-	prefixMeta  = 'm'
+	prefixEntry     = 'e'
+	prefixGroup     = 'g'
+	prefixPartition = 'p'
+	prefixInstant   = 'i'
+	prefixMeta      = 'm'
 )
 
 var (
@@ -155,7 +209,10 @@ func Open(opts Options) (*Index, error) {
 		WithNumCompactors(2).
 		WithSyncWrites(false).
 		WithDetectConflicts(false).
-		WithMetricsEnabled(false)
+		WithMetricsEnabled(false).
+		// Keys are short and random: block compression costs lookups more
+		// than it saves disk.
+		WithCompression(options.None)
 	if opts.InMemory {
 		bo = bo.WithDir("").WithValueDir("")
 	}
@@ -164,7 +221,7 @@ func Open(opts Options) (*Index, error) {
 		return nil, fmt.Errorf("index: open %s: %w", opts.Dir, err)
 	}
 	idx := &Index{opts: opts, db: db}
-	idx.mu.groupID = map[groupName]uint32{}
+	idx.resetDicts()
 	if err := idx.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -172,31 +229,30 @@ func Open(opts Options) (*Index, error) {
 	return idx, nil
 }
 
-// load reads the file-group dictionary and the watermark.
+func (x *Index) resetDicts() {
+	x.mu.groups = newDict(prefixGroup)
+	x.mu.partitions = newDict(prefixPartition)
+	x.mu.instants = newDict(prefixInstant)
+}
+
+// load reads the dictionaries and the watermark.
 func (x *Index) load() error {
 	return x.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixGroup}, PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			if len(k) != 5 {
-				continue
+		for _, d := range []*dict{&x.mu.groups, &x.mu.partitions, &x.mu.instants} {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{d.prefix}, PrefetchValues: true})
+			for it.Rewind(); it.Valid(); it.Next() {
+				k := it.Item().Key()
+				if len(k) != 5 {
+					continue
+				}
+				v, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					it.Close()
+					return fmt.Errorf("index: load: %w", err)
+				}
+				d.set(binary.BigEndian.Uint32(k[1:]), string(v))
 			}
-			id := binary.BigEndian.Uint32(k[1:])
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return fmt.Errorf("index: load: %w", err)
-			}
-			i := bytes.IndexByte(v, 0)
-			if i < 0 {
-				return fmt.Errorf("index: load: corrupt file group %d", id)
-			}
-			g := groupName{string(v[:i]), string(v[i+1:])}
-			for uint32(len(x.mu.groups)) <= id {
-				x.mu.groups = append(x.mu.groups, groupName{})
-			}
-			x.mu.groups[id] = g
-			x.mu.groupID[g] = id
+			it.Close()
 		}
 		item, err := txn.Get(metaLast)
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -225,13 +281,18 @@ func (x *Index) Close() error {
 	return nil
 }
 
-func (x *Index) entryKey(dst []byte, k Key) []byte {
-	dst = append(dst[:0], prefixEntry)
+// entryKey encodes k's Badger key. ok is false for a partition the index
+// has never seen (so no entry can exist). Callers hold mu.
+func (x *Index) entryKey(dst []byte, k Key) (_ []byte, ok bool) {
+	dst = append(dst, prefixEntry)
 	if !x.opts.Global {
-		dst = append(dst, k.PartitionPath...)
-		dst = append(dst, 0)
+		pid, ok := x.mu.partitions.lookup(k.PartitionPath)
+		if !ok {
+			return nil, false
+		}
+		dst = binary.AppendUvarint(dst, uint64(pid))
 	}
-	return append(dst, k.RecordKey...)
+	return append(dst, k.RecordKey...), true
 }
 
 // Lookup finds the locations of keys, returned in input order with found
@@ -248,13 +309,18 @@ func (x *Index) Lookup(ctx context.Context, keys []Key, opts LookupOptions) ([]L
 		return locs, found, nil
 	}
 	enc := make([][]byte, len(keys))
-	order := make([]int, len(keys))
+	order := make([]int, 0, len(keys))
 	for i, k := range keys {
-		enc[i] = x.entryKey(nil, k)
-		order[i] = i
+		if e, ok := x.entryKey(nil, k); ok {
+			enc[i] = e
+			order = append(order, i)
+		}
+	}
+	if len(order) == 0 {
+		return locs, found, nil
 	}
 	sort.Slice(order, func(a, b int) bool { return bytes.Compare(enc[order[a]], enc[order[b]]) < 0 })
-	workers := min(runtime.GOMAXPROCS(0), (len(keys)+4095)/4096)
+	workers := min(runtime.GOMAXPROCS(0), (len(order)+4095)/4096)
 	chunk := (len(order) + workers - 1) / workers
 	g, ctx := errgroup.WithContext(ctx)
 	for w := 0; w < workers; w++ {
@@ -299,33 +365,27 @@ func (x *Index) Lookup(ctx context.Context, keys []Key, opts LookupOptions) ([]L
 }
 
 func (x *Index) decode(v []byte) (Location, bool) {
-	id, n := binary.Uvarint(v)
-	if n <= 0 || id >= uint64(len(x.mu.groups)) {
+	gid, n := binary.Uvarint(v)
+	if n <= 0 {
 		return Location{}, false
 	}
-	g := x.mu.groups[id]
-	return Location{PartitionPath: g.partition, FileID: g.fileID, Instant: string(v[n:])}, true
-}
-
-// groupIDs returns (registering new ones in wb) the ids of the entries'
-// file groups. Callers hold mu for writing.
-func (x *Index) groupIDLocked(wb *badger.WriteBatch, loc Location) (uint32, error) {
-	g := groupName{loc.PartitionPath, loc.FileID}
-	if id, ok := x.mu.groupID[g]; ok {
-		return id, nil
+	iid, m := binary.Uvarint(v[n:])
+	if m <= 0 {
+		return Location{}, false
 	}
-	id := uint32(len(x.mu.groups))
-	k := make([]byte, 5)
-	k[0] = prefixGroup
-	binary.BigEndian.PutUint32(k[1:], id)
-	v := make([]byte, 0, len(g.partition)+1+len(g.fileID))
-	v = append(append(append(v, g.partition...), 0), g.fileID...)
-	if err := wb.Set(k, v); err != nil {
-		return 0, err
+	g, ok := x.mu.groups.name(gid)
+	if !ok {
+		return Location{}, false
 	}
-	x.mu.groups = append(x.mu.groups, g)
-	x.mu.groupID[g] = id
-	return id, nil
+	inst, ok := x.mu.instants.name(iid)
+	if !ok {
+		return Location{}, false
+	}
+	i := strings.IndexByte(g, 0)
+	if i < 0 {
+		return Location{}, false
+	}
+	return Location{PartitionPath: g[:i], FileID: g[i+1:], Instant: inst}, true
 }
 
 func (x *Index) newEntry(k, v []byte) *badger.Entry {
@@ -355,30 +415,69 @@ func (x *Index) Put(ctx context.Context, instant string, entries []Entry) error 
 func (x *Index) writeEntries(ctx context.Context, entries []Entry, deletes []Key) error {
 	wb := x.db.NewWriteBatch()
 	defer wb.Cancel()
-	var vbuf [binary.MaxVarintLen32]byte
+	// One allocation for all keys and values of the batch.
+	size := 0
+	for _, e := range entries {
+		size += len(e.Key.RecordKey) + 16
+	}
+	arena := make([]byte, 0, size)
+	var lastGroup, lastInst struct {
+		name string
+		id   uint32
+	}
+	lastGroup.id, lastInst.id = ^uint32(0), ^uint32(0)
 	for i, e := range entries {
 		if i%8192 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		id, err := x.groupIDLocked(wb, e.Location)
-		if err != nil {
-			return fmt.Errorf("index: put: %w", err)
+		if !x.opts.Global {
+			if _, err := x.mu.partitions.intern(wb, e.Key.PartitionPath); err != nil {
+				return fmt.Errorf("index: put: %w", err)
+			}
 		}
-		n := binary.PutUvarint(vbuf[:], uint64(id))
-		v := make([]byte, 0, n+len(e.Location.Instant))
-		v = append(append(v, vbuf[:n]...), e.Location.Instant...)
-		if err := wb.SetEntry(x.newEntry(x.entryKey(nil, e.Key), v)); err != nil {
+		gname := e.Location.PartitionPath + "\x00" + e.Location.FileID
+		if lastGroup.id == ^uint32(0) || gname != lastGroup.name {
+			id, err := x.mu.groups.intern(wb, gname)
+			if err != nil {
+				return fmt.Errorf("index: put: %w", err)
+			}
+			lastGroup.name, lastGroup.id = gname, id
+		}
+		if lastInst.id == ^uint32(0) || e.Location.Instant != lastInst.name {
+			id, err := x.mu.instants.intern(wb, e.Location.Instant)
+			if err != nil {
+				return fmt.Errorf("index: put: %w", err)
+			}
+			lastInst.name, lastInst.id = e.Location.Instant, id
+		}
+		start := len(arena)
+		arena, _ = x.entryKey(arena, e.Key)
+		k := arena[start:len(arena):len(arena)]
+		start = len(arena)
+		arena = binary.AppendUvarint(arena, uint64(lastGroup.id))
+		arena = binary.AppendUvarint(arena, uint64(lastInst.id))
+		v := arena[start:len(arena):len(arena)]
+		if err := wb.SetEntry(x.newEntry(k, v)); err != nil {
 			return fmt.Errorf("index: put: %w", err)
 		}
 	}
 	for _, k := range deletes {
-		if err := wb.Delete(x.entryKey(nil, k)); err != nil {
+		ek, ok := x.entryKey(nil, k)
+		if !ok {
+			continue
+		}
+		if err := wb.Delete(ek); err != nil {
 			return fmt.Errorf("index: delete: %w", err)
 		}
 	}
 	if err := wb.Flush(); err != nil {
+		// Dictionary ids interned by this batch may not have been stored.
+		x.resetDicts()
+		if lerr := x.load(); lerr != nil {
+			err = errors.Join(err, lerr)
+		}
 		return fmt.Errorf("index: write: %w", err)
 	}
 	return nil
@@ -464,8 +563,7 @@ func (x *Index) Rebuild(ctx context.Context, instant string, src func(yield func
 	if err := x.db.DropAll(); err != nil {
 		return fmt.Errorf("index: rebuild: %w", err)
 	}
-	x.mu.groups = nil
-	x.mu.groupID = map[groupName]uint32{}
+	x.resetDicts()
 	x.mu.last = ""
 	if err := x.db.Update(func(txn *badger.Txn) error { return txn.Set(metaRebuilding, nil) }); err != nil {
 		return fmt.Errorf("index: rebuild: %w", err)
@@ -520,7 +618,7 @@ func (x *Index) Stats() Stats {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	lsm, vlog := x.db.Size()
-	return Stats{FileGroups: len(x.mu.groups), LastApplied: x.mu.last, LSMBytes: lsm, VLogBytes: vlog}
+	return Stats{FileGroups: len(x.mu.groups.names), LastApplied: x.mu.last, LSMBytes: lsm, VLogBytes: vlog}
 }
 
 // RunGC reclaims value-log space; call it periodically from long-running

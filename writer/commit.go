@@ -129,7 +129,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	// are dropped.
 	var work []*handle
 	for _, h := range p.handles {
-		if len(h.upd) > 0 || len(h.ins) > 0 {
+		if len(h.upd) > 0 || len(h.ins) > 0 || len(h.moved) > 0 {
 			work = append(work, h)
 		}
 	}
@@ -230,7 +230,11 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 
 	// After the commit point: index, then markers. A failure here loses
 	// nothing: the index catches up on the next open.
-	var entries []index.Entry
+	n := 0
+	for _, r := range results {
+		n += len(r.entries)
+	}
+	entries := make([]index.Entry, 0, n)
 	var removed []index.Key
 	for _, r := range results {
 		entries = append(entries, r.entries...)

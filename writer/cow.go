@@ -184,7 +184,19 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 		stat.PrevCommit = timeline.NullPrevCommit
 	}
 	stat.NumInserts += int64(len(h.ins))
+	nUpdates := int(stat.NumUpdateWrites) // newRows starts with the updates
 	newRows = append(newRows, h.ins...)
+
+	// Index entries: new keys, and (with a TTL, to refresh it) updated ones;
+	// an updated key otherwise keeps its entry, as its file group is the same.
+	refresh := wc.w.opts.IndexTTL > 0
+	res.entries = make([]index.Entry, 0, len(newRows))
+	loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: wc.instant}
+	for i, r := range newRows {
+		if i >= nUpdates || refresh {
+			res.entries = append(res.entries, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
+		}
+	}
 
 	// Write incoming rows, a take per source batch.
 	bySrc := map[*batch][]int64{}
@@ -201,10 +213,6 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 		for i, row := range rows {
 			keys[i] = b.keys[row]
 			filter.AddString(keys[i])
-			res.entries = append(res.entries, index.Entry{
-				Key:      index.Key{PartitionPath: h.id.PartitionPath, RecordKey: keys[i]},
-				Location: index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: wc.instant},
-			})
 		}
 		sel, err := arrowutil.Take(ctx, b.rec, rows)
 		if err != nil {

@@ -278,3 +278,26 @@ func TestCrashedWriteIsRolledBack(t *testing.T) {
 	assert.Len(t, got, 2)
 	assert.Equal(t, res.Instant, got[modelKey{"p", "b"}].ct)
 }
+
+// TestGlobalIndexMovesPartition: with a global index a key that arrives
+// with a new partition value is deleted from its old partition.
+func TestGlobalIndexMovesPartition(t *testing.T) {
+	ctx := context.Background()
+	tbl, dir := newModelTable(t, "")
+	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index", GlobalIndex: true})
+	require.NoError(t, err)
+	defer w.Close()
+	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}, {key: "b", part: "p", ts: 1, val: 1}})
+	res := upsertCommit(t, w, []modelRec{{key: "a", part: "q", ts: 2, val: 2}})
+	assert.Equal(t, int64(1), res.Stats.Deletes)
+	assert.Equal(t, int64(1), res.Stats.Inserts)
+	got := readTable(t, tbl)
+	assert.Len(t, got, 2)
+	assert.Equal(t, int64(2), got[modelKey{"q", "a"}].val)
+	_, stale := got[modelKey{"p", "a"}]
+	assert.False(t, stale)
+	// The index follows the move: the next update of "a" finds it in q.
+	res = upsertCommit(t, w, []modelRec{{key: "a", part: "q", ts: 3, val: 3}})
+	assert.Equal(t, int64(1), res.Stats.Updates)
+	assert.Equal(t, int64(1), res.Stats.IndexHits)
+}

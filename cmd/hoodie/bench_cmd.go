@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/bench"
@@ -11,7 +12,7 @@ import (
 
 func newBenchCmd(g *globalFlags) *cobra.Command {
 	cfg := bench.Config{}
-	var phases string
+	var phases, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure writes of game events against a raw parquet-go write of the same rows",
@@ -29,6 +30,17 @@ with records/s, MB/s, peak RSS and each phase's speed as a share of the raw writ
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if phases != "" {
 				cfg.Phases = splitList(phases)
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			res, err := bench.Run(cmd.Context(), cfg, os.Stderr)
 			if err != nil {
@@ -53,6 +65,7 @@ with records/s, MB/s, peak RSS and each phase's speed as a share of the raw writ
 	f.IntVar(&cfg.Days, "days", 0, "days (dt partitions) the existing table spans (default 30)")
 	f.Float64Var(&cfg.UpdateShare, "update-share", 0, "share of the upsert batch that updates stored events (default 0.10)")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "workload seed")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.StringVar(&phases, "phases", "", "phases to run, comma-separated: "+strings.Join([]string{"raw", "bulk_insert", "insert", "upsert"}, ","))
 	return cmd
 }

@@ -133,12 +133,13 @@ func readColumns(t testing.TB, f *parquet.File, names []string) []arrow.Array {
 func TestSparkWrittenKeys(t *testing.T) {
 	checked := 0
 	for _, fx := range fixtures.All(t) {
+		if strings.Contains(fx.Name, "no_metafields") {
+			continue // populate.meta.fields=false: Spark wrote no keys to compare with
+		}
 		t.Run(fx.Name, func(t *testing.T) {
 			base := fixtures.Unzip(t, fx.Zip)
 			props := readProps(t, base)
-			if props["hoodie.populate.meta.fields"] == "false" {
-				t.Skip("meta fields off: no keys to compare")
-			}
+			require.NotEqual(t, "false", props["hoodie.populate.meta.fields"])
 			kind, err := keygen.KindFromClass(props["hoodie.table.keygenerator.class"])
 			checkPartitions := true
 			if err != nil {
