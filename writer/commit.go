@@ -3,7 +3,9 @@ package writer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hoodie-lake/hoodie/index"
@@ -352,7 +354,9 @@ func (w *Writer) assignInserts(ctx context.Context, tl *timeline.Timeline, view 
 	for _, part := range partOrder {
 		recs := byPart[part]
 		if bulk {
-			sort.Slice(recs, func(i, j int) bool { return recs[i].key() < recs[j].key() })
+			// Sorted by key, each new file covers a narrow key range, which
+			// makes footer key-range checks effective.
+			sortByKey(recs)
 		}
 		if !bulk && w.opts.SmallFileLimit > 0 {
 			for _, s := range view.LatestSlicesIn(part) {
@@ -412,4 +416,20 @@ func markerPath(instant, partition, name, kind string) string {
 		p += partition + "/"
 	}
 	return p + name + ".marker." + kind
+}
+
+// sortByKey sorts refs by record key.
+func sortByKey(recs []ref) {
+	type keyed struct {
+		k string
+		r ref
+	}
+	ks := make([]keyed, len(recs))
+	for i, r := range recs {
+		ks[i] = keyed{r.key(), r}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.k, b.k) })
+	for i := range ks {
+		recs[i] = ks[i].r
+	}
 }

@@ -198,14 +198,14 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 		}
 	}
 
-	// Write incoming rows, a take per source batch.
-	bySrc := map[*batch][]int64{}
+	// Write incoming rows straight from their source batches.
+	bySrc := map[*batch][]int{}
 	var order []*batch
 	for _, r := range newRows {
 		if _, ok := bySrc[r.b]; !ok {
 			order = append(order, r.b)
 		}
-		bySrc[r.b] = append(bySrc[r.b], int64(r.row))
+		bySrc[r.b] = append(bySrc[r.b], r.row)
 	}
 	for _, b := range order {
 		rows := bySrc[b]
@@ -213,10 +213,6 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 		for i, row := range rows {
 			keys[i] = b.keys[row]
 			filter.AddString(keys[i])
-		}
-		sel, err := arrowutil.Take(ctx, b.rec, rows)
-		if err != nil {
-			return nil, err
 		}
 		meta := basefile.Meta{
 			CommitTime:    basefile.Const(wc.instant),
@@ -226,9 +222,7 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 			FileName:      basefile.Const(name),
 		}
 		seq += int64(len(rows))
-		err = fw.Write(meta, sel)
-		sel.Release()
-		if err != nil {
+		if err := fw.WriteRows(meta, b.rec, rows); err != nil {
 			return nil, err
 		}
 	}

@@ -30,6 +30,7 @@ type Writer struct {
 
 	vals  [][]parquet.Value
 	arena arena
+	sel   []int // rows of the batch being written (WriteRows), or nil
 
 	bindings map[*arrow.Schema]*bound
 
@@ -137,7 +138,24 @@ func (w *Writer) EstimatedSize() int64 { return w.pw.Size() }
 // Write appends rec's rows, in order, with the given meta column values. rec's
 // columns are matched to the schema's fields by name; a nullable schema field
 // missing from rec is written as nulls.
-func (w *Writer) Write(meta Meta, rec arrow.RecordBatch) (err error) {
+func (w *Writer) Write(meta Meta, rec arrow.RecordBatch) error {
+	return w.write(meta, rec, nil)
+}
+
+// WriteRows appends the rows of rec at the given indices, in that order,
+// without materialising them (meta values are per written row, as for
+// Write). It saves a copy of the data when a file takes scattered rows of a
+// batch.
+func (w *Writer) WriteRows(meta Meta, rec arrow.RecordBatch, rows []int) error {
+	for _, r := range rows {
+		if r < 0 || int64(r) >= rec.NumRows() {
+			return fmt.Errorf("%w: row %d out of range [0, %d)", ErrSchemaMismatch, r, rec.NumRows())
+		}
+	}
+	return w.write(meta, rec, rows)
+}
+
+func (w *Writer) write(meta Meta, rec arrow.RecordBatch, sel []int) (err error) {
 	if w.closed || w.err != nil {
 		return ErrClosed
 	}
@@ -150,6 +168,11 @@ func (w *Writer) Write(meta Meta, rec arrow.RecordBatch) (err error) {
 		}
 	}()
 	n := int(rec.NumRows())
+	if sel != nil {
+		n = len(sel)
+	}
+	w.sel = sel
+	defer func() { w.sel = nil }()
 	for _, c := range []struct {
 		name string
 		s    Strings
@@ -619,7 +642,11 @@ func (w *Writer) shredColumn(b *bound, col arrow.Array, from, to int) error {
 	if n.kind == pLeaf {
 		return w.shredFlat(b, col, from, to)
 	}
-	for i := from; i < to; i++ {
+	for j := from; j < to; j++ {
+		i := j
+		if w.sel != nil {
+			i = w.sel[j]
+		}
 		if err := w.shred(b, col, i, 0); err != nil {
 			return err
 		}
@@ -635,9 +662,14 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 	vals := w.vals[leaf]
 	defer func() { w.vals[leaf] = vals }()
 	def := n.def
+	sel := w.sel
 	noNulls := col.NullN() == 0
 	if !n.optional && !noNulls {
-		for i := from; i < to; i++ {
+		for j := from; j < to; j++ {
+		i := j
+		if sel != nil {
+			i = sel[j]
+		}
 			if col.IsNull(i) {
 				return fmt.Errorf("null at row %d in a non-null column", i)
 			}
@@ -651,7 +683,11 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 		}
 		offs := a.ValueOffsets()
 		data := a.ValueBytes()
-		for i := from; i < to; i++ {
+		for j := from; j < to; j++ {
+		i := j
+		if sel != nil {
+			i = sel[j]
+		}
 			if !noNulls && a.IsNull(i) {
 				vals = append(vals, null)
 				continue
@@ -665,7 +701,11 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 			break
 		}
 		raw := a.Int64Values()
-		for i := from; i < to; i++ {
+		for j := from; j < to; j++ {
+		i := j
+		if sel != nil {
+			i = sel[j]
+		}
 			if !noNulls && a.IsNull(i) {
 				vals = append(vals, null)
 				continue
@@ -678,7 +718,11 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 			break
 		}
 		raw := a.Int32Values()
-		for i := from; i < to; i++ {
+		for j := from; j < to; j++ {
+		i := j
+		if sel != nil {
+			i = sel[j]
+		}
 			if !noNulls && a.IsNull(i) {
 				vals = append(vals, null)
 				continue
@@ -691,7 +735,11 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 			break
 		}
 		raw := a.Float64Values()
-		for i := from; i < to; i++ {
+		for j := from; j < to; j++ {
+		i := j
+		if sel != nil {
+			i = sel[j]
+		}
 			if !noNulls && a.IsNull(i) {
 				vals = append(vals, null)
 				continue
@@ -700,7 +748,11 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 		}
 		return nil
 	}
-	for i := from; i < to; i++ {
+	for j := from; j < to; j++ {
+		i := j
+		if sel != nil {
+			i = sel[j]
+		}
 		if !noNulls && col.IsNull(i) {
 			vals = append(vals, null)
 			continue
