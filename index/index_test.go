@@ -3,13 +3,15 @@ package index_test
 import (
 	"context"
 	"fmt"
-	"sync"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hoodie-lake/hoodie/index"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 )
 
 func open(t *testing.T, dir string, global bool, ttl time.Duration) *index.Index {
@@ -98,6 +100,14 @@ func TestTTL(t *testing.T) {
 	_, found, err := x.Lookup(ctx, []index.Key{{"p", "old"}, {"p", "new"}}, index.LookupOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []bool{false, true}, found, "the old entry expired")
+	// Rewriting an entry restarts its TTL.
+	require.NoError(t, x.Put(ctx, "20250101000000003", []index.Entry{entry("p", "old", "f", "20250101000000003")}))
+	_, found, err = x.Lookup(ctx, []index.Key{{"p", "old"}}, index.LookupOptions{})
+	require.NoError(t, err)
+	assert.True(t, found[0])
+	// The watermark never expires.
+	assert.Equal(t, "20250101000000003", x.LastApplied())
+	assert.True(t, x.IsApplied("20250101000000001"))
 }
 
 func TestWatermarkSurvivesReopen(t *testing.T) {
@@ -114,8 +124,28 @@ func TestWatermarkSurvivesReopen(t *testing.T) {
 	locs, found, err := x.Lookup(ctx, []index.Key{{"p", "k"}}, index.LookupOptions{})
 	require.NoError(t, err)
 	require.True(t, found[0])
-	assert.Equal(t, "f9", locs[0].FileID, "file-group dictionary reloaded")
+	assert.Equal(t, index.Location{PartitionPath: "p", FileID: "f9", Instant: "20250101000000005"}, locs[0], "dictionaries reloaded")
 	assert.False(t, x.NeedsRebuild())
+
+	// New file groups and instants after a reopen get fresh ids.
+	require.NoError(t, x.Put(ctx, "20250101000000006", []index.Entry{entry("p", "k2", "f10", "20250101000000006")}))
+	locs, found, err = x.Lookup(ctx, []index.Key{{"p", "k"}, {"p", "k2"}}, index.LookupOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, true}, found)
+	assert.Equal(t, "f9", locs[0].FileID)
+	assert.Equal(t, index.Location{PartitionPath: "p", FileID: "f10", Instant: "20250101000000006"}, locs[1])
+	applied, err := x.AppliedInstants(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"20250101000000005", "20250101000000006"}, applied)
+	st, err := x.Stats()
+	require.NoError(t, err)
+	assert.Equal(t, 2, st.FileGroups)
+	assert.Equal(t, 2, st.Instants)
+	assert.Equal(t, 2, st.Applied)
+	assert.Equal(t, "20250101000000006", st.LastApplied)
+	n, err := x.Count(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
 }
 
 func TestRebuild(t *testing.T) {
@@ -146,93 +176,205 @@ func TestRebuild(t *testing.T) {
 		yield(entry("p", "x", "f1", "20250101000000010"))
 		return fmt.Errorf("source failed")
 	}, nil)
-	require.Error(t, err)
+	require.ErrorContains(t, err, "source failed")
+	assert.True(t, x.NeedsRebuild())
+	_, _, err = x.Lookup(ctx, []index.Key{{"p", "k1"}}, index.LookupOptions{})
+	require.ErrorIs(t, err, index.ErrNeedsRebuild, "a half-loaded index is not trusted")
+	require.ErrorIs(t, x.Put(ctx, "20250101000000011", nil), index.ErrNeedsRebuild)
 	require.NoError(t, x.Close())
 	x = open(t, dir, false, 0)
 	defer x.Close()
-	assert.True(t, x.NeedsRebuild())
+	assert.True(t, x.NeedsRebuild(), "the marker survives a restart")
+	assert.True(t, x.IsEmpty())
+
+	// A rebuild that completes clears it.
+	require.NoError(t, x.Rebuild(ctx, "20250101000000012", func(yield func(index.Entry) bool) error {
+		yield(entry("p", "k1", "f3", "20250101000000012"))
+		return nil
+	}, nil))
+	assert.False(t, x.NeedsRebuild())
+	applied, err := x.AppliedInstants(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"20250101000000012"}, applied, "a rebuild forgets earlier instants")
+	locs, found, err := x.Lookup(ctx, []index.Key{{"p", "k1"}}, index.LookupOptions{})
+	require.NoError(t, err)
+	require.True(t, found[0])
+	assert.Equal(t, "f3", locs[0].FileID)
 }
 
 func TestConcurrentLookupsDuringPut(t *testing.T) {
 	ctx := context.Background()
 	x := open(t, t.TempDir(), true, 0)
 	defer x.Close()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := 0; i < 20; i++ {
-				var keys []index.Key
-				for j := 0; j < 1000; j++ {
-					keys = append(keys, index.Key{RecordKey: fmt.Sprintf("k%d", j)})
+	const rounds, keys = 20, 2000
+	inst := func(i int) string { return fmt.Sprintf("2025010100000%04d", i) }
+	put := func(i int) error {
+		var es []index.Entry
+		for j := range keys {
+			es = append(es, entry(fmt.Sprintf("p%d", i%3), fmt.Sprintf("k%d", j), fmt.Sprintf("f%d", i), inst(i)))
+		}
+		return x.Put(ctx, inst(i), es)
+	}
+	require.NoError(t, put(0))
+	var g errgroup.Group
+	done := make(chan struct{})
+	for range 3 {
+		g.Go(func() error {
+			var ks []index.Key
+			for j := range keys {
+				ks = append(ks, index.Key{RecordKey: fmt.Sprintf("k%d", j)})
+			}
+			for {
+				select {
+				case <-done:
+					return nil
+				default:
 				}
-				if _, _, err := x.Lookup(ctx, keys, index.LookupOptions{}); err != nil {
-					errs <- err
-					return
+				locs, found, err := x.Lookup(ctx, ks, index.LookupOptions{})
+				if err != nil {
+					return err
+				}
+				for j, l := range locs {
+					// Every key was put by round 0: it is always found,
+					// with a location some round wrote as a whole.
+					if !found[j] {
+						return fmt.Errorf("k%d not found", j)
+					}
+					var i int
+					if _, err := fmt.Sscanf(l.FileID, "f%d", &i); err != nil || l.Instant != inst(i) || l.PartitionPath != fmt.Sprintf("p%d", i%3) {
+						return fmt.Errorf("k%d: inconsistent location %+v", j, l)
+					}
 				}
 			}
-		}(g)
+		})
 	}
-	for i := 0; i < 20; i++ {
-		var es []index.Entry
-		for j := 0; j < 1000; j++ {
-			es = append(es, entry("", fmt.Sprintf("k%d", j), fmt.Sprintf("f%d", i), fmt.Sprintf("2025010100000%04d", i)))
-		}
-		require.NoError(t, x.Put(ctx, fmt.Sprintf("2025010100000%04d", i), es))
+	for i := 1; i < rounds; i++ {
+		require.NoError(t, put(i))
+		assert.Equal(t, inst(i), x.LastApplied())
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
+	close(done)
+	require.NoError(t, g.Wait())
+	locs, _, err := x.Lookup(ctx, []index.Key{{RecordKey: "k7"}}, index.LookupOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, index.Location{PartitionPath: fmt.Sprintf("p%d", (rounds-1)%3), FileID: fmt.Sprintf("f%d", rounds-1), Instant: inst(rounds - 1)}, locs[0])
+}
+
+func TestGlobalMoveAndArbitraryKeys(t *testing.T) {
+	ctx := context.Background()
+	odd := []string{"a\x00b", "a", "a\x00", "\xff\xfe", "\x00", "ключ/🔑", strings.Repeat("x", 4000)}
+	for _, global := range []bool{false, true} {
+		t.Run(fmt.Sprintf("global=%v", global), func(t *testing.T) {
+			x := open(t, t.TempDir(), global, 0)
+			defer x.Close()
+			var es []index.Entry
+			var keys []index.Key
+			for i, k := range odd {
+				es = append(es, entry("dt=2025/01/01", k, fmt.Sprintf("f%d", i), "20250101000000001"))
+				keys = append(keys, index.Key{PartitionPath: "dt=2025/01/01", RecordKey: k})
+			}
+			require.NoError(t, x.Put(ctx, "20250101000000001", es))
+			locs, found, err := x.Lookup(ctx, keys, index.LookupOptions{})
+			require.NoError(t, err)
+			for i := range odd {
+				require.True(t, found[i], "%q", odd[i])
+				assert.Equal(t, fmt.Sprintf("f%d", i), locs[i].FileID, "%q", odd[i])
+			}
+
+			// Moving "a" to another partition: a global index follows it,
+			// a scoped one keeps both records.
+			require.NoError(t, x.Put(ctx, "20250101000000002", []index.Entry{entry("dt=2025/01/02", "a", "g1", "20250101000000002")}))
+			locs, found, err = x.Lookup(ctx, []index.Key{{"dt=2025/01/01", "a"}, {"dt=2025/01/02", "a"}}, index.LookupOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, []bool{true, true}, found)
+			if global {
+				assert.Equal(t, index.Location{PartitionPath: "dt=2025/01/02", FileID: "g1", Instant: "20250101000000002"}, locs[0])
+				assert.Equal(t, locs[0], locs[1])
+			} else {
+				assert.Equal(t, "f1", locs[0].FileID)
+				assert.Equal(t, "g1", locs[1].FileID)
+			}
+		})
 	}
 }
 
-// BenchmarkLookup measures batched lookups of 100k keys in an index of 2M
-// entries: all hits, and the upsert shape of 10 % hits and 90 % new keys.
-func BenchmarkLookup(b *testing.B) {
+func TestInvalidInput(t *testing.T) {
 	ctx := context.Background()
-	x, err := index.Open(index.Options{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
+	for _, o := range []index.Options{{}, {Dir: "x", TTL: -time.Second}, {Dir: "x", TTL: 500 * time.Millisecond}, {Dir: "x", BlockCacheSize: -1}, {Dir: "x", MemTableSize: 1000}} {
+		_, err := index.Open(o)
+		assert.Error(t, err, "%+v", o)
 	}
+	x := open(t, t.TempDir(), false, 0)
+	_, _, err := x.Lookup(ctx, []index.Key{{"p\x00q", "k"}}, index.LookupOptions{})
+	assert.ErrorIs(t, err, index.ErrInvalidKey, "NUL in a scoped partition path")
+	_, _, err = x.Lookup(ctx, []index.Key{{"p", ""}}, index.LookupOptions{})
+	assert.ErrorIs(t, err, index.ErrInvalidKey, "empty record key")
+	assert.ErrorIs(t, x.Put(ctx, "", nil), index.ErrInvalidInstant)
+	assert.ErrorIs(t, x.Put(ctx, "20250101000000001", []index.Entry{entry("p", "k", "f", "")}), index.ErrInvalidInstant)
+	assert.ErrorIs(t, x.Delete(ctx, "20250101000000001", []index.Key{{"p", strings.Repeat("k", index.MaxKeySize)}}), index.ErrInvalidKey)
+	assert.False(t, x.IsApplied("20250101000000001"), "rejected writes apply nothing")
+	assert.True(t, x.IsEmpty())
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.ErrorIs(t, x.Put(canceled, "20250101000000002", []index.Entry{entry("p", "k", "f", "20250101000000002")}), context.Canceled)
+	assert.False(t, x.IsApplied("20250101000000002"))
+
+	require.NoError(t, x.Close())
+	require.NoError(t, x.Close())
+	_, _, err = x.Lookup(ctx, []index.Key{{"p", "k"}}, index.LookupOptions{})
+	assert.ErrorIs(t, err, index.ErrClosed)
+	assert.ErrorIs(t, x.Put(ctx, "20250101000000003", nil), index.ErrClosed)
+	assert.ErrorIs(t, x.Rebuild(ctx, "20250101000000003", func(func(index.Entry) bool) error { return nil }, nil), index.ErrClosed)
+}
+
+func TestTrustCalledOncePerInstant(t *testing.T) {
+	ctx := context.Background()
+	x, err := index.Open(index.Options{InMemory: true})
+	require.NoError(t, err)
 	defer x.Close()
-	const n = 2_000_000
-	key := func(i int) index.Key {
-		return index.Key{PartitionPath: fmt.Sprintf("dt=2025-01-%02d", i%30), RecordKey: fmt.Sprintf("%08x-uuid-key-%d", uint32(i*2654435761), i)}
+	var es []index.Entry
+	var keys []index.Key
+	for i := range 30_000 {
+		in := fmt.Sprintf("2025010100000000%d", i%3)
+		es = append(es, entry("p", fmt.Sprint(i), fmt.Sprintf("f%d", i%10), in))
+		keys = append(keys, index.Key{PartitionPath: "p", RecordKey: fmt.Sprint(i)})
 	}
-	err = x.Rebuild(ctx, "20250101000000001", func(yield func(index.Entry) bool) error {
-		for i := 0; i < n; i++ {
-			k := key(i)
-			if !yield(index.Entry{Key: k, Location: index.Location{PartitionPath: k.PartitionPath, FileID: fmt.Sprintf("f%d", i%500), Instant: "20250101000000001"}}) {
-				return nil
-			}
+	require.NoError(t, x.Put(ctx, "20250101000000002", es))
+	calls := map[string]int{}
+	_, found, err := x.Lookup(ctx, keys, index.LookupOptions{Trust: func(in string) bool {
+		calls[in]++
+		return in != "20250101000000001"
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"20250101000000000": 1, "20250101000000001": 1, "20250101000000002": 1}, calls)
+	for i := range keys {
+		assert.Equal(t, i%3 != 1, found[i])
+	}
+}
+
+func TestMaintenance(t *testing.T) {
+	ctx := context.Background()
+	var logs strings.Builder
+	x, err := index.Open(index.Options{Dir: t.TempDir(), MemTableSize: 1 << 20, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	require.NoError(t, err)
+	defer x.Close()
+	for r := range 3 {
+		var es []index.Entry
+		for i := range 50_000 {
+			es = append(es, entry("p", fmt.Sprint(i), fmt.Sprintf("f%d", r), fmt.Sprintf("2025010100000000%d", r)))
 		}
-		return nil
-	}, nil)
-	if err != nil {
-		b.Fatal(err)
+		require.NoError(t, x.Put(ctx, fmt.Sprintf("2025010100000000%d", r), es))
 	}
-	for _, hitShare := range []int{100, 10} {
-		b.Run(fmt.Sprintf("hits=%d%%", hitShare), func(b *testing.B) {
-			keys := make([]index.Key, 100_000)
-			for i := range keys {
-				j := (i * 7919) % n
-				if i%100 >= hitShare {
-					j += n // not in the index
-				}
-				keys[i] = key(j)
-			}
-			start := time.Now()
-			looked := 0
-			for b.Loop() {
-				if _, _, err := x.Lookup(ctx, keys, index.LookupOptions{}); err != nil {
-					b.Fatal(err)
-				}
-				looked += len(keys)
-			}
-			b.ReportMetric(float64(looked)/time.Since(start).Seconds(), "keys/s")
-		})
-	}
+	require.NoError(t, x.Delete(ctx, "20250101000000009", []index.Key{{"p", "1"}, {"p", "absent"}}))
+	require.NoError(t, x.Compact(ctx))
+	require.NoError(t, x.RunGC(ctx))
+	n, err := x.Count(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(49_999), n)
+	st, err := x.Stats()
+	require.NoError(t, err)
+	assert.Positive(t, st.Entries, "small memtables were flushed to tables")
+	assert.LessOrEqual(t, st.Entries, int64(3*50_000+10))
+	assert.Equal(t, "20250101000000009", st.LastApplied)
+	assert.Contains(t, logs.String(), "component=index", "Badger logs through the given logger")
 }

@@ -182,8 +182,27 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		}
 	}
 
+	// Index entries of brand-new keys (upserts the index had no trusted
+	// entry for) are written while the data files are: they name T, which
+	// lookups trust only once T completed, so a crash leaves them inert.
+	early := op == OpUpsert || op == OpDelete
+	earlyDone := make(chan error, 1)
+	if early {
+		var fresh []index.Entry
+		for _, h := range work {
+			loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: T}
+			for _, r := range h.ins[:h.fresh] {
+				fresh = append(fresh, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
+			}
+		}
+		go func() { earlyDone <- w.idx.PutPending(ctx, T, fresh) }()
+	} else {
+		earlyDone <- nil
+	}
+	earlyErr := func() error { err := <-earlyDone; earlyDone <- err; return err }
+
 	// Write handles in parallel.
-	wc := &writeContext{w: w, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault}
+	wc := &writeContext{w: w, instant: T, schema: sch, early: early, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault}
 	results := make([]*handleResult, len(work))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Parallelism)
@@ -198,7 +217,11 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		})
 	}
 	if err := g.Wait(); err != nil {
+		earlyErr()
 		return nil, err
+	}
+	if err := earlyErr(); err != nil {
+		return nil, fmt.Errorf("writer: index: %w", err)
 	}
 
 	md := &timeline.CommitMetadata{
@@ -382,6 +405,30 @@ func (w *Writer) assignInserts(ctx context.Context, tl *timeline.Timeline, view 
 			h := p.handleFor(id, nil)
 			h.ins = append(h.ins, recs[:n]...)
 			recs = recs[n:]
+		}
+	}
+	// Moved keys last in each handle: h.ins[:h.fresh] are keys the index
+	// has no trusted entry for.
+	moved := map[string]bool{}
+	for _, r := range p.pendingMoves {
+		moved[r.key()] = true
+	}
+	for _, h := range p.handles {
+		if len(moved) > 0 {
+			slices.SortStableFunc(h.ins, func(a, b ref) int {
+				ma, mb := moved[a.key()], moved[b.key()]
+				switch {
+				case ma == mb:
+					return 0
+				case mb:
+					return -1
+				}
+				return 1
+			})
+		}
+		h.fresh = len(h.ins)
+		for h.fresh > 0 && moved[h.ins[h.fresh-1].key()] {
+			h.fresh--
 		}
 	}
 	return nil

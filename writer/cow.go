@@ -25,6 +25,7 @@ type handle struct {
 	old   *table.BaseFileInfo // nil: a new file group
 	upd   map[string]ref      // record key -> incoming update or delete
 	ins   []ref               // new keys
+	fresh int                 // ins[:fresh] had no trusted index entry (the rest moved partition)
 	moved []string            // keys that moved to another partition (global index): delete here
 	task  int                 // task partition id (write token, sequence numbers)
 }
@@ -41,6 +42,7 @@ type writeContext struct {
 	instant        string
 	schema         *schema.Schema
 	payloadDefault bool // event-time ordering against the stored record
+	early          bool // the entries of ins[:fresh] were written before the commit point
 }
 
 // run writes the new version of one file group.
@@ -192,7 +194,11 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 	refresh := wc.w.opts.IndexTTL > 0
 	res.entries = make([]index.Entry, 0, len(newRows))
 	loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: wc.instant}
+	earlyFrom, earlyTo := len(newRows)-len(h.ins), len(newRows)-len(h.ins)+h.fresh
 	for i, r := range newRows {
+		if wc.early && i >= earlyFrom && i < earlyTo {
+			continue // already in the index
+		}
 		if i >= nUpdates || refresh {
 			res.entries = append(res.entries, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
 		}

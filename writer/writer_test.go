@@ -277,6 +277,18 @@ func TestCrashedWriteIsRolledBack(t *testing.T) {
 	got := readTable(t, tbl)
 	assert.Len(t, got, 2)
 	assert.Equal(t, res.Instant, got[modelKey{"p", "b"}].ct)
+	// "z" got an index entry during the crashed commit (new keys are
+	// indexed while data is written); it names an instant that never
+	// completed, so it is not trusted and "z" is a plain insert now.
+	res = upsertCommit(t, w, []modelRec{{key: "z", part: "p", ts: 1, val: 5}})
+	assert.Equal(t, int64(1), res.Stats.Inserts)
+	assert.Zero(t, res.Stats.IndexHits)
+	got = readTable(t, tbl)
+	assert.Len(t, got, 3)
+	res = upsertCommit(t, w, []modelRec{{key: "z", part: "p", ts: 2, val: 6}})
+	assert.Equal(t, int64(1), res.Stats.Updates)
+	assert.Equal(t, int64(1), res.Stats.IndexHits)
+	assert.Len(t, readTable(t, tbl), 3)
 }
 
 // TestGlobalIndexMovesPartition: with a global index a key that arrives
