@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoodie-lake/hoodie/internal/hivepath"
+
 	"github.com/hoodie-lake/hoodie/internal/storage"
 )
 
@@ -85,78 +87,16 @@ func ValidatePartitionPath(p string) error {
 	return nil
 }
 
-// needsEscaping is Hive's FileUtils.charToEscape, which Hudi's
-// PartitionPathEncodeUtils copies: 0x01-0x1F, "#%'*/:=?\{[]^ and 0x7F.
-func needsEscaping(c byte) bool {
-	if c >= 0x01 && c <= 0x1f || c == 0x7f {
-		return true
-	}
-	return strings.IndexByte("\"#%'*/:=?\\{[]^", c) >= 0
-}
-
 // EscapePartitionValue %-encodes a partition value as Hive's
 // FileUtils.escapePathName (hoodie.datasource.write.partitionpath.urlencode):
-// every byte needsEscaping lists becomes %XX (upper-case hex); all other
-// bytes, including non-ASCII UTF-8, stay as they are. "" stays "" (callers
-// substitute DefaultPartition first).
-func EscapePartitionValue(v string) string {
-	n := 0
-	for i := 0; i < len(v); i++ {
-		if needsEscaping(v[i]) {
-			n++
-		}
-	}
-	if n == 0 {
-		return v
-	}
-	const hex = "0123456789ABCDEF"
-	b := make([]byte, 0, len(v)+2*n)
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if needsEscaping(c) {
-			b = append(b, '%', hex[c>>4], hex[c&0xf])
-		} else {
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
+// bytes 0x00-0x1F, "#%'*/:=?\{[]^ and 0x7F become %XX (upper-case hex); all
+// other bytes, including non-ASCII UTF-8, stay as they are. "" stays ""
+// (callers substitute DefaultPartition first).
+func EscapePartitionValue(v string) string { return hivepath.Escape(v) }
 
 // UnescapePartitionValue reverses EscapePartitionValue: every "%XX" with two
-// hex digits becomes that byte; other '%' stay. (Hive's unescapePathName
-// leaves a "%XX" that ends the string undecoded, so "a%2F" would not round
-// trip there; hoodie decodes it, as hudi-rs does.)
-func UnescapePartitionValue(s string) string {
-	if strings.IndexByte(s, '%') < 0 {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			if hi, ok := unhex(s[i+1]); ok {
-				if lo, ok := unhex(s[i+2]); ok {
-					b = append(b, hi<<4|lo)
-					i += 2
-					continue
-				}
-			}
-		}
-		b = append(b, s[i])
-	}
-	return string(b)
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
+// hex digits becomes that byte; other '%' stay.
+func UnescapePartitionValue(s string) string { return hivepath.Unescape(s) }
 
 // PartitionPath builds a record's partition path the way Hudi's Simple and
 // Complex key generators do: per field the value ("" becomes

@@ -64,6 +64,8 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/hoodie-lake/hoodie/internal/hivepath"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
@@ -626,7 +628,7 @@ func (g *Generator) partitionPath(pf []bound, raw, dst []byte) (path []byte, fie
 			return dst, f.name, reason
 		}
 		if g.cfg.URLEncode {
-			dst = appendEscaped(dst, v)
+			dst = hivepath.AppendEscaped(dst, v)
 		} else {
 			dst = append(dst, v...)
 		}
