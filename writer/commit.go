@@ -142,8 +142,12 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	}
 	T := inst.Timestamp
 	committed := false
+	earlyStarted := false
 	defer func() {
 		if !committed {
+			if earlyStarted && (op == OpInsert || op == OpBulkInsert) {
+				w.indexDirty = true
+			}
 			// Best effort: remove what this attempt wrote. If this fails
 			// too, the next writer's Open rolls the instant back.
 			_ = rollbackInstant(context.WithoutCancel(ctx), w.st, inst)
@@ -182,27 +186,26 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		}
 	}
 
-	// Index entries of brand-new keys (upserts the index had no trusted
-	// entry for) are written while the data files are: they name T, which
-	// lookups trust only once T completed, so a crash leaves them inert.
-	early := op == OpUpsert || op == OpDelete
-	earlyDone := make(chan error, 1)
-	if early {
-		var fresh []index.Entry
-		for _, h := range work {
-			loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: T}
-			for _, r := range h.ins[:h.fresh] {
-				fresh = append(fresh, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
-			}
+	// Index entries of new keys are written while the data files are: they
+	// name T, which lookups trust only once T completed. For upserts they
+	// are keys the index had no trusted entry for, so a crash leaves them
+	// inert. Inserts do not look keys up: an existing key's entry may be
+	// replaced, so a failed insert marks the index for a rebuild (here, and
+	// at the next Open through the inflight file's operation type).
+	earlyStarted = true
+	var fresh []index.Entry
+	for _, h := range work {
+		loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: T}
+		for _, r := range h.ins[:h.fresh] {
+			fresh = append(fresh, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
 		}
-		go func() { earlyDone <- w.idx.PutPending(ctx, T, fresh) }()
-	} else {
-		earlyDone <- nil
 	}
+	earlyDone := make(chan error, 1)
+	go func() { earlyDone <- w.idx.PutPending(ctx, T, fresh) }()
 	earlyErr := func() error { err := <-earlyDone; earlyDone <- err; return err }
 
 	// Write handles in parallel.
-	wc := &writeContext{w: w, instant: T, schema: sch, early: early, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault}
+	wc := &writeContext{w: w, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault}
 	results := make([]*handleResult, len(work))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Parallelism)

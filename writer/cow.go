@@ -42,7 +42,6 @@ type writeContext struct {
 	instant        string
 	schema         *schema.Schema
 	payloadDefault bool // event-time ordering against the stored record
-	early          bool // the entries of ins[:fresh] were written before the commit point
 }
 
 // run writes the new version of one file group.
@@ -196,8 +195,8 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 	loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: wc.instant}
 	earlyFrom, earlyTo := len(newRows)-len(h.ins), len(newRows)-len(h.ins)+h.fresh
 	for i, r := range newRows {
-		if wc.early && i >= earlyFrom && i < earlyTo {
-			continue // already in the index
+		if i >= earlyFrom && i < earlyTo {
+			continue // indexed before the commit point
 		}
 		if i >= nUpdates || refresh {
 			res.entries = append(res.entries, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})

@@ -69,8 +69,12 @@ func (w *Writer) catchUpIndex(ctx context.Context, tl *timeline.Timeline) error 
 		return nil
 	}
 	last := commits[len(commits)-1].Timestamp
-	if w.idx.NeedsRebuild() || w.idx.IsEmpty() {
-		return w.rebuildIndex(ctx, tl, last)
+	if w.indexDirty || w.idx.NeedsRebuild() || w.idx.IsEmpty() {
+		if err := w.rebuildIndex(ctx, tl, last); err != nil {
+			return err
+		}
+		w.indexDirty = false
+		return nil
 	}
 	applied := w.idx.LastApplied()
 	var missed []timeline.Instant

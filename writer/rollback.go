@@ -17,20 +17,33 @@ import (
 // one. (hudi-rs reads every base file at or before the latest completed
 // instant without checking completion, so failed files must be gone before
 // the next commit completes.)
-func rollbackPending(ctx context.Context, st storage.Storage) error {
+//
+// It reports whether a rolled-back instant was an insert or bulk insert
+// that got as far as writing data: such a write indexes its keys before
+// its commit point, possibly over entries of keys that were already
+// stored, so the caller rebuilds the index.
+func rollbackPending(ctx context.Context, st storage.Storage) (indexDirty bool, err error) {
 	tl, err := timeline.Load(ctx, st)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, inst := range tl.Pending() {
 		switch inst.Action {
 		case timeline.Commit, timeline.DeltaCommit, timeline.ReplaceCommit:
+			if inst.State == timeline.Inflight {
+				if md, err := timeline.ReadCommitMetadata(ctx, st, inst); err == nil {
+					switch md.OperationType {
+					case timeline.OpInsert, timeline.OpBulkInsert:
+						indexDirty = true
+					}
+				}
+			}
 			if err := rollbackInstant(ctx, st, inst); err != nil {
-				return err
+				return indexDirty, err
 			}
 		}
 	}
-	return nil
+	return indexDirty, nil
 }
 
 // rollbackInstant deletes the data files a failed instant wrote, found

@@ -176,6 +176,10 @@ type Writer struct {
 	opts Options
 	idx  *index.Index
 
+	// indexDirty asks the next index catch-up for a full rebuild: a failed
+	// insert indexed keys early (see commit).
+	indexDirty bool
+
 	mu struct {
 		sync.Mutex
 		closed  bool
@@ -205,9 +209,11 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 	}
 	w := &Writer{tbl: tbl, st: tbl.Storage(), cfg: cfg, opts: opts}
 	w.mu.keygens = map[*arrow.Schema]*keygen.Generator{}
-	if err := rollbackPending(ctx, w.st); err != nil {
+	dirty, err := rollbackPending(ctx, w.st)
+	if err != nil {
 		return nil, err
 	}
+	w.indexDirty = dirty
 	sch, err := currentSchema(ctx, w.st, cfg)
 	if err != nil {
 		return nil, err

@@ -313,3 +313,37 @@ func TestGlobalIndexMovesPartition(t *testing.T) {
 	assert.Equal(t, int64(1), res.Stats.Updates)
 	assert.Equal(t, int64(1), res.Stats.IndexHits)
 }
+
+// TestFailedInsertRebuildsIndex: an insert indexes its keys before its
+// commit point, possibly over the entry of a key already stored; when it
+// fails, the next writer rebuilds the index, so the stored key is found.
+func TestFailedInsertRebuildsIndex(t *testing.T) {
+	ctx := context.Background()
+	tbl, dir := newModelTable(t, "")
+	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index"})
+	require.NoError(t, err)
+	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})
+	require.NoError(t, w.Close())
+
+	faulty := storage.NewFaulty(tbl.Storage(), storage.OnIndex(0, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: "*.commit"}))
+	ftbl, err := table.Open(ctx, faulty)
+	require.NoError(t, err)
+	w, err = Open(ctx, ftbl, Options{IndexDir: dir + "/index"})
+	require.NoError(t, err)
+	b := buildBatch([]modelRec{{key: "a", part: "p", ts: 5, val: 5}})
+	require.NoError(t, w.Insert(b))
+	b.Release()
+	_, err = w.Commit(ctx)
+	require.Error(t, err)
+	w.Close()
+
+	w, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
+	require.NoError(t, err)
+	defer w.Close()
+	res := upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 7, val: 7}})
+	assert.Equal(t, int64(1), res.Stats.IndexHits)
+	assert.Equal(t, int64(1), res.Stats.Updates)
+	got := readTable(t, tbl)
+	assert.Len(t, got, 1)
+	assert.Equal(t, int64(7), got[modelKey{"p", "a"}].val)
+}
