@@ -13,12 +13,16 @@ import (
 func TestRunSmall(t *testing.T) {
 	res, err := Run(context.Background(), Config{Dir: t.TempDir(), Records: 20_000, TableRows: 60_000, Days: 3, Batch: 5_000}, os.Stderr)
 	require.NoError(t, err)
-	require.Len(t, res, 4)
-	for _, r := range res {
+	require.Len(t, res, 5)
+	require.Equal(t, "index_lookup", res[4].Phase)
+	for _, r := range res[:4] {
 		require.Positive(t, r.Records, r.Phase)
 		require.Positive(t, r.Bytes, r.Phase)
 		require.Positive(t, r.RecordsPerSec, r.Phase)
 	}
+	require.Equal(t, int64(20_000), res[4].Records)
+	require.Positive(t, res[4].RecordsPerSec)
+	require.Contains(t, res[4].Note, "of 20000 keys found")
 	require.Equal(t, 1.0, res[0].VsRaw)
 	// In-batch duplicates are combined: fewer rows than events.
 	require.Less(t, res[1].Records, int64(20_000))

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoodie-lake/hoodie/index"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -102,7 +103,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) ([]Result, error) {
 		}
 	}()
 
-	var results []Result
+	var results, extra []Result
 	var raw *Result
 	for _, phase := range cfg.Phases {
 		runtime.GC()
@@ -115,7 +116,12 @@ func Run(ctx context.Context, cfg Config, log io.Writer) ([]Result, error) {
 		case "bulk_insert", "insert":
 			r, err = runInsert(ctx, filepath.Join(dir, phase), phase, batches)
 		case "upsert":
-			r, err = runUpsert(ctx, filepath.Join(dir, phase), cfg, log)
+			var lookup Result
+			r, lookup, err = runUpsert(ctx, filepath.Join(dir, phase), cfg, log)
+			if err == nil {
+				fmt.Fprintf(log, "bench: %-12s %10d keys    %8.2fs %10.0f keys/s (%s)\n", lookup.Phase, lookup.Records, lookup.Seconds, lookup.RecordsPerSec, lookup.Note)
+				extra = append(extra, lookup)
+			}
 		default:
 			return nil, fmt.Errorf("bench: unknown phase %q", phase)
 		}
@@ -139,7 +145,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) ([]Result, error) {
 			phase, r.Records, r.Seconds, r.RecordsPerSec, r.MBPerSec, r.PeakRSSMB, r.VsRaw)
 		results = append(results, r)
 	}
-	return results, nil
+	return append(results, extra...), nil
 }
 
 // runRaw writes the events with parquet-go alone (snappy, one file per
@@ -228,15 +234,15 @@ func runInsert(ctx context.Context, dir, phase string, batches []arrowBatch) (Re
 // runUpsert builds a table of cfg.TableRows events over cfg.Days days (not
 // timed), then times one upsert of cfg.Records events of which
 // cfg.UpdateShare update events of the most recent day.
-func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Result, error) {
+func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Result, Result, error) {
 	tbl, err := newTable(ctx, filepath.Join(dir, "table"))
 	if err != nil {
-		return Result{}, err
+		return Result{}, Result{}, err
 	}
 	opts := writer.Options{IndexDir: filepath.Join(dir, "index"), Compression: basefile.Snappy}
 	w, err := writer.Open(ctx, tbl, opts)
 	if err != nil {
-		return Result{}, err
+		return Result{}, Result{}, err
 	}
 	defer w.Close()
 	gen := NewGenerator(WorkloadConfig{Seed: cfg.Seed + 1, Days: 1, DupShare: 0.0001})
@@ -251,11 +257,11 @@ func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Resu
 			err := w.BulkInsert(b)
 			b.Release()
 			if err != nil {
-				return Result{}, err
+				return Result{}, Result{}, err
 			}
 		}
 		if _, err := w.Commit(ctx); err != nil {
-			return Result{}, err
+			return Result{}, Result{}, err
 		}
 		if d == cfg.Days-1 {
 			recent = evs
@@ -277,18 +283,49 @@ func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Resu
 	start := time.Now()
 	for _, b := range arrowBatches {
 		if err := w.Upsert(b); err != nil {
-			return Result{}, err
+			return Result{}, Result{}, err
 		}
 	}
 	res, err := w.Commit(ctx)
 	if err != nil {
-		return Result{}, err
+		return Result{}, Result{}, err
 	}
-	return Result{Records: int64(len(batch)), Bytes: res.Stats.BytesWritten, Seconds: time.Since(start).Seconds(),
+	up := Result{Records: int64(len(batch)), Bytes: res.Stats.BytesWritten, Seconds: time.Since(start).Seconds(),
 		Note: fmt.Sprintf("table %d rows over %d days; %d updates, %d inserts; %d files rewritten or written; index hits %d",
-			cfg.TableRows, cfg.Days, res.Stats.Updates, res.Stats.Inserts, res.Stats.FilesWritten, res.Stats.IndexHits)}, nil
-}
+			cfg.TableRows, cfg.Days, res.Stats.Updates, res.Stats.Inserts, res.Stats.FilesWritten, res.Stats.IndexHits)}
+	if err := w.Close(); err != nil {
+		return Result{}, Result{}, err
+	}
 
+	// Index lookups on their own: the upsert batch's keys (10 % stored,
+	// 90 % new) against the index of the whole table.
+	idx, err := index.Open(index.Options{Dir: opts.IndexDir})
+	if err != nil {
+		return Result{}, Result{}, err
+	}
+	defer idx.Close()
+	keys := make([]index.Key, len(batch))
+	for i, e := range batch {
+		keys[i] = index.Key{PartitionPath: "dt=" + e.Dt + "/game_id=" + e.GameID + "/region=" + e.Region, RecordKey: e.UUID}
+	}
+	lstart := time.Now()
+	hits := 0
+	for off := 0; off < len(keys); off += cfg.Batch {
+		_, found, err := idx.Lookup(ctx, keys[off:min(len(keys), off+cfg.Batch)], index.LookupOptions{})
+		if err != nil {
+			return Result{}, Result{}, err
+		}
+		for _, f := range found {
+			if f {
+				hits++
+			}
+		}
+	}
+	secs := time.Since(lstart).Seconds()
+	lookup := Result{Phase: "index_lookup", Records: int64(len(keys)), Seconds: secs, RecordsPerSec: float64(len(keys)) / secs,
+		Note: fmt.Sprintf("%d of %d keys found, index of %d entries", hits, len(keys), int64(cfg.TableRows)+res.Stats.Inserts)}
+	return up, lookup, nil
+}
 // resetPeakRSS resets the process's peak resident set size (Linux:
 // clear_refs 5), so each phase reports its own peak.
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }

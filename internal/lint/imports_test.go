@@ -1,0 +1,73 @@
+// Package lint holds checks on the code base itself.
+package lint
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/hoodie-lake/hoodie/"
+
+// forbidden lists, per package (relative to the module), the packages it
+// must not import: the dependency direction cmd → writer/compactor →
+// table/timeline/index → internal/storage, and codecs that take
+// io.Reader/io.Writer instead of storage.
+var forbidden = map[string][]string{
+	"timeline":          {"table", "writer", "index", "reader", "bench", "cmd"},
+	"table":             {"writer", "index", "reader", "bench", "cmd"},
+	"index":             {"table", "timeline", "writer", "reader", "bench", "cmd", "internal/storage"},
+	"reader":            {"writer", "index", "bench", "cmd"},
+	"writer":            {"bench", "cmd"},
+	"internal/storage":  {"table", "timeline", "index", "writer", "reader", "bench", "cmd"},
+	"internal/basefile": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/schema":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/keygen":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/bloom":    {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/hivepath": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+}
+
+// TestImportDirection parses every non-test Go file and checks its imports
+// against forbidden.
+func TestImportDirection(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	checked := 0
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		rel = filepath.ToSlash(rel)
+		rules, ok := forbidden[rel]
+		if !ok {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			dep, ok := strings.CutPrefix(p, module)
+			if !ok {
+				continue
+			}
+			for _, bad := range rules {
+				if dep == bad || strings.HasPrefix(dep, bad+"/") {
+					t.Errorf("%s imports %s: the dependency direction forbids it", filepath.ToSlash(strings.TrimPrefix(path, root+"/")), p)
+				}
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Greater(t, checked, 30, "files checked")
+}
