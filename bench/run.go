@@ -326,6 +326,7 @@ func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Resu
 		Note: fmt.Sprintf("%d of %d keys found, index of %d entries", hits, len(keys), int64(cfg.TableRows)+res.Stats.Inserts)}
 	return up, lookup, nil
 }
+
 // resetPeakRSS resets the process's peak resident set size (Linux:
 // clear_refs 5), so each phase reports its own peak.
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }

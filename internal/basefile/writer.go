@@ -666,10 +666,10 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 	noNulls := col.NullN() == 0
 	if !n.optional && !noNulls {
 		for j := from; j < to; j++ {
-		i := j
-		if sel != nil {
-			i = sel[j]
-		}
+			i := j
+			if sel != nil {
+				i = sel[j]
+			}
 			if col.IsNull(i) {
 				return fmt.Errorf("null at row %d in a non-null column", i)
 			}
@@ -684,10 +684,10 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 		offs := a.ValueOffsets()
 		data := a.ValueBytes()
 		for j := from; j < to; j++ {
-		i := j
-		if sel != nil {
-			i = sel[j]
-		}
+			i := j
+			if sel != nil {
+				i = sel[j]
+			}
 			if !noNulls && a.IsNull(i) {
 				vals = append(vals, null)
 				continue
@@ -702,10 +702,10 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 		}
 		raw := a.Int64Values()
 		for j := from; j < to; j++ {
-		i := j
-		if sel != nil {
-			i = sel[j]
-		}
+			i := j
+			if sel != nil {
+				i = sel[j]
+			}
 			if !noNulls && a.IsNull(i) {
 				vals = append(vals, null)
 				continue
@@ -719,10 +719,10 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 		}
 		raw := a.Int32Values()
 		for j := from; j < to; j++ {
-		i := j
-		if sel != nil {
-			i = sel[j]
-		}
+			i := j
+			if sel != nil {
+				i = sel[j]
+			}
 			if !noNulls && a.IsNull(i) {
 				vals = append(vals, null)
 				continue
@@ -736,10 +736,10 @@ func (w *Writer) shredFlat(b *bound, col arrow.Array, from, to int) error {
 		}
 		raw := a.Float64Values()
 		for j := from; j < to; j++ {
-		i := j
-		if sel != nil {
-			i = sel[j]
-		}
+			i := j
+			if sel != nil {
+				i = sel[j]
+			}
 			if !noNulls && a.IsNull(i) {
 				vals = append(vals, null)
 				continue
