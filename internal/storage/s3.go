@@ -3,6 +3,8 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -503,9 +506,31 @@ func (w *s3Writer) put() error {
 		if w.ifAbsent && isExist(err) {
 			return fmt.Errorf("storage: s3 create %s: %w", w.path, ErrExist)
 		}
+		if w.ifAbsent && w.ctx.Err() == nil && !hasHTTPStatus(err) {
+			// Some servers answer a losing conditional PUT with 412 before
+			// reading the body and reset the connection, so the client sees
+			// only transport errors. Ask the object itself: present with our
+			// content (single-PUT ETag = MD5) means our PUT took effect;
+			// present with other content means we lost.
+			head, herr := w.s.client.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: aws.String(w.s.bucket), Key: aws.String(w.key)})
+			if herr == nil {
+				sum := md5.Sum(data)
+				if strings.Trim(aws.ToString(head.ETag), `"`) == hex.EncodeToString(sum[:]) {
+					return nil
+				}
+				return fmt.Errorf("storage: s3 create %s: %w", w.path, ErrExist)
+			}
+		}
 		return mapErr("put", w.path, err)
 	}
 	return nil
+}
+
+// hasHTTPStatus reports whether err carries an HTTP response status (as
+// opposed to a transport failure).
+func hasHTTPStatus(err error) bool {
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() != 0
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
