@@ -100,3 +100,18 @@ func TestSampleTimelineAndFiles(t *testing.T) {
 	assert.Contains(t, out, "3 partitions, 1 file groups")
 	assert.Equal(t, 1, strings.Count(out, ".parquet"))
 }
+
+func TestDemo(t *testing.T) {
+	loc := filepath.Join(t.TempDir(), "game_events")
+	out, err := run(t, "demo", "--table", loc, "--events", "3000", "--commits", "3")
+	require.NoError(t, err)
+	assert.Contains(t, out, "one row per key")
+	assert.Equal(t, 3, strings.Count(out, "\n  commit 2"))
+	assert.Contains(t, out, "late ignored")
+	out, err = run(t, "timeline", "--table", loc, "--output", "json")
+	require.NoError(t, err)
+	var rows []timelineRow
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 3)
+	assert.Positive(t, rows[2].Updates)
+}
