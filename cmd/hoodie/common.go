@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
 )
 
 func (g *globalFlags) storageOptions() storage.Options {
@@ -21,6 +23,23 @@ func (g *globalFlags) openStorage(ctx context.Context, location string) (storage
 		return nil, fmt.Errorf("--table is required")
 	}
 	return storage.Open(ctx, location, g.storageOptions())
+}
+
+// openTable opens the Hudi table at location and loads its timeline.
+func (g *globalFlags) openTable(ctx context.Context, location string) (*table.Table, *timeline.Timeline, error) {
+	st, err := g.openStorage(ctx, location)
+	if err != nil {
+		return nil, nil, err
+	}
+	tbl, err := table.Open(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	tl, err := timeline.Load(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tbl, tl, nil
 }
 
 // printJSON writes v as indented JSON.

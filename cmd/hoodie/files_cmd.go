@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/hoodie-lake/hoodie/table"
-	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/spf13/cobra"
 )
 
@@ -32,17 +31,11 @@ func newFilesCmd(g *globalFlags) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := g.openStorage(ctx, location)
+			tbl, tl, err := g.openTable(ctx, location)
 			if err != nil {
 				return err
 			}
-			if _, err := table.Open(ctx, st); err != nil {
-				return err
-			}
-			tl, err := timeline.Load(ctx, st)
-			if err != nil {
-				return err
-			}
+			st := tbl.Storage()
 			view, err := table.BuildView(ctx, st, tl, table.ViewOptions{AsOf: asOf})
 			if err != nil {
 				return err

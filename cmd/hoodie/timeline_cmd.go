@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/spf13/cobra"
 )
@@ -33,17 +32,11 @@ func newTimelineCmd(g *globalFlags) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := g.openStorage(ctx, location)
+			tbl, tl, err := g.openTable(ctx, location)
 			if err != nil {
 				return err
 			}
-			if _, err := table.Open(ctx, st); err != nil {
-				return err
-			}
-			tl, err := timeline.Load(ctx, st)
-			if err != nil {
-				return err
-			}
+			st := tbl.Storage()
 			var rows []timelineRow
 			for _, inst := range tl.Instants() {
 				r := timelineRow{Instant: inst.Timestamp, Action: string(inst.Action), State: inst.State.String()}

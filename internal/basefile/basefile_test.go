@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoodie-lake/hoodie/internal/testutil/fixtures"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
@@ -83,8 +85,8 @@ func relaxSchema(s *arrow.Schema) *arrow.Schema {
 // rows.
 func TestSampleBaseFiles(t *testing.T) {
 	var files int
-	for _, z := range sampleZips(t) {
-		dir := unzip(t, z)
+	for _, z := range fixtures.Zips(t) {
+		dir := fixtures.Unzip(t, z)
 		for _, p := range baseFiles(t, dir) {
 			files++
 			r := openFile(t, p)
@@ -120,7 +122,7 @@ func TestSampleBaseFiles(t *testing.T) {
 // TestSampleValues checks the values of the complexkeygen table against its
 // generating SQL.
 func TestSampleValues(t *testing.T) {
-	dir := unzip(t, sampleZip(t, "sample_table/cow/v6_complexkeygen_hivestyle.zip"))
+	dir := fixtures.Unzip(t, sampleZip(t, "sample_table/cow/v6_complexkeygen_hivestyle.zip"))
 	p := filepath.Join(dir, "byteField=10", "shortField=300", "a22e8257-e249-45e9-ba46-115bc85adcba-0_0-161-223_20240418173235694.parquet")
 	r := openFile(t, p)
 	keys, err := r.RecordKeys()
@@ -177,7 +179,7 @@ func TestSampleValues(t *testing.T) {
 // TestParquetSchemaMatchesSpark writes a file with the schema Spark used and
 // compares the Parquet schemas node by node.
 func TestParquetSchemaMatchesSpark(t *testing.T) {
-	dir := unzip(t, sampleZip(t, "sample_table/cow/v6_complexkeygen_hivestyle.zip"))
+	dir := fixtures.Unzip(t, sampleZip(t, "sample_table/cow/v6_complexkeygen_hivestyle.zip"))
 	p := filepath.Join(dir, "byteField=10", "shortField=300", "a22e8257-e249-45e9-ba46-115bc85adcba-0_0-161-223_20240418173235694.parquet")
 	spark := openFile(t, p)
 	ts, err := spark.TableSchema()

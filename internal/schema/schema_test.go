@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoodie-lake/hoodie/internal/testutil/fixtures"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/stretchr/testify/assert"
@@ -43,7 +45,7 @@ type sampleSchemas struct {
 }
 
 func loadSampleSchemas(t *testing.T, zipPath string) sampleSchemas {
-	dir := unzip(t, zipPath)
+	dir := fixtures.Unzip(t, zipPath)
 	props := readProps(t, filepath.Join(dir, ".hoodie", "hoodie.properties"))
 	s := sampleSchemas{table: props["hoodie.table.name"], create: props["hoodie.table.create.schema"], commit: map[string]string{}}
 	ents, err := os.ReadDir(filepath.Join(dir, ".hoodie"))
@@ -71,7 +73,7 @@ func loadSampleSchemas(t *testing.T, zipPath string) sampleSchemas {
 // commit schemas, which Spark writes in the form AvroJSON produces.
 func TestSampleSchemas(t *testing.T) {
 	var commits int
-	for _, z := range sampleZips(t) {
+	for _, z := range fixtures.Zips(t) {
 		t.Run(filepath.Base(filepath.Dir(z))+"/"+filepath.Base(z), func(t *testing.T) {
 			s := loadSampleSchemas(t, z)
 			require.NotEmpty(t, s.table)
@@ -102,7 +104,7 @@ func TestSampleSchemas(t *testing.T) {
 
 func TestComplexSchemaShape(t *testing.T) {
 	var z string
-	for _, p := range sampleZips(t) {
+	for _, p := range fixtures.Zips(t) {
 		if strings.HasSuffix(p, filepath.Join("cow", "v6_complexkeygen_hivestyle.zip")) {
 			z = p
 		}

@@ -9,7 +9,6 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync/atomic"
 )
@@ -232,8 +231,7 @@ func (l *Local) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Ob
 		if dirKey != "" {
 			start = filepath.Join(l.root, filepath.FromSlash(dirKey))
 		}
-		var out []ObjectInfo
-		seenDirs := map[string]bool{}
+		ls := newListing(prefix, delimiter)
 		err := filepath.WalkDir(start, func(fp string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
@@ -263,16 +261,8 @@ func (l *Local) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Ob
 			if strings.HasPrefix(d.Name(), localTmpPrefix) || !strings.HasPrefix(key, prefix) {
 				return nil
 			}
-			if delimiter != "" {
-				rest := key[len(prefix):]
-				if i := strings.Index(rest, delimiter); i >= 0 {
-					dk := prefix + rest[:i+len(delimiter)]
-					if !seenDirs[dk] {
-						seenDirs[dk] = true
-						out = append(out, ObjectInfo{Path: dk, IsDir: true})
-					}
-					return nil
-				}
+			if ls.rolledUp(key) {
+				return nil
 			}
 			info, ierr := d.Info()
 			if ierr != nil {
@@ -281,19 +271,14 @@ func (l *Local) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Ob
 				}
 				return ierr
 			}
-			out = append(out, ObjectInfo{Path: key, Size: info.Size(), ModTime: info.ModTime()})
+			ls.out = append(ls.out, ObjectInfo{Path: key, Size: info.Size(), ModTime: info.ModTime()})
 			return nil
 		})
 		if err != nil {
 			yield(ObjectInfo{}, fmt.Errorf("storage: list %q: %w", prefix, err))
 			return
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-		for _, o := range out {
-			if !yield(o, nil) {
-				return
-			}
-		}
+		yieldSorted(ls.out, yield)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -132,32 +131,15 @@ func (m *Mem) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Obje
 			return
 		}
 		m.mu.Lock()
-		var out []ObjectInfo
-		seen := map[string]bool{}
+		ls := newListing(prefix, delimiter)
 		for k, o := range m.mu.objects {
-			if !strings.HasPrefix(k, prefix) {
+			if !strings.HasPrefix(k, prefix) || ls.rolledUp(k) {
 				continue
 			}
-			if delimiter != "" {
-				rest := k[len(prefix):]
-				if i := strings.Index(rest, delimiter); i >= 0 {
-					dk := prefix + rest[:i+len(delimiter)]
-					if !seen[dk] {
-						seen[dk] = true
-						out = append(out, ObjectInfo{Path: dk, IsDir: true})
-					}
-					continue
-				}
-			}
-			out = append(out, ObjectInfo{Path: k, Size: int64(len(o.data)), ModTime: o.modTime})
+			ls.out = append(ls.out, ObjectInfo{Path: k, Size: int64(len(o.data)), ModTime: o.modTime})
 		}
 		m.mu.Unlock()
-		sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-		for _, o := range out {
-			if !yield(o, nil) {
-				return
-			}
-		}
+		yieldSorted(ls.out, yield)
 	}
 }
 

@@ -648,11 +648,8 @@ func (s *S3) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Objec
 				}
 				out = append(out, ObjectInfo{Path: rel, IsDir: true})
 			}
-			sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-			for _, o := range out {
-				if !yield(o, nil) {
-					return
-				}
+			if !yieldSorted(out, yield) {
+				return
 			}
 		}
 	}

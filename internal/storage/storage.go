@@ -26,6 +26,8 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -166,4 +168,47 @@ func (r *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
 		return got, io.EOF
 	}
 	return got, nil
+}
+
+// listing collects a List result for backends that see every key under the
+// prefix (local, memory): keys past the delimiter roll up into one IsDir
+// entry per common prefix, as S3's CommonPrefixes do.
+type listing struct {
+	prefix, delimiter string
+	seen              map[string]bool
+	out               []ObjectInfo
+}
+
+func newListing(prefix, delimiter string) *listing {
+	return &listing{prefix: prefix, delimiter: delimiter, seen: map[string]bool{}}
+}
+
+// rolledUp adds key's common prefix if the delimiter applies to it and
+// reports whether it did (the key itself is then not listed).
+func (l *listing) rolledUp(key string) bool {
+	if l.delimiter == "" {
+		return false
+	}
+	rest := key[len(l.prefix):]
+	i := strings.Index(rest, l.delimiter)
+	if i < 0 {
+		return false
+	}
+	dk := l.prefix + rest[:i+len(l.delimiter)]
+	if !l.seen[dk] {
+		l.seen[dk] = true
+		l.out = append(l.out, ObjectInfo{Path: dk, IsDir: true})
+	}
+	return true
+}
+
+// yieldSorted yields infos in key order; false if the consumer stopped.
+func yieldSorted(infos []ObjectInfo, yield func(ObjectInfo, error) bool) bool {
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Path < infos[j].Path })
+	for _, o := range infos {
+		if !yield(o, nil) {
+			return false
+		}
+	}
+	return true
 }
