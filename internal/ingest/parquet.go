@@ -1,0 +1,82 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+type parquetReader struct {
+	src  string
+	pf   *file.Reader
+	rr   pqarrow.RecordReader
+	row  int64
+	done bool
+}
+
+// NewParquet reads a Parquet file (any writer) with its own schema.
+func NewParquet(r io.ReaderAt, size int64, source string, opts Options) (Reader, error) {
+	opts.defaults()
+	pf, err := file.NewParquetReader(readerAtSeeker{r, size})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %s: %w", source, err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(opts.BatchRows)}, memory.DefaultAllocator)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("ingest: %s: %w", source, err)
+	}
+	rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("ingest: %s: %w", source, err)
+	}
+	return &parquetReader{src: source, pf: pf, rr: rr}, nil
+}
+
+func (p *parquetReader) Schema() *arrow.Schema { return p.rr.Schema() }
+
+func (p *parquetReader) Close() error {
+	p.rr.Release()
+	return p.pf.Close()
+}
+
+func (p *parquetReader) Next() (*Batch, error) {
+	if p.done || !p.rr.Next() {
+		p.done = true
+		if err := p.rr.Err(); err != nil && err != io.EOF {
+			return nil, fmt.Errorf("ingest: %s: %w", p.src, err)
+		}
+		return nil, io.EOF
+	}
+	rec := p.rr.RecordBatch()
+	rec.Retain()
+	lines := make([]int64, rec.NumRows())
+	for i := range lines {
+		p.row++
+		lines[i] = p.row
+	}
+	return &Batch{Rec: rec, Lines: lines}, nil
+}
+
+// readerAtSeeker adapts an io.ReaderAt of known size to the
+// parquet.ReaderAtSeeker the file reader wants.
+type readerAtSeeker struct {
+	io.ReaderAt
+	size int64
+}
+
+func (r readerAtSeeker) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekEnd:
+		return r.size + offset, nil
+	case io.SeekStart:
+		return offset, nil
+	}
+	return 0, fmt.Errorf("ingest: unsupported seek")
+}
