@@ -49,7 +49,7 @@ func checkDuckDB(t *testing.T, tbl *table.Table, model map[modelKey]modelRow) {
 	for i, f := range files {
 		quoted[i] = "'" + strings.ReplaceAll(f, "'", "''") + "'"
 	}
-	src := "read_parquet([" + strings.Join(quoted, ",") + "], union_by_name = true)"
+	src := "read_parquet([" + strings.Join(quoted, ",") + "], union_by_name = true, hive_partitioning = false)"
 	var n, distinct int
 	require.NoError(t, db.QueryRow("SELECT count(*), count(DISTINCT (_hoodie_partition_path, _hoodie_record_key)) FROM "+src).Scan(&n, &distinct))
 	require.Equal(t, len(model), n, "duckdb row count")

@@ -151,7 +151,7 @@ func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table) error {
 		return err
 	}
 	defer db.Close()
-	q := "SELECT count(*) AS rows, count(DISTINCT _hoodie_record_key) AS keys, count(DISTINCT _hoodie_partition_path) AS partitions FROM read_parquet([" + strings.Join(files, ",") + "])"
+	q := "SELECT count(*) AS rows, count(DISTINCT _hoodie_record_key) AS keys, count(DISTINCT _hoodie_partition_path) AS partitions FROM read_parquet([" + strings.Join(files, ",") + "], hive_partitioning = false)"
 	var rows, keys, parts int64
 	if err := db.QueryRowContext(ctx, q).Scan(&rows, &keys, &parts); err != nil {
 		return fmt.Errorf("duckdb: %w", err)

@@ -56,16 +56,16 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: table, csv (query) or json")
 	pf.StringVar(&g.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)")
 	pf.StringVar(&g.s3Region, "s3-region", "", "S3 region (default: the AWS configuration chain, else us-east-1)")
 	pf.BoolVar(&g.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (endpoint/bucket/key), as most S3-compatible servers need")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		switch g.output {
-		case "table", "json":
+		case "table", "json", "csv":
 			return nil
 		}
-		return fmt.Errorf("--output %q: want table or json", g.output)
+		return fmt.Errorf("--output %q: want table, csv or json", g.output)
 	}
 	root.AddCommand(
 		newCreateCmd(g),
@@ -73,6 +73,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newFilesCmd(g),
 		newDemoCmd(g),
 		newBenchCmd(g),
+		newIngestCmd(g),
+		newQueryCmd(g),
 	)
 	return root
 }

@@ -138,6 +138,7 @@ func (c *csvReader) infer() error {
 		}
 		fs[i] = arrow.Field{Name: h, Type: t, Nullable: true}
 	}
+	applyHint(fs, c.opts.Hint)
 	c.schema = arrow.NewSchema(fs, nil)
 	return nil
 }

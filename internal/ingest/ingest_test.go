@@ -181,3 +181,13 @@ func FuzzCSV(f *testing.F) {
 		}
 	})
 }
+
+func TestHint(t *testing.T) {
+	hint := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	r, err := ingest.NewJSONL(strings.NewReader("{\"n\":1,\"m\":2}\n"), "-", ingest.Options{Hint: hint})
+	require.NoError(t, err)
+	assert.Equal(t, "utf8", r.Schema().Field(r.Schema().FieldIndices("n")[0]).Type.String(), "the table's type wins")
+	assert.Equal(t, "int64", r.Schema().Field(r.Schema().FieldIndices("m")[0]).Type.String(), "a new field is inferred")
+	rows, _, _ := drain(t, r)
+	assert.Equal(t, []string{"2|1"}, rows)
+}

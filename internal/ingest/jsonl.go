@@ -24,6 +24,22 @@ type Options struct {
 	BatchRows int
 	// SampleRows bounds schema inference. Default 1000.
 	SampleRows int
+	// Hint, when inferring, gives the types of known fields (e.g. the
+	// table's columns): an input field named in Hint takes its type, other
+	// fields are inferred (and evolve the table as new nullable columns).
+	Hint *arrow.Schema
+}
+
+// applyHint replaces inferred types by the hint's for the fields it names.
+func applyHint(fs []arrow.Field, hint *arrow.Schema) {
+	if hint == nil {
+		return
+	}
+	for i, f := range fs {
+		if idx := hint.FieldIndices(f.Name); len(idx) > 0 {
+			fs[i].Type = hint.Field(idx[0]).Type
+		}
+	}
 }
 
 func (o *Options) defaults() {
@@ -133,6 +149,7 @@ func (r *jsonlReader) infer() error {
 		}
 		fs[i] = arrow.Field{Name: name, Type: t, Nullable: true}
 	}
+	applyHint(fs, r.opts.Hint)
 	r.schema = arrow.NewSchema(fs, nil)
 	return nil
 }

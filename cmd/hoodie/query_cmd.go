@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/spf13/cobra"
+)
+
+func newQueryCmd(g *globalFlags) *cobra.Command {
+	var location, asOf string
+	var readOptimized bool
+	cmd := &cobra.Command{
+		Use:   `query --table LOCATION "SQL"`,
+		Short: "Run SQL over the table's snapshot with embedded DuckDB; the table is the view t",
+		Long: `query builds the table's file-system view (as of the latest commit, or --as-of), hands DuckDB
+the latest base files (read_parquet; files on S3 are downloaded to a temporary directory
+first), and runs the SQL with the table visible as t, meta columns included. Merge-on-read
+tables are read through their read-optimized view (--read-optimized); their merged
+snapshot needs the log reader.`,
+		Example: `  hoodie query --table /tmp/events "SELECT count(*), count(DISTINCT uuid) FROM t"
+  hoodie query --table /tmp/events --as-of 20261122120000000 "SELECT * FROM t LIMIT 10"
+  hoodie query --table s3://bucket/events --s3-path-style --output csv "SELECT dt, count(*) FROM t GROUP BY dt"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			tbl, _, err := g.openTable(ctx, location)
+			if err != nil {
+				return err
+			}
+			snap, err := reader.Plan(ctx, tbl, reader.Options{AsOf: asOf, ReadOptimized: readOptimized})
+			if err != nil {
+				return err
+			}
+			files, cleanup, err := localFiles(ctx, tbl.Storage(), snap)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			db, err := sql.Open("duckdb", "")
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := createView(ctx, db, files, snap.Schema); err != nil {
+				return err
+			}
+			rows, err := db.QueryContext(ctx, args[0])
+			if err != nil {
+				return fmt.Errorf("query: %w", err)
+			}
+			defer rows.Close()
+			return printRows(cmd.OutOrStdout(), g.output, rows)
+		},
+	}
+	cmd.Flags().StringVar(&location, "table", "", "table location: a path, file:// or s3://bucket/prefix")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "query the table as of this instant (time travel)")
+	cmd.Flags().BoolVar(&readOptimized, "read-optimized", false, "read base files only (the _ro view of merge-on-read tables)")
+	return cmd
+}
+
+// localFiles returns local paths of the snapshot's base files, copying them
+// from object storage into a temporary directory when needed.
+func localFiles(ctx context.Context, st storage.Storage, snap *reader.Snapshot) ([]string, func(), error) {
+	if l, ok := st.(*storage.Local); ok {
+		var out []string
+		for _, f := range snap.Files {
+			out = append(out, filepath.Join(l.Root(), filepath.FromSlash(f.Path)))
+		}
+		return out, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "hoodie-query-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	var out []string
+	for i, f := range snap.Files {
+		p := filepath.Join(dir, fmt.Sprintf("%06d.parquet", i))
+		if err := download(ctx, st, f.Path, p); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		out = append(out, p)
+	}
+	return out, cleanup, nil
+}
+
+func download(ctx context.Context, st storage.Storage, key, path string) error {
+	r, err := st.OpenRange(ctx, key, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("download %s: %w", key, err)
+	}
+	return f.Close()
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func sqlIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// createView makes t: read_parquet over the files, or an empty table of the
+// table's schema when it has no data yet.
+func createView(ctx context.Context, db *sql.DB, files []string, sch *arrow.Schema) error {
+	if len(files) > 0 {
+		quoted := make([]string, len(files))
+		for i, f := range files {
+			quoted[i] = sqlString(f)
+		}
+		_, err := db.ExecContext(ctx, "CREATE VIEW t AS SELECT * FROM read_parquet(["+strings.Join(quoted, ",")+"], union_by_name = true, hive_partitioning = false)")
+		return err
+	}
+	var cols []string
+	if sch != nil {
+		for _, f := range sch.Fields() {
+			cols = append(cols, sqlIdent(f.Name)+" "+duckType(f.Type))
+		}
+	}
+	if len(cols) == 0 {
+		cols = []string{`"_hoodie_commit_time" VARCHAR`}
+	}
+	_, err := db.ExecContext(ctx, "CREATE TABLE t ("+strings.Join(cols, ", ")+")")
+	return err
+}
+
+func duckType(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.BOOL:
+		return "BOOLEAN"
+	case arrow.INT8, arrow.INT16, arrow.INT32:
+		return "INTEGER"
+	case arrow.INT64:
+		return "BIGINT"
+	case arrow.FLOAT32:
+		return "FLOAT"
+	case arrow.FLOAT64:
+		return "DOUBLE"
+	case arrow.DATE32:
+		return "DATE"
+	case arrow.TIMESTAMP:
+		return "TIMESTAMP WITH TIME ZONE"
+	case arrow.BINARY:
+		return "BLOB"
+	}
+	return "VARCHAR"
+}
+
+// printRows writes a result set as a table, CSV or JSON (an array of
+// objects).
+func printRows(w io.Writer, format string, rows *sql.Rows) error {
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	var table [][]string
+	var objs []map[string]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if format == "json" {
+			obj := map[string]any{}
+			for i, c := range cols {
+				obj[c] = vals[i]
+			}
+			objs = append(objs, obj)
+			continue
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			if v == nil {
+				row[i] = "NULL"
+			} else if b, ok := v.([]byte); ok {
+				row[i] = string(b)
+			} else {
+				row[i] = fmt.Sprint(v)
+			}
+		}
+		table = append(table, row)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	switch format {
+	case "json":
+		if objs == nil {
+			objs = []map[string]any{}
+		}
+		return printJSON(w, objs)
+	case "csv":
+		cw := csv.NewWriter(w)
+		if err := cw.Write(cols); err != nil {
+			return err
+		}
+		if err := cw.WriteAll(table); err != nil {
+			return err
+		}
+		return cw.Error()
+	}
+	return printTable(w, cols, table)
+}
