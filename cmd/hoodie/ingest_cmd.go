@@ -459,4 +459,3 @@ func (e *errorSink) close() {
 		e.f.Close()
 	}
 }
-
