@@ -31,6 +31,8 @@ var forbidden = map[string][]string{
 	"internal/keygen":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/bloom":    {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/hivepath": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/avroplan": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/ingest":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 }
 
 // TestImportDirection parses every non-test Go file and checks its imports
