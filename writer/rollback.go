@@ -1,10 +1,16 @@
 package writer
 
 import (
+	"bytes"
 	"context"
+	"sort"
+	"time"
+
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/hoodie-lake/hoodie/internal/avroplan"
 
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -27,6 +33,9 @@ func rollbackPending(ctx context.Context, st storage.Storage) (indexDirty bool, 
 	if err != nil {
 		return false, err
 	}
+	if err := finishPendingRollbacks(ctx, st, tl); err != nil {
+		return false, err
+	}
 	for _, inst := range tl.Pending() {
 		switch inst.Action {
 		case timeline.Commit, timeline.DeltaCommit, timeline.ReplaceCommit:
@@ -46,12 +55,15 @@ func rollbackPending(ctx context.Context, st storage.Storage) (indexDirty bool, 
 	return indexDirty, nil
 }
 
-// rollbackInstant deletes the data files a failed instant wrote, found
-// through its markers (each written before its data file) and, as a
-// safety net, by listing base files named with the instant, then its
-// markers and its pending timeline files.
+// rollbackInstant undoes a failed instant F the way Hudi does: a rollback
+// instant R whose requested file holds the HoodieRollbackPlan (F's data
+// files, found through its markers — each written before its data file —
+// and, as a safety net, by listing base files named with F), then the
+// deletes, R.rollback with the HoodieRollbackMetadata, and finally F's
+// markers and pending timeline files. A crash anywhere leaves F pending (or
+// R pending with F already gone), and the next writer finishes the job.
 func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Instant) error {
-	T := inst.Timestamp
+	F := inst.Timestamp
 	// Never roll back a completed instant (e.g. a commit whose completion
 	// succeeded although the request reported an error).
 	done, err := timeline.InstantPath(inst.WithState(timeline.Completed))
@@ -61,7 +73,7 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	if ok, err := storage.Exists(ctx, st, done); err != nil || ok {
 		return err
 	}
-	markerDir := timeline.MetaFolder + "/.temp/" + T + "/"
+	markerDir := timeline.MetaFolder + "/.temp/" + F + "/"
 	var markers []string
 	for obj, err := range st.List(ctx, markerDir, "") {
 		if err != nil {
@@ -76,7 +88,7 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 			victims[rel[:i]] = true
 		}
 	}
-	// Base files named with T that have no marker (written by another tool).
+	// Base files named with F that have no marker (written by another tool).
 	for obj, err := range st.List(ctx, "", "") {
 		if err != nil {
 			return fmt.Errorf("writer: rollback %s: %w", inst, err)
@@ -84,14 +96,53 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 		if strings.HasPrefix(obj.Path, timeline.MetaFolder+"/") {
 			continue
 		}
-		if bf, err := table.ParseBaseFileName(path.Base(obj.Path)); err == nil && bf.InstantTime == T {
+		if bf, err := table.ParseBaseFileName(path.Base(obj.Path)); err == nil && bf.InstantTime == F {
 			victims[obj.Path] = true
 		}
 	}
+	paths := make([]string, 0, len(victims))
 	for p := range victims {
-		if err := st.Delete(ctx, p); err != nil {
-			return fmt.Errorf("writer: rollback %s: %w", inst, err)
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+
+	// The plan: one request per file group.
+	type group struct{ part, fileID string }
+	reqs := map[group]*avroplan.HoodieRollbackRequest{}
+	var order []group
+	for _, p := range paths {
+		g := group{part: pathDir(p)}
+		if bf, err := table.ParseBaseFileName(path.Base(p)); err == nil {
+			g.fileID = bf.FileID
 		}
+		r, ok := reqs[g]
+		if !ok {
+			fid, empty := g.fileID, map[string]int64{}
+			r = &avroplan.HoodieRollbackRequest{PartitionPath: g.part, FileID: &fid, LatestBaseInstant: &F, LogBlocksToBeDeleted: &empty}
+			reqs[g] = r
+			order = append(order, g)
+		}
+		r.FilesToBeDeleted = append(r.FilesToBeDeleted, storage.FullPath(st, p))
+	}
+	one := int32(1)
+	plan := &avroplan.HoodieRollbackPlan{InstantToRollback: &avroplan.HoodieInstantInfo{CommitTime: F, Action: string(inst.Action)}, Version: &one}
+	for _, g := range order {
+		plan.RollbackRequests = append(plan.RollbackRequests, *reqs[g])
+	}
+	var pb bytes.Buffer
+	if err := avroplan.Encode(&pb, plan); err != nil {
+		return fmt.Errorf("writer: rollback %s: %w", inst, err)
+	}
+	start := time.Now()
+	r, err := timeline.Claim(ctx, st, timeline.Rollback, pb.Bytes())
+	if err != nil {
+		return fmt.Errorf("writer: rollback %s: %w", inst, err)
+	}
+	if r, err = timeline.Transition(ctx, st, r, timeline.Inflight, nil); err != nil {
+		return fmt.Errorf("writer: rollback %s: %w", inst, err)
+	}
+	if err := executeRollback(ctx, st, r, plan, start); err != nil {
+		return err
 	}
 	for _, m := range markers {
 		if err := st.Delete(ctx, m); err != nil {
@@ -100,6 +151,85 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	}
 	if err := timeline.DeletePending(ctx, st, inst); err != nil {
 		return fmt.Errorf("writer: rollback %s: %w", inst, err)
+	}
+	return nil
+}
+
+// executeRollback deletes the files of a rollback plan and completes the
+// rollback instant r with Hudi's HoodieRollbackMetadata.
+func executeRollback(ctx context.Context, st storage.Storage, r timeline.Instant, plan *avroplan.HoodieRollbackPlan, start time.Time) error {
+	parts := map[string]*avroplan.HoodieRollbackPartitionMetadata{}
+	total := int32(0)
+	for _, req := range plan.RollbackRequests {
+		pm := parts[req.PartitionPath]
+		if pm == nil {
+			empty1, empty2 := map[string]int64{}, map[string]int64{}
+			pm = &avroplan.HoodieRollbackPartitionMetadata{PartitionPath: req.PartitionPath, SuccessDeleteFiles: []string{}, FailedDeleteFiles: []string{},
+				RollbackLogFiles: &empty1, LogFilesFromFailedCommit: &empty2}
+			parts[req.PartitionPath] = pm
+		}
+		for _, full := range req.FilesToBeDeleted {
+			key, ok := storage.KeyOf(st, full)
+			if !ok {
+				pm.FailedDeleteFiles = append(pm.FailedDeleteFiles, full)
+				continue
+			}
+			if err := st.Delete(ctx, key); err != nil {
+				return fmt.Errorf("writer: rollback: %w", err)
+			}
+			pm.SuccessDeleteFiles = append(pm.SuccessDeleteFiles, full)
+			total++
+		}
+	}
+	target := plan.InstantToRollback
+	one := int32(1)
+	md := &avroplan.HoodieRollbackMetadata{
+		StartRollbackTime: r.Timestamp,
+		TimeTakenInMillis: time.Since(start).Milliseconds(),
+		TotalFilesDeleted: total,
+		CommitsRollback:   []string{target.CommitTime},
+		PartitionMetadata: map[string]avroplan.HoodieRollbackPartitionMetadata{},
+		Version:           &one,
+		InstantsRollback:  []avroplan.HoodieInstantInfo{*target},
+	}
+	for p, pm := range parts {
+		md.PartitionMetadata[p] = *pm
+	}
+	var mb bytes.Buffer
+	if err := avroplan.Encode(&mb, md); err != nil {
+		return fmt.Errorf("writer: rollback: %w", err)
+	}
+	if _, err := timeline.Transition(ctx, st, r, timeline.Completed, mb.Bytes()); err != nil {
+		return fmt.Errorf("writer: rollback: %w", err)
+	}
+	return nil
+}
+
+// finishPendingRollbacks completes rollback instants a crash interrupted:
+// their plans are executed again (deleting what is left) and completed.
+func finishPendingRollbacks(ctx context.Context, st storage.Storage, tl *timeline.Timeline) error {
+	for _, r := range tl.Pending() {
+		if r.Action != timeline.Rollback {
+			continue
+		}
+		req := r
+		req.State = timeline.Requested
+		b, err := timeline.ReadInstant(ctx, st, req)
+		if err != nil {
+			return fmt.Errorf("writer: pending rollback %s: %w", r, err)
+		}
+		plan := &avroplan.HoodieRollbackPlan{}
+		if err := avroplan.Decode(bytes.NewReader(b), plan); err != nil {
+			return fmt.Errorf("writer: pending rollback %s: %w", r, err)
+		}
+		if r.State == timeline.Requested {
+			if r, err = timeline.Transition(ctx, st, r, timeline.Inflight, nil); err != nil {
+				return fmt.Errorf("writer: pending rollback %s: %w", r, err)
+			}
+		}
+		if err := executeRollback(ctx, st, r, plan, time.Now()); err != nil {
+			return err
+		}
 	}
 	return nil
 }

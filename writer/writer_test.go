@@ -1,6 +1,7 @@
 package writer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hoodie-lake/hoodie/internal/avroplan"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
@@ -262,9 +264,22 @@ func TestCrashedWriteIsRolledBack(t *testing.T) {
 	w, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
 	defer w.Close()
+	crashed := tl.Pending()[0]
 	tl, err = timeline.Load(ctx, st)
 	require.NoError(t, err)
 	assert.Empty(t, tl.Pending(), "rolled back on open")
+	// As Hudi does it: a completed rollback instant with its metadata.
+	rbs := tl.Filter(func(i timeline.Instant) bool { return i.Action == timeline.Rollback })
+	require.Len(t, rbs, 1)
+	require.Equal(t, timeline.Completed, rbs[0].State)
+	raw, err := timeline.ReadInstant(ctx, st, rbs[0])
+	require.NoError(t, err)
+	var md avroplan.HoodieRollbackMetadata
+	require.NoError(t, avroplan.Decode(bytes.NewReader(raw), &md))
+	assert.Equal(t, []string{crashed.Timestamp}, md.CommitsRollback)
+	assert.Equal(t, int32(1), md.TotalFilesDeleted)
+	require.Len(t, md.PartitionMetadata["p"].SuccessDeleteFiles, 1)
+	assert.FileExists(t, st.(*storage.Local).Root()+"/.hoodie/"+rbs[0].Timestamp+".rollback.requested")
 	var files []string
 	require.NoError(t, filepath.Walk(st.(*storage.Local).Root(), func(p string, info os.FileInfo, err error) error {
 		if err == nil && filepath.Ext(p) == ".parquet" {
@@ -346,4 +361,47 @@ func TestFailedInsertRebuildsIndex(t *testing.T) {
 	got := readTable(t, tbl)
 	assert.Len(t, got, 1)
 	assert.Equal(t, int64(7), got[modelKey{"p", "a"}].val)
+}
+
+// TestCrashDuringRollback: a writer dies while rolling back a failed
+// instant, before the rollback completes; the next writer finishes the
+// pending rollback and the table ends clean.
+func TestCrashDuringRollback(t *testing.T) {
+	ctx := context.Background()
+	tbl, dir := newModelTable(t, "")
+	st := tbl.Storage()
+	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index"})
+	require.NoError(t, err)
+	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})
+	require.NoError(t, w.Close())
+
+	crashAt := func(pattern string) *table.Table {
+		f := storage.NewFaulty(st, storage.OnIndex(0, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: pattern}))
+		ft, err := table.Open(ctx, f)
+		require.NoError(t, err)
+		return ft
+	}
+	// A write that crashes at its commit point...
+	w, err = Open(ctx, crashAt("*.commit"), Options{IndexDir: dir + "/index"})
+	require.NoError(t, err)
+	b := buildBatch([]modelRec{{key: "b", part: "p", ts: 1, val: 1}})
+	require.NoError(t, w.Upsert(b))
+	b.Release()
+	_, err = w.Commit(ctx)
+	require.Error(t, err)
+	w.Close()
+	// ...and a writer that crashes completing its rollback.
+	_, err = Open(ctx, crashAt("*.rollback"), Options{IndexDir: dir + "/index"})
+	require.ErrorIs(t, err, storage.ErrCrashed)
+
+	w, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
+	require.NoError(t, err)
+	defer w.Close()
+	tl, err := timeline.Load(ctx, st)
+	require.NoError(t, err)
+	assert.Empty(t, tl.Pending())
+	got := readTable(t, tbl)
+	assert.Len(t, got, 1)
+	upsertCommit(t, w, []modelRec{{key: "b", part: "p", ts: 2, val: 2}})
+	assert.Len(t, readTable(t, tbl), 2)
 }

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -56,4 +57,24 @@ func TestConformance(t *testing.T) {
 			return st
 		})
 	})
+}
+
+func TestFullPathKeyOf(t *testing.T) {
+	dir := t.TempDir()
+	l, err := storage.NewLocal(dir)
+	require.NoError(t, err)
+	full := storage.FullPath(l, "p=1/f.parquet")
+	require.Equal(t, filepath.Join(dir, "p=1", "f.parquet"), full)
+	for _, f := range []string{full, "file:" + full} {
+		k, ok := storage.KeyOf(l, f)
+		require.True(t, ok, f)
+		require.Equal(t, "p=1/f.parquet", k)
+	}
+	_, ok := storage.KeyOf(l, "/elsewhere/f.parquet")
+	require.False(t, ok)
+	m := storage.NewMem()
+	require.Equal(t, "a/b", storage.FullPath(m, "a/b"))
+	k, ok := storage.KeyOf(m, "a/b")
+	require.True(t, ok)
+	require.Equal(t, "a/b", k)
 }

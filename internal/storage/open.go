@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 )
 
@@ -100,4 +101,46 @@ func Open(ctx context.Context, loc string, opts Options) (Storage, error) {
 	default:
 		return NewLocal(l.Path)
 	}
+}
+
+// FullPath renders a key as the full path Hudi's Java writers record in
+// plans and metadata: an absolute local path, or s3://bucket/prefix/key.
+// Keys of other backends are returned as they are.
+func FullPath(s Storage, key string) string {
+	switch b := s.(type) {
+	case *Local:
+		return filepath.Join(b.Root(), filepath.FromSlash(key))
+	case *S3:
+		return "s3://" + b.Bucket() + "/" + b.Prefix() + key
+	case interface{ Inner() Storage }:
+		return FullPath(b.Inner(), key)
+	}
+	return key
+}
+
+// KeyOf reverses FullPath (accepting Hadoop's file: and s3a: spellings):
+// the key of a full path under s's root, or ok=false.
+func KeyOf(s Storage, full string) (string, bool) {
+	switch b := s.(type) {
+	case *Local:
+		p := strings.TrimPrefix(full, "file:")
+		rel, err := filepath.Rel(b.Root(), filepath.FromSlash(p))
+		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+			return "", false
+		}
+		return filepath.ToSlash(rel), true
+	case *S3:
+		l, err := ParseLocation(full)
+		if err != nil || l.Scheme != "s3" || l.Bucket != b.Bucket() {
+			return "", false
+		}
+		k, ok := strings.CutPrefix(l.Path, b.Prefix())
+		return k, ok && k != ""
+	case interface{ Inner() Storage }:
+		return KeyOf(b.Inner(), full)
+	}
+	if checkKey(full) == nil {
+		return full, true
+	}
+	return "", false
 }
