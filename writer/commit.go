@@ -84,19 +84,14 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	if sch == nil {
 		return nil, fmt.Errorf("%w: no schema: the table has none and no data batch was given", ErrSchema)
 	}
+	// Upserts and deletes may share a commit (then it is an UPSERT);
+	// inserts and bulk inserts never share one (buffer refuses it).
 	op := batches[0].op
 	opType := op.String()
-	allDeletes := true
 	for _, b := range batches {
-		if b.op != OpDelete {
-			allDeletes = false
+		if b.op != op {
+			opType = timeline.OpUpsert
 		}
-	}
-	if op == OpDelete && !allDeletes {
-		opType = timeline.OpUpsert
-	}
-	if op == OpUpsert && allDeletes {
-		opType = timeline.OpDelete
 	}
 
 	winners, dupes := dedup(batches, w.opts.GlobalIndex)
