@@ -243,10 +243,7 @@ func TestCrashedWriteIsRolledBack(t *testing.T) {
 	require.NoError(t, w.Close())
 
 	// Crash at the commit point: everything but the completed file.
-	faulty := storage.NewFaulty(st, storage.OnIndex(0, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: "*.commit"}))
-	ftbl, err := table.Open(ctx, faulty)
-	require.NoError(t, err)
-	w, err = Open(ctx, ftbl, Options{IndexDir: dir + "/index"})
+	w, err = Open(ctx, crashingTable(t, st, "*.commit"), Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
 	b := buildBatch([]modelRec{{key: "a", part: "p", ts: 9, val: 9}, {key: "z", part: "p", ts: 9, val: 9}})
 	require.NoError(t, w.Upsert(b))
@@ -340,10 +337,7 @@ func TestFailedInsertRebuildsIndex(t *testing.T) {
 	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})
 	require.NoError(t, w.Close())
 
-	faulty := storage.NewFaulty(tbl.Storage(), storage.OnIndex(0, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: "*.commit"}))
-	ftbl, err := table.Open(ctx, faulty)
-	require.NoError(t, err)
-	w, err = Open(ctx, ftbl, Options{IndexDir: dir + "/index"})
+	w, err = Open(ctx, crashingTable(t, tbl.Storage(), "*.commit"), Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
 	b := buildBatch([]modelRec{{key: "a", part: "p", ts: 5, val: 5}})
 	require.NoError(t, w.Insert(b))
@@ -375,14 +369,8 @@ func TestCrashDuringRollback(t *testing.T) {
 	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})
 	require.NoError(t, w.Close())
 
-	crashAt := func(pattern string) *table.Table {
-		f := storage.NewFaulty(st, storage.OnIndex(0, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: pattern}))
-		ft, err := table.Open(ctx, f)
-		require.NoError(t, err)
-		return ft
-	}
 	// A write that crashes at its commit point...
-	w, err = Open(ctx, crashAt("*.commit"), Options{IndexDir: dir + "/index"})
+	w, err = Open(ctx, crashingTable(t, st, "*.commit"), Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
 	b := buildBatch([]modelRec{{key: "b", part: "p", ts: 1, val: 1}})
 	require.NoError(t, w.Upsert(b))
@@ -391,7 +379,7 @@ func TestCrashDuringRollback(t *testing.T) {
 	require.Error(t, err)
 	w.Close()
 	// ...and a writer that crashes completing its rollback.
-	_, err = Open(ctx, crashAt("*.rollback"), Options{IndexDir: dir + "/index"})
+	_, err = Open(ctx, crashingTable(t, st, "*.rollback"), Options{IndexDir: dir + "/index"})
 	require.ErrorIs(t, err, storage.ErrCrashed)
 
 	w, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
@@ -404,4 +392,15 @@ func TestCrashDuringRollback(t *testing.T) {
 	assert.Len(t, got, 1)
 	upsertCommit(t, w, []modelRec{{key: "b", part: "p", ts: 2, val: 2}})
 	assert.Len(t, readTable(t, tbl), 2)
+}
+
+// crashingTable opens the table in st through a store that "crashes" (every
+// operation fails from then on, nothing more is written) at the first
+// publish of a path matching pattern.
+func crashingTable(t *testing.T, st storage.Storage, pattern string) *table.Table {
+	t.Helper()
+	f := storage.NewFaulty(st, storage.OnIndex(0, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: pattern}))
+	tbl, err := table.Open(context.Background(), f)
+	require.NoError(t, err)
+	return tbl
 }

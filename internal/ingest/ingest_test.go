@@ -135,27 +135,33 @@ func TestParquet(t *testing.T) {
 	assert.Empty(t, bad)
 }
 
+// fuzzDrain reads r to the end, checking that every batch's rows and
+// source lines agree.
+func fuzzDrain(t *testing.T, r ingest.Reader, err error) {
+	if err != nil {
+		return
+	}
+	for {
+		b, err := r.Next()
+		if err != nil {
+			return
+		}
+		if b.Rec != nil {
+			if int(b.Rec.NumRows()) != len(b.Lines) {
+				t.Fatalf("%d rows, %d lines", b.Rec.NumRows(), len(b.Lines))
+			}
+			b.Rec.Release()
+		}
+	}
+}
+
 func FuzzJSONL(f *testing.F) {
 	f.Add("{\"a\":1}\n{\"a\":\"x\"}\n")
 	f.Add("{\"a\":{\"b\":[1,{}]},\"c\":null}\nnull\n[]\n")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, in string) {
 		r, err := ingest.NewJSONL(strings.NewReader(in), "f", ingest.Options{BatchRows: 3})
-		if err != nil {
-			return
-		}
-		for {
-			b, err := r.Next()
-			if err != nil {
-				return
-			}
-			if b.Rec != nil {
-				if int(b.Rec.NumRows()) != len(b.Lines) {
-					t.Fatalf("%d rows, %d lines", b.Rec.NumRows(), len(b.Lines))
-				}
-				b.Rec.Release()
-			}
-		}
+		fuzzDrain(t, r, err)
 	})
 }
 
@@ -164,21 +170,7 @@ func FuzzCSV(f *testing.F) {
 	f.Add("a\n\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		r, err := ingest.NewCSV(strings.NewReader(in), "f", ingest.Options{BatchRows: 3})
-		if err != nil {
-			return
-		}
-		for {
-			b, err := r.Next()
-			if err != nil {
-				return
-			}
-			if b.Rec != nil {
-				if int(b.Rec.NumRows()) != len(b.Lines) {
-					t.Fatalf("%d rows, %d lines", b.Rec.NumRows(), len(b.Lines))
-				}
-				b.Rec.Release()
-			}
-		}
+		fuzzDrain(t, r, err)
 	})
 }
 
