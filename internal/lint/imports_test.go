@@ -32,6 +32,7 @@ var forbidden = map[string][]string{
 	"internal/bloom":    {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/hivepath": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/avroplan": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/logfile":  {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/ingest":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 }
 
