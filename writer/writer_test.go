@@ -235,12 +235,10 @@ func TestIndexRebuildAndCatchUp(t *testing.T) {
 // committing, so no reader ever sees its rows.
 func TestCrashedWriteIsRolledBack(t *testing.T) {
 	ctx := context.Background()
-	tbl, dir := newModelTable(t, "")
+	tbl, dir := seededTable(t)
 	st := tbl.Storage()
-	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index"})
-	require.NoError(t, err)
-	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})
-	require.NoError(t, w.Close())
+	var w *Writer
+	var err error
 
 	// Crash at the commit point: everything but the completed file.
 	w, err = Open(ctx, crashingTable(t, st, "*.commit"), Options{IndexDir: dir + "/index"})
@@ -331,11 +329,9 @@ func TestGlobalIndexMovesPartition(t *testing.T) {
 // fails, the next writer rebuilds the index, so the stored key is found.
 func TestFailedInsertRebuildsIndex(t *testing.T) {
 	ctx := context.Background()
-	tbl, dir := newModelTable(t, "")
-	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index"})
-	require.NoError(t, err)
-	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})
-	require.NoError(t, w.Close())
+	tbl, dir := seededTable(t)
+	var w *Writer
+	var err error
 
 	w, err = Open(ctx, crashingTable(t, tbl.Storage(), "*.commit"), Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
@@ -362,12 +358,10 @@ func TestFailedInsertRebuildsIndex(t *testing.T) {
 // pending rollback and the table ends clean.
 func TestCrashDuringRollback(t *testing.T) {
 	ctx := context.Background()
-	tbl, dir := newModelTable(t, "")
+	tbl, dir := seededTable(t)
 	st := tbl.Storage()
-	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index"})
-	require.NoError(t, err)
-	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})
-	require.NoError(t, w.Close())
+	var w *Writer
+	var err error
 
 	// A write that crashes at its commit point...
 	w, err = Open(ctx, crashingTable(t, st, "*.commit"), Options{IndexDir: dir + "/index"})
@@ -403,4 +397,16 @@ func crashingTable(t *testing.T, st storage.Storage, pattern string) *table.Tabl
 	tbl, err := table.Open(context.Background(), f)
 	require.NoError(t, err)
 	return tbl
+}
+
+// seededTable is a model table with one committed record, ("p", "a"), and
+// its index under dir/index.
+func seededTable(t *testing.T) (*table.Table, string) {
+	t.Helper()
+	tbl, dir := newModelTable(t, "")
+	w, err := Open(context.Background(), tbl, Options{IndexDir: dir + "/index"})
+	require.NoError(t, err)
+	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})
+	require.NoError(t, w.Close())
+	return tbl, dir
 }
