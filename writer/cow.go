@@ -86,13 +86,9 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 			moved[k] = true
 		}
 		consumed := map[string]bool{}
-		ra, err := storage.NewReaderAt(ctx, st, h.old.Path)
+		rd, err := openBase(ctx, st, h.old.Path)
 		if err != nil {
 			return nil, err
-		}
-		rd, err := basefile.Open(ra, ra.Size())
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", h.old.Path, err)
 		}
 		for rec, err := range rd.Records(ctx, 0, nil) {
 			if err != nil {

@@ -39,13 +39,9 @@ func (f *footerLookup) footer(ctx context.Context, s *table.FileSlice) (*footerI
 	if fi, ok := f.files[s.Base.Path]; ok {
 		return fi, nil
 	}
-	ra, err := storage.NewReaderAt(ctx, f.st, s.Base.Path)
+	rd, err := openBase(ctx, f.st, s.Base.Path)
 	if err != nil {
-		return nil, err
-	}
-	rd, err := basefile.Open(ra, ra.Size())
-	if err != nil {
-		return nil, fmt.Errorf("writer: footer of %s: %w", s.Base.Path, err)
+		return nil, fmt.Errorf("writer: footer: %w", err)
 	}
 	md := rd.Metadata()
 	fi := &footerInfo{slice: s, min: md[basefile.MinRecordKeyKey], max: md[basefile.MaxRecordKeyKey]}
@@ -68,17 +64,9 @@ func (f *footerLookup) keys(ctx context.Context, fi *footerInfo) (map[string]boo
 	if fi.keys != nil {
 		return fi.keys, nil
 	}
-	ra, err := storage.NewReaderAt(ctx, f.st, fi.slice.Base.Path)
+	ks, err := readKeys(ctx, f.st, fi.slice.Base.Path)
 	if err != nil {
-		return nil, err
-	}
-	rd, err := basefile.Open(ra, ra.Size())
-	if err != nil {
-		return nil, fmt.Errorf("writer: keys of %s: %w", fi.slice.Base.Path, err)
-	}
-	ks, err := rd.RecordKeys()
-	if err != nil {
-		return nil, fmt.Errorf("writer: keys of %s: %w", fi.slice.Base.Path, err)
+		return nil, fmt.Errorf("writer: keys: %w", err)
 	}
 	fi.keys = make(map[string]bool, len(ks))
 	for _, k := range ks {

@@ -166,8 +166,8 @@ func pathDir(p string) string {
 	return ""
 }
 
-// readKeys reads the _hoodie_record_key column of a base file.
-func readKeys(ctx context.Context, st storage.Storage, path string) ([]string, error) {
+// openBase opens a base file of the table for reading.
+func openBase(ctx context.Context, st storage.Storage, path string) (*basefile.Reader, error) {
 	ra, err := storage.NewReaderAt(ctx, st, path)
 	if err != nil {
 		return nil, err
@@ -176,5 +176,18 @@ func readKeys(ctx context.Context, st storage.Storage, path string) ([]string, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return rd.RecordKeys()
+	return rd, nil
+}
+
+// readKeys reads the _hoodie_record_key column of a base file.
+func readKeys(ctx context.Context, st storage.Storage, path string) ([]string, error) {
+	rd, err := openBase(ctx, st, path)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := rd.RecordKeys()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ks, nil
 }

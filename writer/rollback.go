@@ -144,10 +144,8 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	if err := executeRollback(ctx, st, r, plan, start); err != nil {
 		return err
 	}
-	for _, m := range markers {
-		if err := st.Delete(ctx, m); err != nil {
-			return fmt.Errorf("writer: rollback %s: %w", inst, err)
-		}
+	if err := deleteMarkers(ctx, st, F); err != nil {
+		return err
 	}
 	if err := timeline.DeletePending(ctx, st, inst); err != nil {
 		return fmt.Errorf("writer: rollback %s: %w", inst, err)
