@@ -71,37 +71,19 @@ func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error
 			}
 		}
 	}
-	sch, err := schemaAsOf(ctx, st, tl, view.AsOf, cfg)
+	js, err := table.SchemaAsOf(ctx, st, tl, view.AsOf, cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &Snapshot{st: st, opts: opts, View: view, Files: view.LatestBaseFiles()}
-	if sch != nil {
+	if js != "" {
+		sch, err := schema.ParseAvro([]byte(js))
+		if err != nil {
+			return nil, fmt.Errorf("reader: table schema: %w", err)
+		}
 		s.Schema = sch.ToArrowWithMeta()
 	}
 	return s, nil
-}
-
-// schemaAsOf returns the writer schema of the latest completed commit at or
-// before asOf that recorded one, else the table's create schema.
-func schemaAsOf(ctx context.Context, st storage.Storage, tl *timeline.Timeline, asOf string, cfg *table.Config) (*schema.Schema, error) {
-	commits := tl.CompletedCommits()
-	for i := len(commits) - 1; i >= 0; i-- {
-		if commits[i].Timestamp > asOf {
-			continue
-		}
-		md, err := timeline.ReadCommitMetadata(ctx, st, commits[i])
-		if err != nil {
-			return nil, err
-		}
-		if s := md.Schema(); s != "" {
-			return schema.ParseAvro([]byte(s))
-		}
-	}
-	if cfg.CreateSchema != "" {
-		return schema.ParseAvro([]byte(cfg.CreateSchema))
-	}
-	return nil, nil
 }
 
 // Records yields the planned read's batches. Each must be released.

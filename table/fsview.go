@@ -354,3 +354,24 @@ func (v *View) LatestBaseFiles() []BaseFileInfo {
 	}
 	return out
 }
+
+// SchemaAsOf returns the table's writer schema (Avro JSON of the data
+// columns) as of an instant: extraMetadata.schema of the latest completed
+// commit at or before asOf ("" = the latest) that recorded one, else
+// hoodie.table.create.schema, else "".
+func SchemaAsOf(ctx context.Context, st storage.Storage, tl *timeline.Timeline, asOf string, cfg *Config) (string, error) {
+	commits := tl.CompletedCommits()
+	for i := len(commits) - 1; i >= 0; i-- {
+		if asOf != "" && commits[i].Timestamp > asOf {
+			continue
+		}
+		md, err := timeline.ReadCommitMetadata(ctx, st, commits[i])
+		if err != nil {
+			return "", fmt.Errorf("table: schema: %w", err)
+		}
+		if s := md.Schema(); s != "" {
+			return s, nil
+		}
+	}
+	return cfg.CreateSchema, nil
+}

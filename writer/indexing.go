@@ -28,7 +28,7 @@ func DefaultIndexDir(location string) (string, error) {
 	return filepath.Join(base, "hoodie", "index", hex.EncodeToString(sum[:8])), nil
 }
 
-func (w *Writer) openIndex(ctx context.Context) (*index.Index, error) {
+func (w *Writer) openIndex(ctx context.Context, tl *timeline.Timeline) (*index.Index, error) {
 	dir := w.opts.IndexDir
 	if dir == "" {
 		loc := w.opts.IndexLocation
@@ -48,12 +48,8 @@ func (w *Writer) openIndex(ctx context.Context) (*index.Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}
-	tl, err := timeline.Load(ctx, w.st)
-	if err == nil {
-		w.idx = idx
-		err = w.catchUpIndex(ctx, tl)
-	}
-	if err != nil {
+	w.idx = idx
+	if err := w.catchUpIndex(ctx, tl); err != nil {
 		idx.Close()
 		return nil, err
 	}

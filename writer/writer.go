@@ -214,12 +214,16 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 		return nil, err
 	}
 	w.indexDirty = dirty
-	sch, err := currentSchema(ctx, w.st, cfg)
+	tl, err := timeline.Load(ctx, w.st)
+	if err != nil {
+		return nil, err
+	}
+	sch, err := currentSchema(ctx, w.st, tl, cfg)
 	if err != nil {
 		return nil, err
 	}
 	w.mu.schema = sch
-	idx, err := w.openIndex(ctx)
+	idx, err := w.openIndex(ctx, tl)
 	if err != nil {
 		return nil, err
 	}
@@ -227,36 +231,18 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 	return w, nil
 }
 
-// currentSchema is the table's latest writer schema: extraMetadata.schema
-// of the latest completed commit, else hoodie.table.create.schema, else nil
-// (taken from the first batch).
-func currentSchema(ctx context.Context, st storage.Storage, cfg *table.Config) (*schema.Schema, error) {
-	tl, err := timeline.Load(ctx, st)
-	if err != nil {
+// currentSchema is the table's latest writer schema, or nil (taken from
+// the first batch).
+func currentSchema(ctx context.Context, st storage.Storage, tl *timeline.Timeline, cfg *table.Config) (*schema.Schema, error) {
+	js, err := table.SchemaAsOf(ctx, st, tl, "", cfg)
+	if err != nil || js == "" {
 		return nil, err
 	}
-	commits := tl.CompletedCommits()
-	for i := len(commits) - 1; i >= 0; i-- {
-		md, err := timeline.ReadCommitMetadata(ctx, st, commits[i])
-		if err != nil {
-			return nil, err
-		}
-		if s := md.Schema(); s != "" {
-			sch, err := schema.ParseAvro([]byte(s))
-			if err != nil {
-				return nil, fmt.Errorf("writer: schema of %s: %w", commits[i], err)
-			}
-			return sch, nil
-		}
+	sch, err := schema.ParseAvro([]byte(js))
+	if err != nil {
+		return nil, fmt.Errorf("writer: table schema: %w", err)
 	}
-	if cfg.CreateSchema != "" {
-		sch, err := schema.ParseAvro([]byte(cfg.CreateSchema))
-		if err != nil {
-			return nil, fmt.Errorf("writer: hoodie.table.create.schema: %w", err)
-		}
-		return sch, nil
-	}
-	return nil, nil
+	return sch, nil
 }
 
 // Schema returns the writer's current table schema (nil before the first
