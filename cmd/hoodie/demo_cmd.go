@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/hoodie-lake/hoodie/bench"
 	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/table"
-	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/hoodie-lake/hoodie/writer"
 	"github.com/spf13/cobra"
 )
@@ -77,10 +75,7 @@ Without --table it uses a new directory under the system temp dir.`,
 					return err
 				}
 			}
-			if _, ok := st.(*storage.Local); ok {
-				return demoQuery(ctx, out, tbl)
-			}
-			return nil
+			return demoQuery(ctx, out, tbl)
 		},
 	}
 	cmd.Flags().StringVar(&location, "table", "", "table location (default: a new directory under the temp dir)")
@@ -132,26 +127,12 @@ func demoIngest(ctx context.Context, out io.Writer, tbl *table.Table, opts write
 // demoQuery asks DuckDB, over the latest base files, for rows and distinct
 // keys.
 func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table) error {
-	st := tbl.Storage()
-	tl, err := timeline.Load(ctx, st)
+	db, closeDB, err := openDuckDB(ctx, tbl, reader.Options{})
 	if err != nil {
 		return err
 	}
-	view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
-	if err != nil {
-		return err
-	}
-	root := st.(*storage.Local).Root()
-	var files []string
-	for _, b := range view.LatestBaseFiles() {
-		files = append(files, "'"+strings.ReplaceAll(filepath.Join(root, filepath.FromSlash(b.Path)), "'", "''")+"'")
-	}
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	q := "SELECT count(*) AS rows, count(DISTINCT _hoodie_record_key) AS keys, count(DISTINCT _hoodie_partition_path) AS partitions FROM read_parquet([" + strings.Join(files, ",") + "], hive_partitioning = false)"
+	defer closeDB()
+	q := "SELECT count(*) AS rows, count(DISTINCT _hoodie_record_key) AS keys, count(DISTINCT _hoodie_partition_path) AS partitions FROM t"
 	var rows, keys, parts int64
 	if err := db.QueryRowContext(ctx, q).Scan(&rows, &keys, &parts); err != nil {
 		return fmt.Errorf("duckdb: %w", err)

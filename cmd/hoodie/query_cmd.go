@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/hoodie-lake/hoodie/table"
 	"github.com/spf13/cobra"
 )
 
@@ -37,23 +38,11 @@ snapshot needs the log reader.`,
 			if err != nil {
 				return err
 			}
-			snap, err := reader.Plan(ctx, tbl, reader.Options{AsOf: asOf, ReadOptimized: readOptimized})
+			db, closeDB, err := openDuckDB(ctx, tbl, reader.Options{AsOf: asOf, ReadOptimized: readOptimized})
 			if err != nil {
 				return err
 			}
-			files, cleanup, err := localFiles(ctx, tbl.Storage(), snap)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			db, err := sql.Open("duckdb", "")
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := createView(ctx, db, files, snap.Schema); err != nil {
-				return err
-			}
+			defer closeDB()
 			rows, err := db.QueryContext(ctx, args[0])
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
@@ -66,6 +55,30 @@ snapshot needs the log reader.`,
 	cmd.Flags().StringVar(&asOf, "as-of", "", "query the table as of this instant (time travel)")
 	cmd.Flags().BoolVar(&readOptimized, "read-optimized", false, "read base files only (the _ro view of merge-on-read tables)")
 	return cmd
+}
+
+// openDuckDB opens an in-memory DuckDB in which the table's snapshot is the
+// view t. The close function releases the database and any downloaded files.
+func openDuckDB(ctx context.Context, tbl *table.Table, opts reader.Options) (*sql.DB, func(), error) {
+	snap, err := reader.Plan(ctx, tbl, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, cleanup, err := localFiles(ctx, tbl.Storage(), snap)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	closeAll := func() { db.Close(); cleanup() }
+	if err := createView(ctx, db, files, snap.Schema); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return db, closeAll, nil
 }
 
 // localFiles returns local paths of the snapshot's base files, copying them
