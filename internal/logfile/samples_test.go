@@ -131,6 +131,15 @@ func TestSparkSamples(t *testing.T) {
 				assert.Equal(t, int64(len(lf.data)), n)
 				assert.True(t, bytes.Equal(lf.data, buf.Bytes()), "%s does not re-write byte-exactly", lf.rel)
 
+				// Re-framing the raw content (no decoded records) is byte-exact too.
+				raw := logfile.Block{Type: b.Type, Header: b.Header, Footer: b.Footer, Content: b.Content}
+				if b.Type == logfile.AvroDataBlock || b.Type == logfile.DeleteBlock || b.Type == logfile.ParquetDataBlock {
+					buf.Reset()
+					_, err = logfile.WriteBlock(&buf, raw)
+					require.NoError(t, err, lf.rel)
+					assert.True(t, bytes.Equal(lf.data, buf.Bytes()), "%s raw re-frame differs", lf.rel)
+				}
+
 				if b.Type == logfile.CommandBlock {
 					assert.Equal(t, "20250126040936578", b.Header.Value(logfile.InstantTime))
 					assert.Equal(t, "20250126040826878", b.Header.Value(logfile.TargetInstantTime))

@@ -9,7 +9,9 @@ import (
 
 // WriteBlock writes b as one framed block to w and returns the bytes
 // written. Content comes from Records (AvroDataBlock, in the header SCHEMA),
-// Deletes (DeleteBlock), nothing (CommandBlock) or Content (other types).
+// Deletes (DeleteBlock), nothing (CommandBlock) or Content (other types, and
+// data or delete blocks given no Records/Deletes: written verbatim, which
+// re-frames a block read back byte for byte).
 // Headers and footers are written in slice order; an empty footer is the
 // four zero bytes Spark writes. On a write error n counts the bytes that
 // reached w.
@@ -17,12 +19,20 @@ func WriteBlock(w io.Writer, b Block) (n int64, err error) {
 	var content []byte
 	switch b.Type {
 	case AvroDataBlock:
+		if len(b.Records) == 0 && len(b.Content) > 0 {
+			content = b.Content // raw: re-framing a block read back, or pre-encoded content
+			break
+		}
 		s, ok := b.Header.Get(SchemaHeader)
 		if !ok {
 			return 0, fmt.Errorf("%w: Avro data block without a SCHEMA header", ErrInvalidBlock)
 		}
 		content, err = encodeAvroContent(s, b.Records)
 	case DeleteBlock:
+		if len(b.Deletes) == 0 && len(b.Content) > 0 {
+			content = b.Content
+			break
+		}
 		content, err = encodeDeleteContent(b.Deletes)
 	case CommandBlock:
 		if len(b.Content) != 0 {
