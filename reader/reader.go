@@ -5,8 +5,10 @@
 //
 // Every batch has the table's latest schema with the five Hudi meta
 // columns first; rows of older files get nulls for columns added since.
-// Merge-on-read snapshot reads need the log reader and are refused with
-// ErrUnsupported; their read-optimized view works.
+// Merge-on-read snapshot reads merge each file slice's log blocks into its
+// base file as Hudi does (see internal/merge); the read-optimized view reads
+// base files only. Incremental reads of merge-on-read tables filter the
+// merged records by commit time, as Hudi's incremental relation does.
 package reader
 
 import (
@@ -19,13 +21,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
+	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
 
-// ErrUnsupported reports a read this package cannot do yet.
+// ErrUnsupported reports a read this package cannot do.
 var ErrUnsupported = errors.New("reader: unsupported")
 
 // Options select what to read.
@@ -46,11 +49,18 @@ type Options struct {
 // batches.
 type Snapshot struct {
 	st     storage.Storage
+	cfg    *table.Config
+	tl     *timeline.Timeline
 	opts   Options
 	View   *table.View
-	Files  []table.BaseFileInfo
-	Schema *arrow.Schema // with meta columns
+	Files  []table.BaseFileInfo // base files of the read (COW, read-optimized, or MOR slices without logs)
+	Merged []*table.FileSlice   // MOR slices with log files, merged on read
+	Schema *arrow.Schema        // with meta columns
 }
+
+// NeedsMerge reports whether the read merges log files (a merge-on-read
+// snapshot with logs): then Files alone is not the table's content.
+func (s *Snapshot) NeedsMerge() bool { return len(s.Merged) > 0 }
 
 // Plan builds the file-system view and picks the files of the read.
 func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error) {
@@ -64,24 +74,28 @@ func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Type == table.MergeOnRead && !opts.ReadOptimized {
-		for _, s := range view.LatestSlices() {
-			if len(s.Logs) > 0 {
-				return nil, fmt.Errorf("%w: snapshot read of merge-on-read file group %s with log files (use the read-optimized view)", ErrUnsupported, s.FileGroupID)
-			}
-		}
-	}
 	js, err := table.SchemaAsOf(ctx, st, tl, view.AsOf, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{st: st, opts: opts, View: view, Files: view.LatestBaseFiles()}
+	s := &Snapshot{st: st, cfg: cfg, tl: tl, opts: opts, View: view}
+	for _, sl := range view.LatestSlices() {
+		switch {
+		case cfg.Type == table.MergeOnRead && !opts.ReadOptimized && len(sl.Logs) > 0:
+			s.Merged = append(s.Merged, sl)
+		case sl.Base != nil:
+			s.Files = append(s.Files, *sl.Base)
+		}
+	}
 	if js != "" {
 		sch, err := schema.ParseAvro([]byte(js))
 		if err != nil {
 			return nil, fmt.Errorf("reader: table schema: %w", err)
 		}
 		s.Schema = sch.ToArrowWithMeta()
+	}
+	if s.Schema == nil && len(s.Merged) > 0 {
+		return nil, fmt.Errorf("%w: merge-on-read snapshot without a table schema", ErrUnsupported)
 	}
 	return s, nil
 }
@@ -113,6 +127,35 @@ func (s *Snapshot) Records(ctx context.Context) iter.Seq2[arrow.RecordBatch, err
 				rec.Release()
 				if err != nil {
 					yield(nil, fmt.Errorf("reader: %s: %w", f.Path, err))
+					return
+				}
+				if out.NumRows() == 0 {
+					out.Release()
+					continue
+				}
+				if !yield(out, nil) {
+					out.Release()
+					return
+				}
+			}
+		}
+		mo := merge.Options{
+			Include:         merge.Visible(s.tl, s.View.AsOf),
+			PrecombineField: s.cfg.PrecombineField,
+			PayloadDefault:  s.cfg.PayloadClass == table.PayloadDefault,
+			Target:          s.Schema,
+			BatchRows:       s.opts.BatchRows,
+		}
+		for _, sl := range s.Merged {
+			for rec, err := range merge.Slice(ctx, s.st, sl, mo, nil) {
+				if err != nil {
+					yield(nil, fmt.Errorf("reader: file group %s: %w", sl.FileGroupID, err))
+					return
+				}
+				out, err := s.shape(ctx, rec, s.Schema)
+				rec.Release()
+				if err != nil {
+					yield(nil, fmt.Errorf("reader: file group %s: %w", sl.FileGroupID, err))
 					return
 				}
 				if out.NumRows() == 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/bloom"
+	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -100,10 +101,10 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 				if !ok {
 					return fmt.Errorf("%s: %s is not a string column", h.old.Path, schema.RecordKeyField)
 				}
-				var ord orderingReader
+				var ord merge.OrderingReader
 				if wc.payloadDefault {
 					if c := arrowutil.Column(rec, wc.w.cfg.PrecombineField); c != nil {
-						if ord, err = newOrderingReader(c); err != nil {
+						if ord, err = merge.NewOrderingReader(c); err != nil {
 							return err
 						}
 					}
@@ -127,7 +128,7 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 						continue
 					}
 					if ord != nil {
-						if in, ok := r.ordering(); ok && compareOrdering(in, ord(i)) < 0 {
+						if in, ok := r.ordering(); ok && merge.Compare(in, ord(i)) < 0 {
 							res.late++ // a late event: the stored record is newer
 							keep = append(keep, int64(i))
 							continue

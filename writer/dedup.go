@@ -1,5 +1,7 @@
 package writer
 
+import "github.com/hoodie-lake/hoodie/internal/merge"
+
 // ref points at one buffered record.
 type ref struct {
 	b   *batch
@@ -22,9 +24,9 @@ func (r ref) isDelete() bool {
 // the ordering (Hudi's EmptyHoodieRecordPayload).
 func (r ref) explicitDelete() bool { return r.b.op == OpDelete }
 
-func (r ref) ordering() (ordering, bool) {
+func (r ref) ordering() (merge.Ordering, bool) {
 	if r.b.ordering == nil {
-		return ordering{}, false
+		return merge.Ordering{}, false
 	}
 	return r.b.ordering(r.row), true
 }
@@ -38,7 +40,7 @@ func newer(c, r ref) bool {
 	if !cok || !rok {
 		return true
 	}
-	return compareOrdering(co, ro) >= 0
+	return merge.Compare(co, ro) >= 0
 }
 
 // scopeKey identifies a record for dedup: the record key alone with a

@@ -42,6 +42,7 @@ import (
 	"github.com/hoodie-lake/hoodie/index"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
+	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -58,7 +59,7 @@ var (
 )
 
 // IsDeletedField is the boolean column that marks a record as a delete.
-const IsDeletedField = "_hoodie_is_deleted"
+const IsDeletedField = schema.IsDeletedField
 
 // Defaults of Options.
 const (
@@ -163,8 +164,8 @@ type batch struct {
 	rec      arrow.RecordBatch // conformed to the writer schema (deletes: as given)
 	keys     []string
 	parts    []string
-	ordering orderingReader // nil when the batch has no precombine column
-	deleted  *array.Boolean // _hoodie_is_deleted, or nil
+	ordering merge.OrderingReader // nil when the batch has no precombine column
+	deleted  *array.Boolean       // _hoodie_is_deleted, or nil
 }
 
 // Writer buffers batches and commits them as one instant. It is safe for
@@ -311,7 +312,7 @@ func (w *Writer) buffer(op Operation, rec arrow.RecordBatch) error {
 		rec.Retain()
 		b.rec = rec
 		if i := rec.Schema().FieldIndices(w.cfg.PrecombineField); len(i) > 0 {
-			if b.ordering, err = newOrderingReader(rec.Column(i[0])); err != nil {
+			if b.ordering, err = merge.NewOrderingReader(rec.Column(i[0])); err != nil {
 				rec.Release()
 				return err
 			}
@@ -329,7 +330,7 @@ func (w *Writer) buffer(op Operation, rec arrow.RecordBatch) error {
 				return fmt.Errorf("%w: row %d: precombine field %q is null", ErrBadRecord, i, w.cfg.PrecombineField)
 			}
 		}
-		if b.ordering, err = newOrderingReader(col); err != nil {
+		if b.ordering, err = merge.NewOrderingReader(col); err != nil {
 			conformed.Release()
 			return err
 		}

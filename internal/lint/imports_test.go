@@ -25,6 +25,7 @@ var forbidden = map[string][]string{
 	"index":             {"table", "timeline", "writer", "reader", "bench", "cmd", "internal/storage"},
 	"reader":            {"writer", "index", "bench", "cmd"},
 	"writer":            {"bench", "cmd"},
+	"internal/merge":    {"writer", "reader", "index", "bench", "cmd"},
 	"internal/storage":  {"table", "timeline", "index", "writer", "reader", "bench", "cmd"},
 	"internal/basefile": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/schema":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},

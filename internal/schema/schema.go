@@ -65,6 +65,10 @@ const (
 	FileNameField      = "_hoodie_file_name"
 )
 
+// IsDeletedField is the boolean data column that marks a record as a
+// delete (Hudi's soft-delete convention).
+const IsDeletedField = "_hoodie_is_deleted"
+
 // MetaFields lists the five Hudi meta fields in file order.
 var MetaFields = [5]string{CommitTimeField, CommitSeqNoField, RecordKeyField, PartitionPathField, FileNameField}
 

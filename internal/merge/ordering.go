@@ -1,4 +1,4 @@
-package writer
+package merge
 
 import (
 	"fmt"
@@ -8,19 +8,19 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
-// ordering is one precombine (ordering) value, comparable across batches
+// Ordering is one precombine (Ordering) value, comparable across batches
 // whose column types differ only by width (int32 vs int64 after schema
 // widening, float vs double).
-type ordering struct {
+type Ordering struct {
 	kind byte // 'i' int64, 'f' float64, 's' string, 0 = null/absent
 	i    int64
 	f    float64
 	s    string
 }
 
-// compareOrdering orders two values: -1, 0, 1. A null sorts before any
+// Compare orders two values: -1, 0, 1. A null sorts before any
 // value. Ints and floats compare numerically with each other.
-func compareOrdering(a, b ordering) int {
+func Compare(a, b Ordering) int {
 	if a.kind == 0 || b.kind == 0 {
 		switch {
 		case a.kind == b.kind:
@@ -64,14 +64,14 @@ func cmp3(a, b int64) int {
 	return 0
 }
 
-func (o ordering) float() float64 {
+func (o Ordering) float() float64 {
 	if o.kind == 'i' {
 		return float64(o.i)
 	}
 	return o.f
 }
 
-func (o ordering) str() string {
+func (o Ordering) str() string {
 	switch o.kind {
 	case 'i':
 		return fmt.Sprint(o.i)
@@ -81,124 +81,124 @@ func (o ordering) str() string {
 	return o.s
 }
 
-// orderingReader extracts ordering values from one column.
-type orderingReader func(i int) ordering
+// OrderingReader extracts Ordering values from one column.
+type OrderingReader func(i int) Ordering
 
-// newOrderingReader binds a reader to an Arrow column of a supported
-// ordering type: integers, floats, strings, dates, timestamps, decimals
+// NewOrderingReader binds a reader to an Arrow column of a supported
+// Ordering type: integers, floats, strings, dates, timestamps, decimals
 // (compared as float64) and booleans.
-func newOrderingReader(col arrow.Array) (orderingReader, error) {
+func NewOrderingReader(col arrow.Array) (OrderingReader, error) {
 	null := func(i int) bool { return col.IsNull(i) }
 	switch a := col.(type) {
 	case *array.Int64:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: a.Value(i)}
+			return Ordering{kind: 'i', i: a.Value(i)}
 		}, nil
 	case *array.Int32:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: int64(a.Value(i))}
+			return Ordering{kind: 'i', i: int64(a.Value(i))}
 		}, nil
 	case *array.Int16:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: int64(a.Value(i))}
+			return Ordering{kind: 'i', i: int64(a.Value(i))}
 		}, nil
 	case *array.Int8:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: int64(a.Value(i))}
+			return Ordering{kind: 'i', i: int64(a.Value(i))}
 		}, nil
 	case *array.Uint32:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: int64(a.Value(i))}
+			return Ordering{kind: 'i', i: int64(a.Value(i))}
 		}, nil
 	case *array.Uint16:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: int64(a.Value(i))}
+			return Ordering{kind: 'i', i: int64(a.Value(i))}
 		}, nil
 	case *array.Uint8:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: int64(a.Value(i))}
+			return Ordering{kind: 'i', i: int64(a.Value(i))}
 		}, nil
 	case *array.Uint64:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
 			v := a.Value(i)
 			if v > math.MaxInt64 {
-				return ordering{kind: 'f', f: float64(v)}
+				return Ordering{kind: 'f', f: float64(v)}
 			}
-			return ordering{kind: 'i', i: int64(v)}
+			return Ordering{kind: 'i', i: int64(v)}
 		}, nil
 	case *array.Float64:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'f', f: a.Value(i)}
+			return Ordering{kind: 'f', f: a.Value(i)}
 		}, nil
 	case *array.Float32:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'f', f: float64(a.Value(i))}
+			return Ordering{kind: 'f', f: float64(a.Value(i))}
 		}, nil
 	case *array.String:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 's', s: a.Value(i)}
+			return Ordering{kind: 's', s: a.Value(i)}
 		}, nil
 	case *array.LargeString:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 's', s: a.Value(i)}
+			return Ordering{kind: 's', s: a.Value(i)}
 		}, nil
 	case *array.Date32:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: int64(a.Value(i))}
+			return Ordering{kind: 'i', i: int64(a.Value(i))}
 		}, nil
 	case *array.Date64:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'i', i: int64(a.Value(i)) * 1000}
+			return Ordering{kind: 'i', i: int64(a.Value(i)) * 1000}
 		}, nil
 	case *array.Timestamp:
 		// Normalise to microseconds so files written with different units
 		// compare correctly.
 		unit := a.DataType().(*arrow.TimestampType).Unit
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
 			v := int64(a.Value(i))
 			switch unit {
@@ -209,26 +209,26 @@ func newOrderingReader(col arrow.Array) (orderingReader, error) {
 			case arrow.Nanosecond:
 				v /= 1000
 			}
-			return ordering{kind: 'i', i: v}
+			return Ordering{kind: 'i', i: v}
 		}, nil
 	case *array.Decimal128:
 		scale := a.DataType().(*arrow.Decimal128Type).Scale
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
-			return ordering{kind: 'f', f: a.Value(i).ToFloat64(scale)}
+			return Ordering{kind: 'f', f: a.Value(i).ToFloat64(scale)}
 		}, nil
 	case *array.Boolean:
-		return func(i int) ordering {
+		return func(i int) Ordering {
 			if null(i) {
-				return ordering{}
+				return Ordering{}
 			}
 			if a.Value(i) {
-				return ordering{kind: 'i', i: 1}
+				return Ordering{kind: 'i', i: 1}
 			}
-			return ordering{kind: 'i'}
+			return Ordering{kind: 'i'}
 		}, nil
 	}
-	return nil, fmt.Errorf("writer: precombine column of type %s is not supported as an ordering field", col.DataType())
+	return nil, fmt.Errorf("writer: precombine column of type %s is not supported as an Ordering field", col.DataType())
 }
