@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -65,6 +66,11 @@ func (w *Writer) Commit(ctx context.Context) (*CommitResult, error) {
 type plan struct {
 	handles []*handle
 	byID    map[table.FileGroupID]*handle
+	// mor: merge-on-read; slices are the latest slices of routed groups,
+	// pending the groups of pending compaction plans (-> their instant).
+	mor     bool
+	slices  map[table.FileGroupID]*table.FileSlice
+	pending map[table.FileGroupID]string
 	// pendingMoves are records whose key moved partition (global index):
 	// deleted from the old group, inserted into the new partition.
 	pendingMoves []ref
@@ -110,7 +116,14 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		return nil, err
 	}
 
-	p := &plan{byID: map[table.FileGroupID]*handle{}}
+	p := &plan{byID: map[table.FileGroupID]*handle{}, mor: w.cfg.Type == table.MergeOnRead, slices: map[table.FileGroupID]*table.FileSlice{}}
+	action := timeline.Commit
+	if p.mor {
+		action = timeline.DeltaCommit
+		if p.pending, err = table.PendingCompactionGroups(ctx, w.st, tl); err != nil {
+			return nil, fmt.Errorf("writer: %w", err)
+		}
+	}
 	var inserts []ref
 	if op == OpInsert || op == OpBulkInsert {
 		inserts = winners
@@ -123,15 +136,19 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		return nil, err
 	}
 	// Handles with nothing to do (e.g. deletes of keys that are not stored)
-	// are dropped.
+	// are dropped. Merge-on-read groups that receive no inserts get log
+	// files; the others (new groups, small files without logs) a base file.
 	var work []*handle
 	for _, h := range p.handles {
 		if len(h.upd) > 0 || len(h.ins) > 0 || len(h.moved) > 0 {
 			work = append(work, h)
 		}
+		if p.mor && h.old != nil && len(h.ins) == 0 {
+			h.log = p.logTarget(view, h.id)
+		}
 	}
 
-	inst, err := timeline.Claim(ctx, w.st, timeline.Commit, nil)
+	inst, err := timeline.Claim(ctx, w.st, action, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +217,8 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	earlyErr := func() error { err := <-earlyDone; earlyDone <- err; return err }
 
 	// Write handles in parallel.
-	wc := &writeContext{w: w, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault}
+	wc := &writeContext{w: w, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault,
+		include: merge.Visible(tl, "")}
 	results := make([]*handleResult, len(work))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Parallelism)
@@ -227,6 +245,13 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		ExtraMetadata: map[string]string{timeline.SchemaKey: sch.AvroJSON()},
 	}
 	parts := map[string]bool{}
+	kept := results[:0]
+	for _, r := range results {
+		if r != nil {
+			kept = append(kept, r)
+		}
+	}
+	results = kept
 	for _, r := range results {
 		md.AddStat(r.stat)
 		parts[r.stat.PartitionPath] = true
@@ -339,6 +364,7 @@ func (w *Writer) tag(ctx context.Context, tl *timeline.Timeline, view *table.Vie
 // record whose partition changed deletes the stored one and is inserted
 // into its new partition.
 func (w *Writer) route(p *plan, s *table.FileSlice, r ref) {
+	p.slices[s.FileGroupID] = s
 	h := p.handleFor(s.FileGroupID, s.Base)
 	if s.PartitionPath != r.partition() && !r.isDelete() {
 		h.moved = append(h.moved, r.key())
@@ -386,6 +412,14 @@ func (w *Writer) assignInserts(ctx context.Context, tl *timeline.Timeline, view 
 				}
 				if s.Base == nil || s.Base.Size >= w.opts.SmallFileLimit {
 					continue
+				}
+				if p.mor {
+					// Hudi's rule for indexes that do not index log files:
+					// only slices without logs, and not in a pending
+					// compaction, take inserts (as a merged new base file).
+					if _, pending := p.pending[s.FileGroupID]; pending || len(s.Logs) > 0 {
+						continue
+					}
 				}
 				room := (w.opts.TargetFileSize - s.Base.Size) / recSize
 				if room <= 0 {
@@ -477,4 +511,28 @@ func sortByKey(recs []ref) {
 	for i := range ks {
 		recs[i] = ks[i].r
 	}
+}
+
+// logTarget is the log destination of merge-on-read group id: its latest
+// slice, with the base instant new log files carry and the versions taken.
+func (p *plan) logTarget(view *table.View, id table.FileGroupID) *logTarget {
+	s := p.slices[id]
+	lt := &logTarget{slice: s, baseInstant: s.BaseInstant, taken: map[int]bool{}}
+	if c, ok := p.pending[id]; ok && c > s.BaseInstant {
+		lt.baseInstant = c
+	}
+	for _, l := range s.Logs {
+		if l.BaseInstant == lt.baseInstant {
+			lt.taken[l.Version] = true
+		}
+	}
+	for _, f := range view.Hidden {
+		if pathDir(f.Path) != id.PartitionPath {
+			continue
+		}
+		if l, err := table.ParseLogFileName(f.Name); err == nil && l.FileID == id.FileID && l.BaseInstant == lt.baseInstant {
+			lt.taken[l.Version] = true
+		}
+	}
+	return lt
 }

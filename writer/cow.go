@@ -29,6 +29,7 @@ type handle struct {
 	fresh int                 // ins[:fresh] had no trusted index entry (the rest moved partition)
 	moved []string            // keys that moved to another partition (global index): delete here
 	task  int                 // task partition id (write token, sequence numbers)
+	log   *logTarget          // merge-on-read: write updates and deletes as log files
 }
 
 type handleResult struct {
@@ -43,10 +44,14 @@ type writeContext struct {
 	instant        string
 	schema         *schema.Schema
 	payloadDefault bool // event-time ordering against the stored record
+	include        func(instant string) bool
 }
 
 // run writes the new version of one file group.
 func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, error) {
+	if h.log != nil {
+		return wc.runAppend(ctx, h)
+	}
 	start := time.Now()
 	st := wc.w.st
 	token := table.WriteToken{TaskPartitionID: int64(h.task), StageID: 1, TaskAttemptID: int64(h.task)}

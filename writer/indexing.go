@@ -9,8 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
+	"github.com/hoodie-lake/hoodie/internal/logfile"
+	"github.com/hoodie-lake/hoodie/internal/merge"
+	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -96,8 +102,23 @@ func (w *Writer) catchUpIndex(ctx context.Context, tl *timeline.Timeline) error 
 			return w.rebuildIndex(ctx, tl, last)
 		}
 		var entries []index.Entry
+		var removed []index.Key
 		for _, s := range md.Stats() {
-			if s.IsLog() || s.Path == "" {
+			if s.IsLog() {
+				keys, deleted, err := w.logKeys(ctx, s)
+				if err != nil {
+					return fmt.Errorf("writer: index catch-up from %s: %w", c, err)
+				}
+				loc := index.Location{PartitionPath: s.PartitionPath, FileID: s.FileID, Instant: c.Timestamp}
+				for _, k := range keys {
+					entries = append(entries, index.Entry{Key: index.Key{PartitionPath: s.PartitionPath, RecordKey: k}, Location: loc})
+				}
+				for _, k := range deleted {
+					removed = append(removed, index.Key{PartitionPath: s.PartitionPath, RecordKey: k})
+				}
+				continue
+			}
+			if s.Path == "" {
 				continue
 			}
 			keys, err := readKeys(ctx, w.st, s.Path)
@@ -114,8 +135,52 @@ func (w *Writer) catchUpIndex(ctx context.Context, tl *timeline.Timeline) error 
 		if err := w.idx.Put(ctx, c.Timestamp, entries); err != nil {
 			return fmt.Errorf("writer: index catch-up: %w", err)
 		}
+		if len(removed) > 0 {
+			if err := w.idx.Delete(ctx, c.Timestamp, removed); err != nil {
+				return fmt.Errorf("writer: index catch-up: %w", err)
+			}
+		}
 	}
 	return nil
+}
+
+// logKeys reads the keys of the log files a deltacommit wrote: keys of
+// data records and keys of delete records.
+func (w *Writer) logKeys(ctx context.Context, s timeline.WriteStat) (keys, deleted []string, err error) {
+	paths := []string{}
+	for _, n := range s.LogFiles {
+		if s.PartitionPath != "" {
+			n = s.PartitionPath + "/" + n
+		}
+		paths = append(paths, n)
+	}
+	if len(paths) == 0 && s.Path != "" {
+		paths = append(paths, s.Path)
+	}
+	for _, p := range paths {
+		ra, err := storage.NewReaderAt(ctx, w.st, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		for b, err := range logfile.NewReader(ra, ra.Size()).All() {
+			if err != nil {
+				b.Release()
+				return nil, nil, fmt.Errorf("%s: %w", p, err)
+			}
+			for _, d := range b.Deletes {
+				deleted = append(deleted, d.RecordKey)
+			}
+			for _, rec := range b.Records {
+				if kc, ok := arrowutil.Column(rec, schema.RecordKeyField).(*array.String); ok {
+					for i := 0; i < kc.Len(); i++ {
+						keys = append(keys, kc.Value(i))
+					}
+				}
+			}
+			b.Release()
+		}
+	}
+	return keys, deleted, nil
 }
 
 // rebuildIndex reloads the index from the record keys of the latest base
@@ -125,19 +190,49 @@ func (w *Writer) rebuildIndex(ctx context.Context, tl *timeline.Timeline, last s
 	if err != nil {
 		return err
 	}
-	bases := view.LatestBaseFiles()
-	total := int64(len(bases))
+	slices := view.LatestSlices()
+	total := int64(len(slices))
+	include := merge.Visible(tl, "")
 	src := func(yield func(index.Entry) bool) error {
-		for i, b := range bases {
-			keys, err := readKeys(ctx, w.st, b.Path)
-			if err != nil {
-				return err
+		for i, s := range slices {
+			var keys []string
+			if s.Base != nil {
+				var err error
+				if keys, err = readKeys(ctx, w.st, s.Base.Path); err != nil {
+					return err
+				}
 			}
-			part := pathDir(b.Path)
+			if len(s.Logs) > 0 {
+				// Keys the logs delete are left out; keys only in logs
+				// are added.
+				logs, err := merge.ScanLogs(ctx, w.st, s.Logs, merge.Options{Include: include, Target: w.logKeySchema()})
+				if err != nil {
+					return err
+				}
+				gone := map[string]bool{}
+				inBase := map[string]bool{}
+				for k, del := range logs.Keys() {
+					gone[k] = del
+				}
+				logs.Release()
+				kept := keys[:0]
+				for _, k := range keys {
+					inBase[k] = true
+					if !gone[k] {
+						kept = append(kept, k)
+					}
+				}
+				keys = kept
+				for k, del := range gone {
+					if !del && !inBase[k] {
+						keys = append(keys, k)
+					}
+				}
+			}
 			for _, k := range keys {
 				if !yield(index.Entry{
-					Key:      index.Key{PartitionPath: part, RecordKey: k},
-					Location: index.Location{PartitionPath: part, FileID: b.FileID, Instant: b.InstantTime},
+					Key:      index.Key{PartitionPath: s.PartitionPath, RecordKey: k},
+					Location: index.Location{PartitionPath: s.PartitionPath, FileID: s.FileID, Instant: s.BaseInstant},
 				}) {
 					return nil
 				}
@@ -186,4 +281,14 @@ func readKeys(ctx context.Context, st storage.Storage, path string) ([]string, e
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return ks, nil
+}
+
+// logKeySchema is the schema log records are read in to find their keys:
+// the meta columns only.
+func (w *Writer) logKeySchema() *arrow.Schema {
+	fs := make([]arrow.Field, len(schema.MetaFields))
+	for i, n := range schema.MetaFields {
+		fs[i] = arrow.Field{Name: n, Type: arrow.BinaryTypes.String, Nullable: true}
+	}
+	return arrow.NewSchema(fs, nil)
 }

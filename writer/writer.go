@@ -101,6 +101,9 @@ type Options struct {
 	// (which is what keeps an expired key from becoming a duplicate). Switch
 	// it off only for append-only streams.
 	DisableFooterLookup bool
+	// LogFileMaxSize rolls a merge-on-read log file to the next version
+	// past this size. Default DefaultLogFileMaxSize (1 GiB).
+	LogFileMaxSize int64
 	// Progress, if set, receives progress of long steps (index bootstrap).
 	Progress func(step string, done, total int64)
 
@@ -114,6 +117,9 @@ func (o *Options) ensureDefaults() error {
 	}
 	if o.SmallFileLimit == 0 {
 		o.SmallFileLimit = DefaultSmallFileLimit
+	}
+	if o.LogFileMaxSize == 0 {
+		o.LogFileMaxSize = DefaultLogFileMaxSize
 	}
 	if o.Parallelism == 0 {
 		o.Parallelism = runtime.GOMAXPROCS(0)
@@ -191,7 +197,7 @@ type Writer struct {
 	}
 }
 
-// Open opens a writer on a copy-on-write table. It rolls back writes a
+// Open opens a writer on a copy-on-write or merge-on-read table. It rolls back writes a
 // crashed writer left pending, and opens (bootstrapping or catching up if
 // needed) the record-key index.
 func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) {
@@ -199,8 +205,8 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 		return nil, err
 	}
 	cfg := tbl.Config()
-	if cfg.Type != table.CopyOnWrite {
-		return nil, fmt.Errorf("%w: %s tables (merge-on-read writing is not available yet)", ErrUnsupported, cfg.Type)
+	if cfg.Type != table.CopyOnWrite && cfg.Type != table.MergeOnRead {
+		return nil, fmt.Errorf("%w: table type %q", ErrUnsupported, cfg.Type)
 	}
 	if !cfg.PopulateMetaFields {
 		return nil, fmt.Errorf("%w: tables with hoodie.populate.meta.fields=false", ErrUnsupported)

@@ -34,7 +34,7 @@ func upsertCommit(t *testing.T, w *Writer, recs []modelRec) *CommitResult {
 
 func TestBadRecordsAreRejectedWhole(t *testing.T) {
 	ctx := context.Background()
-	tbl, dir := newModelTable(t, "")
+	tbl, dir := newModelTable(t, "", table.CopyOnWrite)
 	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
 	defer w.Close()
@@ -89,7 +89,7 @@ func TestBadRecordsAreRejectedWhole(t *testing.T) {
 
 func TestSchemaEvolution(t *testing.T) {
 	ctx := context.Background()
-	tbl, dir := newModelTable(t, "")
+	tbl, dir := newModelTable(t, "", table.CopyOnWrite)
 	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
 	defer w.Close()
@@ -157,7 +157,7 @@ func TestSchemaEvolution(t *testing.T) {
 func TestExpiredIndexEntriesDoNotDuplicate(t *testing.T) {
 	for _, disable := range []bool{false, true} {
 		ctx := context.Background()
-		tbl, dir := newModelTable(t, "")
+		tbl, dir := newModelTable(t, "", table.CopyOnWrite)
 		w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index", IndexTTL: time.Second, DisableFooterLookup: disable})
 		require.NoError(t, err)
 		var recs []modelRec
@@ -196,7 +196,7 @@ func TestExpiredIndexEntriesDoNotDuplicate(t *testing.T) {
 
 func TestIndexRebuildAndCatchUp(t *testing.T) {
 	ctx := context.Background()
-	tbl, dir := newModelTable(t, "")
+	tbl, dir := newModelTable(t, "", table.CopyOnWrite)
 	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
 	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}, {key: "b", part: "q", ts: 1, val: 1}})
@@ -305,7 +305,7 @@ func TestCrashedWriteIsRolledBack(t *testing.T) {
 // with a new partition value is deleted from its old partition.
 func TestGlobalIndexMovesPartition(t *testing.T) {
 	ctx := context.Background()
-	tbl, dir := newModelTable(t, "")
+	tbl, dir := newModelTable(t, "", table.CopyOnWrite)
 	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index", GlobalIndex: true})
 	require.NoError(t, err)
 	defer w.Close()
@@ -403,7 +403,7 @@ func crashingTable(t *testing.T, st storage.Storage, pattern string) *table.Tabl
 // its index under dir/index.
 func seededTable(t *testing.T) (*table.Table, string) {
 	t.Helper()
-	tbl, dir := newModelTable(t, "")
+	tbl, dir := newModelTable(t, "", table.CopyOnWrite)
 	w, err := Open(context.Background(), tbl, Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
 	upsertCommit(t, w, []modelRec{{key: "a", part: "p", ts: 1, val: 1}})

@@ -120,11 +120,12 @@ func (l *Logs) Release() {
 // Len is the number of keys with a log record or delete.
 func (l *Logs) Len() int { return len(l.entries) }
 
-// Keys yields each key with a log record and whether it is a delete.
+// Keys yields each key with a log record and whether its final log record
+// is a delete record (which removes the key whatever the base holds).
 func (l *Logs) Keys() iter.Seq2[string, bool] {
 	return func(yield func(string, bool) bool) {
 		for _, k := range l.order {
-			if !yield(k, l.entries[k].deleted) {
+			if !yield(k, l.entries[k].tomb) {
 				return
 			}
 		}
