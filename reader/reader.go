@@ -197,8 +197,21 @@ func (s *Snapshot) shape(ctx context.Context, rec arrow.RecordBatch, target *arr
 	return sel, err
 }
 
-// ReadAll plans and reads a whole table into memory.
+// ReadAll plans and reads a whole table into memory. A file that vanishes
+// during the read (a concurrent rollback of a failed write, or a cleaner
+// removing a superseded slice) makes it plan and read again, up to three
+// times.
 func ReadAll(ctx context.Context, tbl *table.Table, opts Options) ([]arrow.RecordBatch, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := readAll(ctx, tbl, opts)
+		if err != nil && errors.Is(err, storage.ErrNotExist) && attempt < 3 {
+			continue
+		}
+		return out, err
+	}
+}
+
+func readAll(ctx context.Context, tbl *table.Table, opts Options) ([]arrow.RecordBatch, error) {
 	s, err := Plan(ctx, tbl, opts)
 	if err != nil {
 		return nil, err

@@ -330,3 +330,29 @@ func (tl *Timeline) String() string {
 	}
 	return sb.String()
 }
+
+// IsCompaction reports whether instant ts is a compaction (pending, or
+// completed as a commit): its compaction.requested file is listed.
+func (tl *Timeline) IsCompaction(ts string) bool {
+	_, ok := tl.sizes[ts+"."+string(Compaction)+".requested"]
+	if !ok {
+		for _, i := range tl.instants {
+			if i.Timestamp == ts {
+				return i.Action == Compaction
+			}
+		}
+	}
+	return ok
+}
+
+// Compactions returns the timestamps of every compaction on the active
+// timeline, pending or completed, oldest first.
+func (tl *Timeline) Compactions() []string {
+	var out []string
+	for _, i := range tl.instants {
+		if tl.IsCompaction(i.Timestamp) {
+			out = append(out, i.Timestamp)
+		}
+	}
+	return out
+}

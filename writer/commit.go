@@ -239,6 +239,11 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	if err := earlyErr(); err != nil {
 		return nil, fmt.Errorf("writer: index: %w", err)
 	}
+	if p.mor {
+		if err := w.relocateLogs(ctx, tl, T, work, results); err != nil {
+			return nil, err
+		}
+	}
 
 	md := &timeline.CommitMetadata{
 		OperationType: opType,

@@ -1,6 +1,7 @@
 package writer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -123,31 +124,25 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 	var firstVersion int
 	var total int64
 	for len(blocks) > 0 {
-		lf, p, sw, err := wc.createLog(ctx, h, lt)
+		var buf bytes.Buffer
+		for len(blocks) > 0 && (buf.Len() == 0 || int64(buf.Len()) < maxSize) {
+			if _, err := logfile.WriteBlock(&buf, blocks[0]); err != nil {
+				return nil, err
+			}
+			blocks[0].Release()
+			blocks = blocks[1:]
+		}
+		lf, p, err := wc.createLog(ctx, h, lt, buf.Bytes())
 		if err != nil {
 			return nil, err
 		}
 		if firstVersion == 0 {
 			firstVersion = lf.Version
 		}
-		var size int64
-		for len(blocks) > 0 && (size == 0 || size < maxSize) {
-			n, err := logfile.WriteBlock(sw, blocks[0])
-			if err != nil {
-				sw.Abort()
-				return nil, err
-			}
-			size += n
-			blocks[0].Release()
-			blocks = blocks[1:]
-		}
-		if err := sw.Close(); err != nil {
-			return nil, err
-		}
 		names = append(names, path.Base(p))
-		total += size
+		total += int64(buf.Len())
 		stat.Path = p
-		stat.FileSizeInBytes = size
+		stat.FileSizeInBytes = int64(buf.Len())
 	}
 
 	stat.FileID = h.id.FileID
@@ -179,36 +174,36 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 	return res, nil
 }
 
-// createLog creates the next free log version of the handle's slice, after
-// writing its APPEND marker.
-func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget) (table.LogFile, string, storage.Writer, error) {
+// createLog writes data as the next free log version of the handle's
+// slice, after its APPEND marker. A version another writer took meanwhile
+// (create-if-absent fails) moves it to the next one.
+func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget, data []byte) (table.LogFile, string, error) {
 	token := table.WriteToken{TaskPartitionID: int64(h.task), StageID: 1, TaskAttemptID: int64(h.task)}
 	v := 1
-	for lt.taken[v] {
-		v++
-	}
 	for tries := 0; tries < 1000; tries++ {
+		for lt.taken[v] {
+			v++
+		}
+		lt.taken[v] = true
 		lf := table.LogFile{FileID: h.id.FileID, BaseInstant: lt.baseInstant, Version: v, WriteToken: token, Ext: table.ExtLog}
 		name := lf.String()
 		p := name
 		if h.id.PartitionPath != "" {
 			p = h.id.PartitionPath + "/" + name
 		}
-		lt.taken[v] = true
 		if err := storage.WriteFile(ctx, wc.w.st, markerPath(wc.instant, h.id.PartitionPath, name, "APPEND"), nil, storage.CreateOptions{}); err != nil {
-			return lf, "", nil, fmt.Errorf("marker: %w", err)
+			return lf, "", fmt.Errorf("marker: %w", err)
 		}
-		sw, err := wc.w.st.Create(ctx, p, storage.CreateOptions{IfAbsent: true})
+		err := storage.WriteFile(ctx, wc.w.st, p, data, storage.CreateOptions{IfAbsent: true})
 		if errors.Is(err, storage.ErrExist) {
-			v++ // another writer took this version
-			continue
+			continue // another writer (or a compaction's carry-over) took this version
 		}
 		if err != nil {
-			return lf, "", nil, err
+			return lf, "", err
 		}
-		return lf, p, sw, nil
+		return lf, p, nil
 	}
-	return table.LogFile{}, "", nil, fmt.Errorf("no free log version for file group %s", h.id)
+	return table.LogFile{}, "", fmt.Errorf("no free log version for file group %s", h.id)
 }
 
 // storedValue is the stored state of one key: present, with its ordering.
@@ -335,4 +330,131 @@ func logRecords(ctx context.Context, sch *arrow.Schema, recs []ref, instant, seq
 		cols = append(cols, a)
 	}
 	return array.NewRecordBatch(sch, cols, int64(len(recs))), nil
+}
+
+// relocateLogs moves log files this deltacommit wrote into the slice of a
+// compaction scheduled after the commit's view was built (by another
+// process) whose plan covers their file group: the compaction will not
+// merge them, and its new slice supersedes the old one. Run before the
+// commit point; repeated until no new compaction appears.
+func (w *Writer) relocateLogs(ctx context.Context, tl *timeline.Timeline, T string, work []*handle, results []*handleResult) error {
+	known := map[string]bool{}
+	for _, c := range tl.Compactions() {
+		known[c] = true
+	}
+	for round := 0; round < 10; round++ {
+		now, err := timeline.Load(ctx, w.st)
+		if err != nil {
+			return err
+		}
+		target := map[table.FileGroupID]string{}
+		fresh := false
+		for _, c := range now.Compactions() {
+			if known[c] {
+				continue
+			}
+			known[c] = true
+			fresh = true
+			plan, err := table.ReadCompactionPlan(ctx, w.st, c)
+			if err != nil {
+				return fmt.Errorf("writer: %w", err)
+			}
+			for _, op := range plan.Operations {
+				if op.FileID == nil {
+					continue
+				}
+				id := table.FileGroupID{FileID: *op.FileID}
+				if op.PartitionPath != nil {
+					id.PartitionPath = *op.PartitionPath
+				}
+				target[id] = max(target[id], c)
+			}
+		}
+		if !fresh {
+			return nil
+		}
+		for i, h := range work {
+			r := results[i]
+			if h.log == nil || r == nil {
+				continue
+			}
+			c, ok := target[h.id]
+			if !ok || c <= h.log.baseInstant {
+				continue
+			}
+			if err := w.moveLogs(ctx, T, h, r, c); err != nil {
+				return fmt.Errorf("writer: moving logs of %s to compaction %s: %w", h.id, c, err)
+			}
+		}
+	}
+	return fmt.Errorf("writer: compactions keep appearing; giving up relocating logs")
+}
+
+// moveLogs copies the log files of one handle into the slice of
+// compaction c.
+func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleResult, c string) error {
+	taken := map[int]bool{}
+	prefix := "." + h.id.FileID + "_"
+	if h.id.PartitionPath != "" {
+		prefix = h.id.PartitionPath + "/" + prefix
+	}
+	for obj, err := range w.st.List(ctx, prefix, "/") {
+		if err != nil {
+			return err
+		}
+		if lf, err := table.ParseLogFileName(path.Base(obj.Path)); err == nil && lf.FileID == h.id.FileID && lf.BaseInstant == c {
+			taken[lf.Version] = true
+		}
+	}
+	var names []string
+	for _, n := range r.stat.LogFiles {
+		old, err := table.ParseLogFileName(n)
+		if err != nil {
+			return err
+		}
+		src := n
+		if h.id.PartitionPath != "" {
+			src = h.id.PartitionPath + "/" + n
+		}
+		data, err := storage.ReadFile(ctx, w.st, src)
+		if err != nil {
+			return err
+		}
+		nl := old
+		nl.BaseInstant, nl.Version = c, 1
+		var name, dst string
+		for tries := 0; ; tries++ {
+			for taken[nl.Version] {
+				nl.Version++
+			}
+			taken[nl.Version] = true
+			name = nl.String()
+			dst = name
+			if h.id.PartitionPath != "" {
+				dst = h.id.PartitionPath + "/" + name
+			}
+			if err := storage.WriteFile(ctx, w.st, markerPath(T, h.id.PartitionPath, name, "APPEND"), nil, storage.CreateOptions{}); err != nil {
+				return err
+			}
+			err := storage.WriteFile(ctx, w.st, dst, data, storage.CreateOptions{IfAbsent: true})
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, storage.ErrExist) || tries > 1000 {
+				return err
+			}
+		}
+		// The original stays (readers may be listing it; its blocks are of
+		// this uncompleted instant): once the compaction completes its slice
+		// is superseded, and until then the copy and the original hold the
+		// same records, which merge to the same result.
+		names = append(names, name)
+		r.stat.Path = dst
+	}
+	r.stat.LogFiles = names
+	empty := ""
+	r.stat.BaseFile = &empty
+	r.stat.PrevCommit = c
+	h.log.baseInstant = c
+	return nil
 }

@@ -26,6 +26,7 @@ var forbidden = map[string][]string{
 	"reader":            {"writer", "index", "bench", "cmd"},
 	"writer":            {"bench", "cmd"},
 	"internal/merge":    {"writer", "reader", "index", "bench", "cmd"},
+	"compactor":         {"writer", "reader", "index", "bench", "cmd"},
 	"internal/storage":  {"table", "timeline", "index", "writer", "reader", "bench", "cmd"},
 	"internal/basefile": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/schema":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},

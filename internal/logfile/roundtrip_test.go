@@ -274,3 +274,21 @@ func TestRollbackBlock(t *testing.T) {
 	_, err = logfile.WriteBlock(&bytes.Buffer{}, logfile.Block{Type: logfile.CorruptBlock})
 	assert.ErrorIs(t, err, logfile.ErrInvalidBlock)
 }
+
+func TestReadFirstHeader(t *testing.T) {
+	var buf bytes.Buffer
+	_, err := logfile.WriteBlock(&buf, logfile.NewRollbackBlock("20250101000000000", "20241231000000000"))
+	require.NoError(t, err)
+	_, err = logfile.WriteBlock(&buf, logfile.NewDeleteBlock("20250102000000000", "", []logfile.DeleteRecord{{RecordKey: "k"}}))
+	require.NoError(t, err)
+	typ, h, err := logfile.ReadFirstHeader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	require.NoError(t, err)
+	require.Equal(t, logfile.CommandBlock, typ)
+	require.Equal(t, "20250101000000000", h.Value(logfile.InstantTime))
+	require.Equal(t, "20241231000000000", h.Value(logfile.TargetInstantTime))
+
+	_, _, err = logfile.ReadFirstHeader(bytes.NewReader([]byte("#HUDI#xx")), 8)
+	require.ErrorIs(t, err, logfile.ErrCorrupt)
+	_, _, err = logfile.ReadFirstHeader(bytes.NewReader(buf.Bytes()[:30]), 30)
+	require.ErrorIs(t, err, logfile.ErrCorrupt)
+}

@@ -1,0 +1,445 @@
+package compactor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hoodie-lake/hoodie/compactor"
+	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
+	"github.com/hoodie-lake/hoodie/writer"
+)
+
+var sch = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "ts", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "part", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "val", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+}, nil)
+
+type key struct{ part, id string }
+type row struct{ ts, val int64 }
+
+type event struct {
+	k       key
+	ts, val int64
+}
+
+func batch(evs []event) arrow.RecordBatch {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for _, e := range evs {
+		b.Field(0).(*array.StringBuilder).Append(e.k.id)
+		b.Field(1).(*array.Int64Builder).Append(e.ts)
+		b.Field(2).(*array.StringBuilder).Append(e.k.part)
+		b.Field(3).(*array.Int64Builder).Append(e.val)
+	}
+	return b.NewRecordBatch()
+}
+
+func deletes(keys []key) arrow.RecordBatch {
+	s := arrow.NewSchema([]arrow.Field{sch.Field(0), sch.Field(2)}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, s)
+	defer b.Release()
+	for _, k := range keys {
+		b.Field(0).(*array.StringBuilder).Append(k.id)
+		b.Field(1).(*array.StringBuilder).Append(k.part)
+	}
+	return b.NewRecordBatch()
+}
+
+func newTable(t *testing.T, st storage.Storage) *table.Table {
+	t.Helper()
+	tbl, err := table.Create(context.Background(), st, table.CreateOptions{
+		Name: "events", Type: table.MergeOnRead, RecordKeyFields: []string{"id"},
+		PartitionFields: []string{"part"}, PrecombineField: "ts",
+	})
+	require.NoError(t, err)
+	return tbl
+}
+
+func read(t *testing.T, tbl *table.Table) map[key]row {
+	t.Helper()
+	recs, err := reader.ReadAll(context.Background(), tbl, reader.Options{})
+	require.NoError(t, err)
+	out := map[key]row{}
+	for _, r := range recs {
+		id := r.Column(r.Schema().FieldIndices("id")[0]).(*array.String)
+		part := r.Column(r.Schema().FieldIndices("part")[0]).(*array.String)
+		ts := r.Column(r.Schema().FieldIndices("ts")[0]).(*array.Int64)
+		val := r.Column(r.Schema().FieldIndices("val")[0]).(*array.Int64)
+		for i := 0; i < int(r.NumRows()); i++ {
+			k := key{part.Value(i), id.Value(i)}
+			_, dup := out[k]
+			require.False(t, dup, "duplicate key %v", k)
+			out[k] = row{ts.Value(i), val.Value(i)}
+		}
+		r.Release()
+	}
+	return out
+}
+
+// model applies events with Hudi's DefaultHoodieRecordPayload rule.
+type model map[key]row
+
+func (m model) upsert(evs []event) {
+	win := map[key]event{}
+	for _, e := range evs {
+		if w, ok := win[e.k]; !ok || e.ts >= w.ts {
+			win[e.k] = e
+		}
+	}
+	for k, e := range win {
+		if cur, ok := m[k]; ok && e.ts < cur.ts {
+			continue
+		}
+		m[k] = row{e.ts, e.val}
+	}
+}
+
+func randomEvents(rng *rand.Rand, clock *int64, n, keySpace int) []event {
+	parts := []string{"a", "b"}
+	evs := make([]event, n)
+	for i := range evs {
+		*clock++
+		ts := *clock
+		if rng.IntN(5) == 0 {
+			ts -= int64(rng.IntN(300)) // late
+		}
+		evs[i] = event{k: key{parts[rng.IntN(2)], fmt.Sprintf("k%03d", rng.IntN(keySpace))}, ts: ts, val: rng.Int64N(1 << 30)}
+	}
+	return evs
+}
+
+func logsInLatest(t *testing.T, tbl *table.Table) int {
+	t.Helper()
+	ctx := context.Background()
+	tl, err := timeline.Load(ctx, tbl.Storage())
+	require.NoError(t, err)
+	v, err := table.BuildView(ctx, tbl.Storage(), tl, table.ViewOptions{})
+	require.NoError(t, err)
+	n := 0
+	for _, s := range v.LatestSlices() {
+		n += len(s.Logs)
+	}
+	return n
+}
+
+// TestModelWithCompaction interleaves ingestion (upserts with late events,
+// deletes), scheduling and execution at random — including commits while a
+// plan is pending — and checks the snapshot against the model after every
+// step.
+func TestModelWithCompaction(t *testing.T) {
+	ctx := context.Background()
+	seeds := 8
+	if testing.Short() {
+		seeds = 3
+	}
+	var executed, carried, pendingWrites int
+	for seed := 0; seed < seeds; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(seed), 7))
+			st, err := storage.NewLocal(t.TempDir())
+			require.NoError(t, err)
+			tbl := newTable(t, st)
+			w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: t.TempDir()})
+			require.NoError(t, err)
+			defer w.Close()
+			m := model{}
+			clock := int64(1000)
+			var pending []string
+			for step := 0; step < 30; step++ {
+				switch r := rng.IntN(10); {
+				case r < 6:
+					evs := randomEvents(rng, &clock, 1+rng.IntN(60), 80)
+					rec := batch(evs)
+					require.NoError(t, w.Upsert(rec))
+					rec.Release()
+					_, err := w.Commit(ctx)
+					require.NoError(t, err)
+					m.upsert(evs)
+					if len(pending) > 0 {
+						pendingWrites++
+					}
+				case r < 7 && len(m) > 0:
+					var ks []key
+					for k := range m {
+						if rng.IntN(5) == 0 {
+							ks = append(ks, k)
+						}
+					}
+					if len(ks) == 0 {
+						continue
+					}
+					rec := deletes(ks)
+					require.NoError(t, w.Delete(rec))
+					rec.Release()
+					_, err := w.Commit(ctx)
+					require.NoError(t, err)
+					for _, k := range ks {
+						delete(m, k)
+					}
+				case r < 9:
+					sc, err := compactor.Schedule(ctx, tbl, compactor.Options{Force: rng.IntN(2) == 0})
+					require.NoError(t, err)
+					if sc != nil {
+						pending = append(pending, sc.Instant)
+					}
+				default:
+					if len(pending) == 0 {
+						continue
+					}
+					res, err := compactor.Execute(ctx, tbl, pending[0], compactor.Options{})
+					require.NoError(t, err)
+					require.False(t, res.AlreadyDone)
+					executed++
+					carried += res.CarriedLogs
+					pending = pending[1:]
+				}
+				require.Equal(t, map[key]row(m), read(t, tbl), "step %d", step)
+			}
+			for _, p := range pending {
+				_, err := compactor.Execute(ctx, tbl, p, compactor.Options{})
+				require.NoError(t, err)
+				executed++
+			}
+			require.Equal(t, map[key]row(m), read(t, tbl))
+			// A forced compaction of everything leaves no log in the latest
+			// slices, and the same rows.
+			_, res, err := compactor.Run(ctx, tbl, compactor.Options{Force: true}, false, false)
+			require.NoError(t, err)
+			executed += len(res)
+			require.Zero(t, logsInLatest(t, tbl))
+			require.Equal(t, map[key]row(m), read(t, tbl))
+		})
+	}
+	t.Logf("executed %d compactions, %d commits while a plan was pending, %d carried logs", executed, pendingWrites, carried)
+	require.Greater(t, executed, seeds)
+	require.Positive(t, pendingWrites)
+}
+
+// TestStrategy schedules only after DeltaCommits delta commits.
+func TestStrategy(t *testing.T) {
+	ctx := context.Background()
+	st := storage.NewMem()
+	tbl := newTable(t, st)
+	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: t.TempDir()})
+	require.NoError(t, err)
+	defer w.Close()
+	clock := int64(0)
+	rng := rand.New(rand.NewPCG(1, 1))
+	commit := func() {
+		rec := batch(randomEvents(rng, &clock, 20, 10))
+		require.NoError(t, w.Upsert(rec))
+		rec.Release()
+		_, err := w.Commit(ctx)
+		require.NoError(t, err)
+	}
+	for i := 1; i < 4; i++ {
+		commit()
+		sc, err := compactor.Schedule(ctx, tbl, compactor.Options{DeltaCommits: 4})
+		require.NoError(t, err)
+		require.Nil(t, sc, "after %d delta commits", i)
+	}
+	commit()
+	sc, err := compactor.Schedule(ctx, tbl, compactor.Options{DeltaCommits: 4})
+	require.NoError(t, err)
+	require.NotNil(t, sc)
+	require.Contains(t, sc.Reason, "4 delta commits")
+	// The pending plan's groups are not planned again.
+	sc2, err := compactor.Schedule(ctx, tbl, compactor.Options{Force: true})
+	require.NoError(t, err)
+	require.Nil(t, sc2)
+	// Log size strategy.
+	_, err = compactor.Execute(ctx, tbl, sc.Instant, compactor.Options{})
+	require.NoError(t, err)
+	commit()
+	sc3, err := compactor.Schedule(ctx, tbl, compactor.Options{Strategy: compactor.LogSize, LogBytes: 1 << 40})
+	require.NoError(t, err)
+	require.Nil(t, sc3)
+	sc3, err = compactor.Schedule(ctx, tbl, compactor.Options{Strategy: compactor.LogSize, LogBytes: 1})
+	require.NoError(t, err)
+	require.NotNil(t, sc3)
+}
+
+// TestConcurrentCompaction runs ingestion and a compaction loop at the same
+// time on separate storage handles (as separate processes would), with
+// readers checking every snapshot is duplicate-free; at the end the table
+// equals the model.
+func TestConcurrentCompaction(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func() *table.Table {
+		st, err := storage.NewLocal(dir)
+		require.NoError(t, err)
+		tbl, err := table.Open(ctx, st)
+		require.NoError(t, err)
+		return tbl
+	}
+	st, err := storage.NewLocal(dir)
+	require.NoError(t, err)
+	newTable(t, st)
+	wt := open()
+	w, err := writer.Open(ctx, wt, writer.Options{IndexDir: t.TempDir()})
+	require.NoError(t, err)
+	defer w.Close()
+
+	m := model{}
+	rng := rand.New(rand.NewPCG(3, 3))
+	clock := int64(0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var compactions, reads int
+	var bgErr error
+	var mu sync.Mutex
+	wg.Add(2)
+	go func() { // the compactor process
+		defer wg.Done()
+		ct := open()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, res, err := compactor.Run(ctx, ct, compactor.Options{Force: true}, false, false)
+			mu.Lock()
+			compactions += len(res)
+			if err != nil && bgErr == nil {
+				bgErr = err
+			}
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	go func() { // a reader process
+		defer wg.Done()
+		rt := open()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			recs, err := reader.ReadAll(ctx, rt, reader.Options{})
+			seen := map[string]bool{}
+			for _, r := range recs {
+				id := r.Column(r.Schema().FieldIndices("id")[0]).(*array.String)
+				part := r.Column(r.Schema().FieldIndices("part")[0]).(*array.String)
+				for i := 0; i < id.Len(); i++ {
+					k := part.Value(i) + "/" + id.Value(i)
+					if seen[k] && err == nil {
+						err = fmt.Errorf("duplicate key %s in a snapshot", k)
+					}
+					seen[k] = true
+				}
+				r.Release()
+			}
+			mu.Lock()
+			reads++
+			if err != nil && bgErr == nil {
+				bgErr = err
+			}
+			mu.Unlock()
+		}
+	}()
+	for c := 0; c < 40; c++ {
+		evs := randomEvents(rng, &clock, 1+rng.IntN(100), 150)
+		rec := batch(evs)
+		require.NoError(t, w.Upsert(rec))
+		rec.Release()
+		_, err := w.Commit(ctx)
+		require.NoError(t, err)
+		m.upsert(evs)
+	}
+	close(stop)
+	wg.Wait()
+	require.NoError(t, bgErr)
+	_, _, err = compactor.Run(ctx, open(), compactor.Options{}, false, true)
+	require.NoError(t, err)
+	require.Equal(t, map[key]row(m), read(t, open()))
+	t.Logf("%d compactions and %d reads ran during 40 commits", compactions, reads)
+	require.Positive(t, compactions)
+}
+
+// TestCrashedExecutionReruns crashes Execute at every storage operation in
+// turn; a re-run completes the compaction and the table reads as before.
+func TestCrashedExecutionReruns(t *testing.T) {
+	ctx := context.Background()
+	base := storage.NewMem()
+	tbl := newTable(t, base)
+	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: t.TempDir()})
+	require.NoError(t, err)
+	m := model{}
+	rng := rand.New(rand.NewPCG(5, 5))
+	clock := int64(0)
+	for c := 0; c < 6; c++ {
+		evs := randomEvents(rng, &clock, 40, 50)
+		if c == 0 { // every key first, so later commits are updates (logs)
+			evs = nil
+			for i := 0; i < 50; i++ {
+				for _, p := range []string{"a", "b"} {
+					clock++
+					evs = append(evs, event{k: key{p, fmt.Sprintf("k%03d", i)}, ts: clock, val: int64(i)})
+				}
+			}
+		}
+		rec := batch(evs)
+		require.NoError(t, w.Upsert(rec))
+		rec.Release()
+		_, err := w.Commit(ctx)
+		require.NoError(t, err)
+		m.upsert(evs)
+	}
+	require.NoError(t, w.Close())
+	sc, err := compactor.Schedule(ctx, tbl, compactor.Options{Force: true})
+	require.NoError(t, err)
+	require.NotNil(t, sc)
+
+	points := 0
+	for n := 0; ; n++ {
+		mem := base.Clone()
+		f := storage.NewFaulty(mem, storage.OnIndex(n, storage.ModeCrash, storage.Match{}))
+		ft, err := table.Open(ctx, f)
+		if err == nil {
+			_, err = compactor.Execute(ctx, ft, sc.Instant, compactor.Options{Parallelism: 1})
+		}
+		if err == nil {
+			break // no operation left to crash
+		}
+		require.True(t, errors.Is(err, storage.ErrCrashed), "op %d: %v", n, err)
+		points++
+		rt, err := table.Open(ctx, mem)
+		require.NoError(t, err)
+		// Before the re-run readers see the table as before (pending or
+		// completed, never half).
+		require.Equal(t, map[key]row(m), read(t, rt), "crash at op %d", n)
+		res, err := compactor.Execute(ctx, rt, sc.Instant, compactor.Options{})
+		require.NoError(t, err, "re-run after crash at op %d", n)
+		_ = res
+		require.Equal(t, map[key]row(m), read(t, rt), "after re-run, crash at op %d", n)
+		require.Zero(t, logsInLatest(t, rt), "crash at op %d", n)
+	}
+	t.Logf("crashed the execution at %d storage operations", points)
+	require.Greater(t, points, 10)
+}
+
+func TestRefusesCOW(t *testing.T) {
+	ctx := context.Background()
+	tbl, err := table.Create(ctx, storage.NewMem(), table.CreateOptions{Name: "c", Type: table.CopyOnWrite, RecordKeyFields: []string{"id"}, PrecombineField: "ts"})
+	require.NoError(t, err)
+	_, err = compactor.Schedule(ctx, tbl, compactor.Options{})
+	require.ErrorIs(t, err, compactor.ErrNotMergeOnRead)
+}
