@@ -3,6 +3,7 @@ package writer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sort"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/internal/avroplan"
+	"github.com/hoodie-lake/hoodie/internal/logfile"
 
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -112,8 +114,11 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	var order []group
 	for _, p := range paths {
 		g := group{part: pathDir(p)}
+		lf, logErr := table.ParseLogFileName(path.Base(p))
 		if bf, err := table.ParseBaseFileName(path.Base(p)); err == nil {
 			g.fileID = bf.FileID
+		} else if logErr == nil {
+			g.fileID = lf.FileID
 		}
 		r, ok := reqs[g]
 		if !ok {
@@ -121,6 +126,22 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 			r = &avroplan.HoodieRollbackRequest{PartitionPath: g.part, FileID: &fid, LatestBaseInstant: &F, LogBlocksToBeDeleted: &empty}
 			reqs[g] = r
 			order = append(order, g)
+		}
+		if logErr == nil {
+			// A log file F wrote: its blocks are rolled back by a command
+			// block in the same slice (as Hudi does, so they stay dead even
+			// once F leaves the active timeline), and the file, which holds
+			// only F's blocks (hoodie never appends), is deleted.
+			info, err := st.Stat(ctx, p)
+			if errors.Is(err, storage.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("writer: rollback %s: %w", inst, err)
+			}
+			base := lf.BaseInstant
+			r.LatestBaseInstant = &base
+			(*r.LogBlocksToBeDeleted)[storage.FullPath(st, p)] = info.Size
 		}
 		r.FilesToBeDeleted = append(r.FilesToBeDeleted, storage.FullPath(st, p))
 	}
@@ -165,6 +186,16 @@ func executeRollback(ctx context.Context, st storage.Storage, r timeline.Instant
 			pm = &avroplan.HoodieRollbackPartitionMetadata{PartitionPath: req.PartitionPath, SuccessDeleteFiles: []string{}, FailedDeleteFiles: []string{},
 				RollbackLogFiles: &empty1, LogFilesFromFailedCommit: &empty2}
 			parts[req.PartitionPath] = pm
+		}
+		if req.LogBlocksToBeDeleted != nil && len(*req.LogBlocksToBeDeleted) > 0 {
+			p, size, err := writeRollbackBlock(ctx, st, r.Timestamp, plan.InstantToRollback.CommitTime, req)
+			if err != nil {
+				return fmt.Errorf("writer: rollback: %w", err)
+			}
+			(*pm.RollbackLogFiles)[storage.FullPath(st, p)] = size
+			for lp, sz := range *req.LogBlocksToBeDeleted {
+				(*pm.LogFilesFromFailedCommit)[lp] = sz
+			}
 		}
 		for _, full := range req.FilesToBeDeleted {
 			key, ok := storage.KeyOf(st, full)
@@ -248,4 +279,59 @@ func deleteMarkers(ctx context.Context, st storage.Storage, instant string) erro
 		}
 	}
 	return nil
+}
+
+// writeRollbackBlock adds a log file holding a rollback command block (by
+// rollback instant R, targeting F) to the slice of the request's log files:
+// the next free version, write token 1-0-1 as Hudi's rollback writes it.
+func writeRollbackBlock(ctx context.Context, st storage.Storage, R, F string, req avroplan.HoodieRollbackRequest) (string, int64, error) {
+	var base string
+	for lp := range *req.LogBlocksToBeDeleted {
+		if key, ok := storage.KeyOf(st, lp); ok {
+			if lf, err := table.ParseLogFileName(path.Base(key)); err == nil {
+				base = lf.BaseInstant
+				break
+			}
+		}
+	}
+	fid := ""
+	if req.FileID != nil {
+		fid = *req.FileID
+	}
+	prefix := "." + fid + "_"
+	if req.PartitionPath != "" {
+		prefix = req.PartitionPath + "/" + prefix
+	}
+	taken := map[int]bool{}
+	for obj, err := range st.List(ctx, prefix, "/") {
+		if err != nil {
+			return "", 0, err
+		}
+		if lf, err := table.ParseLogFileName(path.Base(obj.Path)); err == nil && lf.FileID == fid && lf.BaseInstant == base {
+			taken[lf.Version] = true
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := logfile.WriteBlock(&buf, logfile.NewRollbackBlock(R, F)); err != nil {
+		return "", 0, err
+	}
+	for v := 1; v < 100000; v++ {
+		if taken[v] {
+			continue
+		}
+		lf := table.LogFile{FileID: fid, BaseInstant: base, Version: v, WriteToken: table.WriteToken{TaskPartitionID: 1, StageID: 0, TaskAttemptID: 1}, Ext: table.ExtLog}
+		p := lf.String()
+		if req.PartitionPath != "" {
+			p = req.PartitionPath + "/" + p
+		}
+		err := storage.WriteFile(ctx, st, p, buf.Bytes(), storage.CreateOptions{IfAbsent: true})
+		if errors.Is(err, storage.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", 0, err
+		}
+		return p, int64(buf.Len()), nil
+	}
+	return "", 0, fmt.Errorf("no free log version in %s", prefix)
 }
