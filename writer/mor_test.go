@@ -101,7 +101,9 @@ func TestMORCrashSweep(t *testing.T) {
 		require.NoError(t, err, "reopen after crash at op %d", n)
 		tl, err := timeline.Load(ctx, mem)
 		require.NoError(t, err)
-		require.Empty(t, tl.Filter(func(i timeline.Instant) bool { return i.State != timeline.Completed && i.Action == timeline.DeltaCommit }))
+		require.Empty(t, tl.Filter(func(i timeline.Instant) bool {
+			return i.State != timeline.Completed && i.Action == timeline.DeltaCommit
+		}))
 		for _, r := range tl.Filter(func(i timeline.Instant) bool { return i.Action == timeline.Rollback }) {
 			raw, err := timeline.ReadInstant(ctx, mem, r)
 			require.NoError(t, err)
