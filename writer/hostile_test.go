@@ -572,12 +572,6 @@ func TestOpenRefusesForeignTables(t *testing.T) {
 // before another engine upgraded the table (or enabled its metadata
 // table) must not let writer.Open write into it.
 func TestOpenRefusesTableChangedSinceOpen(t *testing.T) {
-	// TODO(issue #7): writer.Open trusts the handle's cached config
-	// (tbl.Config(), writer/writer.go) and Commit never re-reads
-	// hoodie.properties, so a stale handle writes v6 instants into a v8
-	// table. Fix: writer.Open re-reads and validates hoodie.properties
-	// (table.Open(ctx, tbl.Storage())). Remove this skip with the fix.
-	t.Skip("known issue: writer.Open does not re-read hoodie.properties (issue #7 part 5 report)")
 	ctx := context.Background()
 	for _, tc := range foreignChanges {
 		t.Run(tc.name, func(t *testing.T) {

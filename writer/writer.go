@@ -204,6 +204,13 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 	if err := opts.ensureDefaults(); err != nil {
 		return nil, err
 	}
+	// Re-read hoodie.properties: the handle may predate a change by another
+	// engine (an upgrade, a metadata table) that makes the table one hoodie
+	// must not write.
+	tbl, err := table.Open(ctx, tbl.Storage())
+	if err != nil {
+		return nil, err
+	}
 	cfg := tbl.Config()
 	if cfg.Type != table.CopyOnWrite && cfg.Type != table.MergeOnRead {
 		return nil, fmt.Errorf("%w: table type %q", ErrUnsupported, cfg.Type)

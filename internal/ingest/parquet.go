@@ -19,8 +19,10 @@ type parquetReader struct {
 	done bool
 }
 
-// NewParquet reads a Parquet file (any writer) with its own schema.
-func NewParquet(r io.ReaderAt, size int64, source string, opts Options) (Reader, error) {
+// NewParquet reads a Parquet file (any writer) with its own schema. A
+// corrupt file is an error naming the source, never a panic.
+func NewParquet(r io.ReaderAt, size int64, source string, opts Options) (_ Reader, err error) {
+	defer recoverCorrupt(source, &err)
 	opts.defaults()
 	pf, err := file.NewParquetReader(readerAtSeeker{r, size})
 	if err != nil {
@@ -41,12 +43,19 @@ func NewParquet(r io.ReaderAt, size int64, source string, opts Options) (Reader,
 
 func (p *parquetReader) Schema() *arrow.Schema { return p.rr.Schema() }
 
-func (p *parquetReader) Close() error {
+func (p *parquetReader) Close() (err error) {
+	defer recoverCorrupt(p.src, &err)
 	p.rr.Release()
 	return p.pf.Close()
 }
 
-func (p *parquetReader) Next() (*Batch, error) {
+func (p *parquetReader) Next() (_ *Batch, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.done = true
+			err = fmt.Errorf("ingest: %s: corrupt Parquet file: %v", p.src, r)
+		}
+	}()
 	if p.done || !p.rr.Next() {
 		p.done = true
 		if err := p.rr.Err(); err != nil && err != io.EOF {
@@ -62,6 +71,15 @@ func (p *parquetReader) Next() (*Batch, error) {
 		lines[i] = p.row
 	}
 	return &Batch{Rec: rec, Lines: lines}, nil
+}
+
+// recoverCorrupt turns a panic of arrow-go's Parquet reader, which some
+// corrupt files provoke (nil page headers, bad offsets), into an error.
+// Deferred directly: recover only works in the deferred function itself.
+func recoverCorrupt(source string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("ingest: %s: corrupt Parquet file: %v", source, r)
+	}
 }
 
 // readerAtSeeker adapts an io.ReaderAt of known size to the

@@ -42,7 +42,11 @@
 //
 // hoodie never writes outside the table: a partition value that, unescaped,
 // contains "/" (hudi-rs requires one segment per field), "\" or NUL, or that
-// is "." or ".." as a whole non-hive segment, is a bad row. Bad rows are
+// is "." or ".." or starts with ".hoodie" (the metadata folder and partition
+// files) as a whole non-hive segment, is a bad row. So is a value whose
+// segment exceeds MaxPartitionSegmentLen bytes or whose partition path
+// exceeds MaxPartitionPathLen, and a record key longer than MaxRecordKeyLen:
+// the write would fail only at commit, for every row. Bad rows are
 // reported as *RowError naming the row, field and reason; KeysLenient
 // collects them all instead of stopping at the first.
 //
@@ -91,6 +95,22 @@ const (
 	SimpleClass         = "org.apache.hudi.keygen.SimpleKeyGenerator"
 	ComplexClass        = "org.apache.hudi.keygen.ComplexKeyGenerator"
 	NonPartitionedClass = "org.apache.hudi.keygen.NonpartitionedKeyGenerator"
+)
+
+// Size limits of keys and partition paths. Hudi defines none, but storage
+// does: hoodie refuses such rows up front rather than fail the commit.
+const (
+	// MaxPartitionSegmentLen bounds one partition path segment
+	// ("field=value" when hive-style, escaped): NAME_MAX of common local
+	// file systems.
+	MaxPartitionSegmentLen = 255
+	// MaxPartitionPathLen bounds a whole partition path, leaving room for
+	// a table prefix and a base file name (about 85 bytes) within S3's
+	// 1024-byte object keys.
+	MaxPartitionPathLen = 768
+	// MaxRecordKeyLen bounds a record key, so that key plus partition path
+	// fit the record-key index (60000 bytes per entry).
+	MaxRecordKeyLen = 32 << 10
 )
 
 // String returns the kind's name.
@@ -524,6 +544,19 @@ rows:
 			}
 		}
 
+		if n := len(kbuf) - start; n > MaxRecordKeyLen {
+			kbuf = kbuf[:start]
+			field := g.keyFieldList
+			if g.bareKey {
+				field = kf[0].name
+			}
+			if !fail(i, field, fmt.Sprintf("record key of %d bytes exceeds %d", n, MaxRecordKeyLen)) {
+				break rows
+			}
+			offsets[i+1] = len(kbuf)
+			continue
+		}
+
 		// Partition values repeat from row to row: encode the raw values
 		// (tag 0 null, or tag 1, 4-byte length, bytes) and redo the path
 		// only when they change.
@@ -609,6 +642,7 @@ func (g *Generator) partitionPath(pf []bound, raw, dst []byte) (path []byte, fie
 		if j > 0 {
 			dst = append(dst, '/')
 		}
+		seg := len(dst)
 		if g.cfg.HiveStyle {
 			dst = append(dst, f.name...)
 			dst = append(dst, '=')
@@ -620,20 +654,46 @@ func (g *Generator) partitionPath(pf []bound, raw, dst []byte) (path []byte, fie
 		} else {
 			raw = raw[1:]
 		}
-		if len(v) == 0 {
+		switch {
+		case len(v) == 0:
 			dst = append(dst, DefaultPartition...)
-			continue
-		}
-		if reason := g.checkPartitionValue(v, f.text); reason != "" {
-			return dst, f.name, reason
-		}
-		if g.cfg.URLEncode {
+		case g.cfg.URLEncode:
+			if reason := g.checkPartitionValue(v, f.text); reason != "" {
+				return dst, f.name, reason
+			}
 			dst = hivepath.AppendEscaped(dst, v)
-		} else {
+		default:
+			if reason := g.checkPartitionValue(v, f.text); reason != "" {
+				return dst, f.name, reason
+			}
 			dst = append(dst, v...)
 		}
+		if n := len(dst) - seg; n > MaxPartitionSegmentLen {
+			return dst, f.name, fmt.Sprintf("partition path segment %s exceeds %d bytes", short(dst[seg:]), MaxPartitionSegmentLen)
+		}
+	}
+	if len(dst) > MaxPartitionPathLen {
+		return dst, g.partFieldList(), fmt.Sprintf("partition path of %d bytes exceeds %d", len(dst), MaxPartitionPathLen)
 	}
 	return dst, "", ""
+}
+
+// partFieldList is the comma-joined partition field names.
+func (g *Generator) partFieldList() string {
+	names := make([]string, len(g.parts))
+	for i, f := range g.parts {
+		names[i] = f.name
+	}
+	return strings.Join(names, ",")
+}
+
+// short quotes v for an error message, truncated to 64 bytes.
+func short(v []byte) string {
+	const limit = 64
+	if len(v) <= limit {
+		return fmt.Sprintf("%q", v)
+	}
+	return fmt.Sprintf("%q… (%d bytes)", v[:limit], len(v))
 }
 
 // pathUnsafe marks the bytes a partition value may not hold unescaped.
@@ -653,15 +713,18 @@ func (g *Generator) checkPartitionValue(v []byte, text bool) string {
 	if !g.cfg.HiveStyle && (string(v) == "." || string(v) == "..") {
 		return fmt.Sprintf("partition value %q would be a %q path segment", v, v)
 	}
+	if !g.cfg.HiveStyle && bytes.HasPrefix(v, []byte(".hoodie")) {
+		return fmt.Sprintf("partition value %s would be a path segment starting with \".hoodie\", reserved for Hudi metadata", short(v))
+	}
 	if !unsafeByte || g.cfg.URLEncode {
 		// With URL encoding every other dangerous byte is escaped.
 		return ""
 	}
 	switch {
 	case bytes.IndexByte(v, '/') >= 0:
-		return fmt.Sprintf("partition value %q contains '/', which would split it into several path segments (hudi-rs needs one per field); enable URL encoding (hoodie.datasource.write.partitionpath.urlencode=true)", v)
+		return fmt.Sprintf("partition value %s contains '/', which would split it into several path segments (hudi-rs needs one per field); enable URL encoding (hoodie.datasource.write.partitionpath.urlencode=true)", short(v))
 	case bytes.IndexByte(v, '\\') >= 0:
-		return fmt.Sprintf("partition value %q contains '\\', a path separator on some systems; enable URL encoding (hoodie.datasource.write.partitionpath.urlencode=true)", v)
+		return fmt.Sprintf("partition value %s contains '\\', a path separator on some systems; enable URL encoding (hoodie.datasource.write.partitionpath.urlencode=true)", short(v))
 	default:
 		return "partition value contains NUL; enable URL encoding (hoodie.datasource.write.partitionpath.urlencode=true)"
 	}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# fuzz.sh runs every native Go fuzz target of the module for a short time:
+# one `go test -fuzz` per target (-fuzz takes one target per package). The
+# seed corpora (f.Add and testdata/fuzz/FuzzX/) also run with the normal
+# test suite; this adds FUZZTIME of mutation per target on top.
+#
+#   bash scripts/fuzz.sh                        # every target, FUZZTIME (6s) each
+#   FUZZTIME=1m bash scripts/fuzz.sh ./table/   # the targets of some packages
+#
+# A failing input is written to the package's testdata/fuzz/FuzzX/ by go
+# test: commit it with the fix, so that it runs with every test run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-6s}
+# Go minimises every new interesting input for up to a minute by default,
+# during which no fuzzing happens; keep it short.
+minimize=${FUZZMINIMIZETIME:-2s}
+
+dirs=("$@")
+[ ${#dirs[@]} -gt 0 ] || dirs=(.)
+
+# Targets as "<package dir> <name>", from `func FuzzX(f *testing.F)` in
+# test files; vendored and testdata directories are skipped.
+mapfile -t targets < <(
+	for d in "${dirs[@]}"; do
+		grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' "${d%/...}" 2>/dev/null || true
+	done | grep -v '/testdata/' | sed -E 's#^(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)\($#\1 \2#' | sort -u
+)
+
+total=0
+failed=0
+failures=()
+start=$(date +%s)
+for t in "${targets[@]}"; do
+	dir=${t% *}
+	name=${t#* }
+	pkg=./${dir#./}
+	total=$((total + 1))
+	echo "=== fuzz $pkg $name ($fuzztime)"
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$pkg" 2>&1 | tail -25; then
+		failed=$((failed + 1))
+		failures+=("$pkg $name")
+	fi
+done
+for f in "${failures[@]}"; do
+	echo "FAIL: $f" >&2
+done
+echo "fuzz: $total targets, $failed failed ($(( $(date +%s) - start ))s)"
+[ "$failed" -eq 0 ]
