@@ -56,6 +56,7 @@ type Snapshot struct {
 	Files  []table.BaseFileInfo // base files of the read (COW, read-optimized, or MOR slices without logs)
 	Merged []*table.FileSlice   // MOR slices with log files, merged on read
 	Schema *arrow.Schema        // with meta columns
+	Table  *schema.Schema       // the table schema (data columns), nil before the first commit
 }
 
 // NeedsMerge reports whether the read merges log files (a merge-on-read
@@ -93,6 +94,7 @@ func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error
 			return nil, fmt.Errorf("reader: table schema: %w", err)
 		}
 		s.Schema = sch.ToArrowWithMeta()
+		s.Table = sch
 	}
 	if s.Schema == nil && len(s.Merged) > 0 {
 		return nil, fmt.Errorf("%w: merge-on-read snapshot without a table schema", ErrUnsupported)
@@ -139,15 +141,8 @@ func (s *Snapshot) Records(ctx context.Context) iter.Seq2[arrow.RecordBatch, err
 				}
 			}
 		}
-		mo := merge.Options{
-			Include:         merge.Visible(s.tl, s.View.AsOf),
-			PrecombineField: s.cfg.PrecombineField,
-			PayloadDefault:  s.cfg.PayloadClass == table.PayloadDefault,
-			Target:          s.Schema,
-			BatchRows:       s.opts.BatchRows,
-		}
 		for _, sl := range s.Merged {
-			for rec, err := range merge.Slice(ctx, s.st, sl, mo, nil) {
+			for rec, err := range s.MergedSlice(ctx, sl) {
 				if err != nil {
 					yield(nil, fmt.Errorf("reader: file group %s: %w", sl.FileGroupID, err))
 					return
@@ -169,6 +164,19 @@ func (s *Snapshot) Records(ctx context.Context) iter.Seq2[arrow.RecordBatch, err
 			}
 		}
 	}
+}
+
+// MergedSlice yields the merged records of one of the snapshot's Merged
+// slices (base file with its log files applied), unfiltered.
+func (s *Snapshot) MergedSlice(ctx context.Context, sl *table.FileSlice) iter.Seq2[arrow.RecordBatch, error] {
+	mo := merge.Options{
+		Include:         merge.Visible(s.tl, s.View.AsOf),
+		PrecombineField: s.cfg.PrecombineField,
+		PayloadDefault:  s.cfg.PayloadClass == table.PayloadDefault,
+		Target:          s.Schema,
+		BatchRows:       s.opts.BatchRows,
+	}
+	return merge.Slice(ctx, s.st, sl, mo, nil)
 }
 
 // shape conforms a batch to the read schema and applies the incremental

@@ -335,3 +335,84 @@ func writeRollbackBlock(ctx context.Context, st storage.Storage, R, F string, re
 	}
 	return "", 0, fmt.Errorf("no free log version in %s", prefix)
 }
+
+// ErrRollbackRefused reports an instant Rollback will not roll back.
+var ErrRollbackRefused = errors.New("writer: rollback refused")
+
+// Rollback rolls back instant ts of the table: a pending write (as Open
+// does for crashed writers), or the latest completed commit or deltacommit,
+// Hudi-style: a rollback instant with its plan and metadata, the instant's
+// base files deleted and its log blocks rolled back by command blocks.
+// Rolling back a completed instant restores the table to the previous
+// instant; the caller must rebuild its record index afterwards (the CLI
+// removes the default index directory). Compactions, cleans and instants
+// with later completed writes are refused.
+func Rollback(ctx context.Context, tbl *table.Table, ts string) error {
+	st := tbl.Storage()
+	tl, err := timeline.Load(ctx, st)
+	if err != nil {
+		return err
+	}
+	inst, ok := tl.Find(ts)
+	if !ok {
+		return fmt.Errorf("%w: no instant %s on the active timeline", ErrRollbackRefused, ts)
+	}
+	if tl.IsCompaction(ts) {
+		return fmt.Errorf("%w: %s is a compaction (re-run it with compact --run-only instead)", ErrRollbackRefused, ts)
+	}
+	switch inst.Action {
+	case timeline.Commit, timeline.DeltaCommit, timeline.ReplaceCommit:
+	default:
+		return fmt.Errorf("%w: %s is a %s, not a write", ErrRollbackRefused, ts, inst.Action)
+	}
+	if err := finishPendingRollbacks(ctx, st, tl); err != nil {
+		return err
+	}
+	if inst.State != timeline.Completed {
+		return rollbackInstant(ctx, st, inst)
+	}
+	for _, later := range tl.Instants() {
+		if later.Timestamp <= ts {
+			continue
+		}
+		if later.IsWriteAction() || tl.IsCompaction(later.Timestamp) {
+			return fmt.Errorf("%w: %s is not the latest write (%s came after it)", ErrRollbackRefused, ts, later)
+		}
+	}
+	md, err := timeline.ReadCommitMetadata(ctx, st, inst)
+	if err != nil {
+		return err
+	}
+	// Markers for every file the instant wrote, so the rollback finds them
+	// (and a crash after the completed file is gone is finished by the next
+	// writer's Open like any failed write).
+	for _, s := range md.Stats() {
+		var names []string
+		if s.IsLog() {
+			names = s.LogFiles
+			if len(names) == 0 && s.Path != "" {
+				names = []string{path.Base(s.Path)}
+			}
+		} else if s.Path != "" {
+			names = []string{path.Base(s.Path)}
+		}
+		for _, n := range names {
+			kind := "CREATE"
+			if s.IsLog() {
+				kind = "APPEND"
+			}
+			if err := storage.WriteFile(ctx, st, markerPath(ts, s.PartitionPath, n, kind), nil, storage.CreateOptions{}); err != nil {
+				return fmt.Errorf("writer: rollback %s: %w", ts, err)
+			}
+		}
+	}
+	done, err := timeline.InstantPath(inst)
+	if err != nil {
+		return err
+	}
+	if err := st.Delete(ctx, done); err != nil {
+		return fmt.Errorf("writer: rollback %s: %w", ts, err)
+	}
+	inst.State = timeline.Inflight
+	return rollbackInstant(ctx, st, inst)
+}

@@ -11,6 +11,10 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/hoodie-lake/hoodie/internal/arrowutil"
+	"github.com/hoodie-lake/hoodie/internal/basefile"
+	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/table"
@@ -26,8 +30,8 @@ func newQueryCmd(g *globalFlags) *cobra.Command {
 		Long: `query builds the table's file-system view (as of the latest commit, or --as-of), hands DuckDB
 the latest base files (read_parquet; files on S3 are downloaded to a temporary directory
 first), and runs the SQL with the table visible as t, meta columns included. Merge-on-read
-tables are read through their read-optimized view (--read-optimized); their merged
-snapshot needs the log reader.`,
+file groups with log files are merged by hoodie's snapshot reader (Hudi's ordering and
+delete rules) into temporary Parquet files; --read-optimized reads base files only.`,
 		Example: `  hoodie query --table /tmp/events "SELECT count(*), count(DISTINCT uuid) FROM t"
   hoodie query --table /tmp/events --as-of 20261122120000000 "SELECT * FROM t LIMIT 10"
   hoodie query --table s3://bucket/events --s3-path-style --output csv "SELECT dt, count(*) FROM t GROUP BY dt"`,
@@ -82,30 +86,103 @@ func openDuckDB(ctx context.Context, tbl *table.Table, opts reader.Options) (*sq
 }
 
 // localFiles returns local paths of the snapshot's base files, copying them
-// from object storage into a temporary directory when needed.
+// from object storage into a temporary directory when needed. Merge-on-read
+// slices with log files are merged by hoodie's reader (Hudi's merge rules)
+// into temporary Parquet files first.
 func localFiles(ctx context.Context, st storage.Storage, snap *reader.Snapshot) ([]string, func(), error) {
-	if l, ok := st.(*storage.Local); ok {
-		var out []string
-		for _, f := range snap.Files {
-			out = append(out, filepath.Join(l.Root(), filepath.FromSlash(f.Path)))
+	var out []string
+	cleanup := func() {}
+	if snap.NeedsMerge() || !isLocal(st) {
+		dir, err := os.MkdirTemp("", "hoodie-query-")
+		if err != nil {
+			return nil, nil, err
 		}
-		return out, func() {}, nil
+		cleanup = func() { os.RemoveAll(dir) }
+		for i, sl := range snap.Merged {
+			p := filepath.Join(dir, fmt.Sprintf("merged-%06d.parquet", i))
+			if err := writeMerged(ctx, snap, sl, p); err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("query: merging file group %s: %w", sl.FileGroupID, err)
+			}
+			out = append(out, p)
+		}
+		if !isLocal(st) {
+			files, err := downloadAll(ctx, st, snap, dir)
+			if err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+			return append(out, files...), cleanup, nil
+		}
 	}
-	dir, err := os.MkdirTemp("", "hoodie-query-")
+	l := st.(*storage.Local)
+	for _, f := range snap.Files {
+		out = append(out, filepath.Join(l.Root(), filepath.FromSlash(f.Path)))
+	}
+	return out, cleanup, nil
+}
+
+func isLocal(st storage.Storage) bool {
+	_, ok := st.(*storage.Local)
+	return ok
+}
+
+// writeMerged writes one merged slice to a local Parquet file.
+func writeMerged(ctx context.Context, snap *reader.Snapshot, sl *table.FileSlice, p string) error {
+	f, err := os.Create(p)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
+	defer f.Close()
+	fw, err := basefile.NewWriter(f, snap.Table, basefile.WriterOptions{})
+	if err != nil {
+		return err
+	}
+	defer fw.Abort()
+	names := make([]string, len(snap.Table.Fields))
+	for i, fl := range snap.Table.Fields {
+		names[i] = fl.Name
+	}
+	str := func(rec arrow.RecordBatch, name string) basefile.Strings {
+		if c, ok := arrowutil.Column(rec, name).(*array.String); ok {
+			return basefile.FromArrow(c)
+		}
+		return basefile.Const("")
+	}
+	for rec, err := range snap.MergedSlice(ctx, sl) {
+		if err != nil {
+			return err
+		}
+		meta := basefile.Meta{
+			CommitTime: str(rec, schema.CommitTimeField), SeqNo: str(rec, schema.CommitSeqNoField),
+			RecordKey: str(rec, schema.RecordKeyField), PartitionPath: str(rec, schema.PartitionPathField),
+			FileName: str(rec, schema.FileNameField),
+		}
+		data := arrowutil.Project(rec, names)
+		err := fw.Write(meta, data)
+		data.Release()
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	if _, err := fw.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// downloadAll copies the snapshot's base files into dir.
+func downloadAll(ctx context.Context, st storage.Storage, snap *reader.Snapshot, dir string) ([]string, error) {
 	var out []string
 	for i, f := range snap.Files {
 		p := filepath.Join(dir, fmt.Sprintf("%06d.parquet", i))
 		if err := download(ctx, st, f.Path, p); err != nil {
-			cleanup()
-			return nil, nil, err
+			return nil, err
 		}
 		out = append(out, p)
 	}
-	return out, cleanup, nil
+	return out, nil
 }
 
 func download(ctx context.Context, st storage.Storage, key, path string) error {
