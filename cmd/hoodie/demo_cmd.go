@@ -10,6 +10,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/hoodie-lake/hoodie/bench"
+	"github.com/hoodie-lake/hoodie/compactor"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/table"
@@ -18,18 +19,20 @@ import (
 )
 
 func newDemoCmd(g *globalFlags) *cobra.Command {
-	var location string
+	var location, typ string
 	var events, commits int
 	cmd := &cobra.Command{
 		Use:   "demo [--table LOCATION]",
 		Short: "Run the main job on a local table: ingest game events with duplicates and late arrivals, then query",
-		Long: `demo creates a copy-on-write table of game events (record key uuid, precombine time,
+		Long: `demo creates a merge-on-read table of game events (record key uuid, precombine time,
 partitioned by dt/game_id/region, hive-style) and upserts generated events in several
 commits: every commit carries retries of its own events, late versions of earlier events
-(older event time: ignored, the stored version is newer) and newer versions (updates).
-It then prints the timeline and file groups, and asks DuckDB over the latest base files
-for the row count and the distinct keys: one row per key.
-Without --table it uses a new directory under the system temp dir.`,
+(older event time: ignored, the stored version is newer) and newer versions (updates),
+which go to Avro log files. It then compacts the table (merging the logs into new base
+files), prints the timeline and file groups, and asks DuckDB over the merged snapshot for
+the row count and the distinct keys: one row per key.
+Without --table it uses a new directory under the system temp dir. --type cow writes a
+copy-on-write table instead.`,
 		Example: `  go run ./cmd/hoodie demo
   hoodie demo --table /tmp/game_events --events 200000 --commits 5`,
 		Args: cobra.NoArgs,
@@ -48,7 +51,7 @@ Without --table it uses a new directory under the system temp dir.`,
 			}
 			tbl, err := table.Create(ctx, st, table.CreateOptions{
 				Name:                  "game_events",
-				Type:                  table.CopyOnWrite,
+				Type:                  table.TableType(typeName(typ)),
 				RecordKeyFields:       []string{"uuid"},
 				PrecombineField:       "time",
 				PartitionFields:       []string{"dt", "game_id", "region"},
@@ -61,11 +64,34 @@ Without --table it uses a new directory under the system temp dir.`,
 				return err
 			}
 			opts := writer.Options{IndexLocation: location}
+			if tbl.Config().Type == table.MergeOnRead {
+				// New events make new file groups, so updates show up as
+				// log files (with small-file handling they would be merged
+				// into the small base files, as Hudi does).
+				opts.SmallFileLimit = -1
+			}
 			if _, ok := st.(*storage.Local); ok {
 				opts.IndexDir = filepath.Join(filepath.Dir(location), "index")
 			}
 			if err := demoIngest(ctx, out, tbl, opts, events, commits); err != nil {
 				return err
+			}
+			if tbl.Config().Type == table.MergeOnRead {
+				if err := demoQuery(ctx, out, tbl, "before compaction"); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "\n$ hoodie compact --table %s --force\n", location)
+				sc, res, err := compactor.Run(ctx, tbl, compactor.Options{Force: true}, false, false)
+				if err != nil {
+					return err
+				}
+				if sc != nil {
+					fmt.Fprintf(out, "scheduled %s: %d file groups, %d log files\n", sc.Instant, sc.FileGroups, sc.LogFiles)
+				}
+				for _, r := range res {
+					fmt.Fprintf(out, "compacted %s: %d log records merged into %d records, %.1f MB in %s\n",
+						r.Instant, r.LogRecords, r.Records, float64(r.BytesWritten)/(1<<20), r.Duration.Round(time.Millisecond))
+				}
 			}
 			for _, sub := range []*cobra.Command{newTimelineCmd(g), newFilesCmd(g)} {
 				fmt.Fprintf(out, "\n$ hoodie %s --table %s\n", sub.Name(), location)
@@ -75,12 +101,13 @@ Without --table it uses a new directory under the system temp dir.`,
 					return err
 				}
 			}
-			return demoQuery(ctx, out, tbl)
+			return demoQuery(ctx, out, tbl, "")
 		},
 	}
 	cmd.Flags().StringVar(&location, "table", "", "table location (default: a new directory under the temp dir)")
 	cmd.Flags().IntVar(&events, "events", 100_000, "events to generate")
 	cmd.Flags().IntVar(&commits, "commits", 4, "commits to spread them over")
+	cmd.Flags().StringVar(&typ, "type", "mor", "table type: mor or cow")
 	return cmd
 }
 
@@ -124,9 +151,9 @@ func demoIngest(ctx context.Context, out io.Writer, tbl *table.Table, opts write
 	return nil
 }
 
-// demoQuery asks DuckDB, over the latest base files, for rows and distinct
-// keys.
-func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table) error {
+// demoQuery asks DuckDB, over the snapshot (merged for MOR), for rows and
+// distinct keys.
+func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table, when string) error {
 	db, closeDB, err := openDuckDB(ctx, tbl, reader.Options{})
 	if err != nil {
 		return err
@@ -137,7 +164,10 @@ func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table) error {
 	if err := db.QueryRowContext(ctx, q).Scan(&rows, &keys, &parts); err != nil {
 		return fmt.Errorf("duckdb: %w", err)
 	}
-	fmt.Fprintf(out, "\nDuckDB over the latest base files: %d rows, %d distinct keys, %d partitions", rows, keys, parts)
+	if when != "" {
+		when = " (" + when + ")"
+	}
+	fmt.Fprintf(out, "\nDuckDB over the snapshot%s: %d rows, %d distinct keys, %d partitions", when, rows, keys, parts)
 	if rows == keys {
 		fmt.Fprintln(out, " — one row per key.")
 	} else {
@@ -145,4 +175,13 @@ func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table) error {
 		return fmt.Errorf("demo: %d rows but %d keys", rows, keys)
 	}
 	return nil
+}
+
+// typeName maps the --type flag to a table type name.
+func typeName(s string) string {
+	switch s {
+	case "mor", "MERGE_ON_READ":
+		return string(table.MergeOnRead)
+	}
+	return string(table.CopyOnWrite)
 }

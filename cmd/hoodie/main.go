@@ -75,6 +75,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newBenchCmd(g),
 		newIngestCmd(g),
 		newQueryCmd(g),
+		newCompactCmd(g),
+		newRollbackCmd(g),
 	)
 	return root
 }

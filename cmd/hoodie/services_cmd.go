@@ -1,0 +1,142 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hoodie-lake/hoodie/compactor"
+	"github.com/hoodie-lake/hoodie/writer"
+	"github.com/spf13/cobra"
+)
+
+func newCompactCmd(g *globalFlags) *cobra.Command {
+	var location, strategy string
+	var scheduleOnly, runOnly, force bool
+	var deltaCommits, parallelism int
+	var elapsed time.Duration
+	var logBytes int64
+	cmd := &cobra.Command{
+		Use:   "compact --table LOCATION",
+		Short: "Schedule and run compactions of a merge-on-read table",
+		Long: `compact first runs every pending compaction plan (requested or inflight: a crashed run is
+re-run to the same result), then schedules a new plan when the strategy says so (default:
+5 delta commits since the last compaction) and runs it. Plans are Hudi 0.15 Avro
+HoodieCompactionPlans in <instant>.compaction.requested; execution merges each file slice
+(base file + log files, Hudi's ordering and delete rules) into a new base file and completes
+<instant>.commit. It is safe while ingestion runs in another process: new log files of the
+planned file groups go to the new slice. --schedule-only and --run-only split the two halves
+(e.g. schedule next to ingestion, execute elsewhere).`,
+		Example: `  hoodie compact --table /tmp/events
+  hoodie compact --table /tmp/events --force
+  hoodie compact --table s3://bucket/events --s3-path-style --schedule-only --strategy LOG_SIZE --log-bytes 268435456
+  hoodie compact --table s3://bucket/events --run-only`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if scheduleOnly && runOnly {
+				return fmt.Errorf("--schedule-only and --run-only exclude each other")
+			}
+			ctx := cmd.Context()
+			tbl, _, err := g.openTable(ctx, location)
+			if err != nil {
+				return err
+			}
+			opts := compactor.Options{Strategy: compactor.Strategy(strategy), DeltaCommits: deltaCommits, Elapsed: elapsed,
+				LogBytes: logBytes, Force: force, Parallelism: parallelism}
+			if isTTY(cmd.ErrOrStderr()) {
+				opts.Progress = func(step string, done, total int64) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "\r%s: %d/%d file groups", step, done, total)
+					if done == total {
+						fmt.Fprintln(cmd.ErrOrStderr())
+					}
+				}
+			}
+			sc, results, err := compactor.Run(ctx, tbl, opts, scheduleOnly, runOnly)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if g.output == "json" {
+				return printJSON(out, map[string]any{"scheduled": sc, "executed": results})
+			}
+			if sc != nil {
+				fmt.Fprintf(out, "scheduled %s: %d file groups, %d log files (%d bytes) — %s\n", sc.Instant, sc.FileGroups, sc.LogFiles, sc.LogBytes, sc.Reason)
+			} else if !runOnly {
+				fmt.Fprintln(out, "nothing scheduled (the strategy does not fire, or no file slice has log files)")
+			}
+			var rows [][]string
+			for _, r := range results {
+				state := "completed"
+				if r.AlreadyDone {
+					state = "already completed"
+				}
+				rows = append(rows, []string{r.Instant, state, strconv.Itoa(r.FileGroups), itoa(r.LogFiles), itoa(r.LogRecords), itoa(r.Records),
+					itoa(r.BytesWritten), strconv.Itoa(r.CarriedLogs), r.Duration.Round(time.Millisecond).String()})
+			}
+			if len(rows) > 0 {
+				return printTable(out, []string{"INSTANT", "STATE", "GROUPS", "LOG_FILES", "LOG_RECORDS", "RECORDS", "BYTES", "CARRIED", "TIME"}, rows)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&location, "table", "", "table location: a path, file:// or s3://bucket/prefix")
+	f.BoolVar(&scheduleOnly, "schedule-only", false, "only schedule a plan (when the strategy says so)")
+	f.BoolVar(&runOnly, "run-only", false, "only run pending plans")
+	f.BoolVar(&force, "force", false, "schedule regardless of the strategy")
+	f.StringVar(&strategy, "strategy", string(compactor.NumCommits), "trigger: NUM_COMMITS, TIME_ELAPSED, NUM_OR_TIME, NUM_AND_TIME or LOG_SIZE")
+	f.IntVar(&deltaCommits, "delta-commits", compactor.DefaultDeltaCommits, "NUM_COMMITS threshold")
+	f.DurationVar(&elapsed, "elapsed", compactor.DefaultElapsed, "TIME_ELAPSED threshold")
+	f.Int64Var(&logBytes, "log-bytes", compactor.DefaultLogBytes, "LOG_SIZE threshold")
+	f.IntVar(&parallelism, "parallelism", 0, "file groups merged at once (default: CPUs)")
+	return cmd
+}
+
+func newRollbackCmd(g *globalFlags) *cobra.Command {
+	var location string
+	cmd := &cobra.Command{
+		Use:   "rollback --table LOCATION INSTANT",
+		Short: "Roll back a pending write or the latest completed commit/deltacommit",
+		Long: `rollback undoes the write at INSTANT the way Hudi does: a rollback instant with its Avro plan
+and metadata, the instant's base files deleted and its log blocks rolled back by command
+blocks in their file slices. INSTANT must be a pending (failed) write or the latest completed
+write; rolling back a completed write also drops the default record index directory, which
+the next writer rebuilds from the table.`,
+		Example: `  hoodie rollback --table /tmp/events 20261122120000000
+  hoodie timeline --table /tmp/events   # find the instant first`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			tbl, tl, err := g.openTable(ctx, location)
+			if err != nil {
+				return err
+			}
+			completed := tl.IsCompleted(args[0])
+			if err := writer.Rollback(ctx, tbl, args[0]); err != nil {
+				return err
+			}
+			if completed {
+				if dir, err := writer.DefaultIndexDir(location); err == nil {
+					if err := os.RemoveAll(dir); err != nil {
+						return fmt.Errorf("rollback: dropping the index at %s: %w", dir, err)
+					}
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rolled back %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&location, "table", "", "table location: a path, file:// or s3://bucket/prefix")
+	return cmd
+}
+
+// isTTY reports whether w is a character device (a terminal).
+func isTTY(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
