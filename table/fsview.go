@@ -100,6 +100,12 @@ type ViewOptions struct {
 	// AsOf is the instant to view the table as of (time travel). Default:
 	// the latest completed commit.
 	AsOf string
+	// Partitions, when not nil, restricts the view to these partition paths
+	// ("" is the table root of a non-partitioned table): one delimited LIST
+	// per partition instead of a LIST of the whole table, so a writer's
+	// cost does not grow with the partitions it does not touch. Listed
+	// paths without partition metadata are not partitions (yet).
+	Partitions []string
 }
 
 // BuildView lists the table once (every key outside .hoodie/) and builds
@@ -131,20 +137,43 @@ func BuildView(ctx context.Context, st storage.Storage, tl *timeline.Timeline, o
 
 	partSet := map[string]bool{}
 	byDir := map[string][]storage.ObjectInfo{}
-	for obj, err := range st.List(ctx, "", "") {
-		if err != nil {
-			return nil, fmt.Errorf("table: view: %w", err)
-		}
-		if strings.HasPrefix(obj.Path, timeline.MetaFolder+"/") {
-			continue
+	add := func(obj storage.ObjectInfo) {
+		if obj.IsDir || strings.HasPrefix(obj.Path, timeline.MetaFolder+"/") {
+			return
 		}
 		dir, name := path.Split(obj.Path)
 		dir = strings.TrimSuffix(dir, "/")
 		if strings.HasPrefix(name, partitionMetaPrefix) {
 			partSet[dir] = true
-			continue
+			return
 		}
 		byDir[dir] = append(byDir[dir], obj)
+	}
+	if opts.Partitions == nil {
+		for obj, err := range st.List(ctx, "", "") {
+			if err != nil {
+				return nil, fmt.Errorf("table: view: %w", err)
+			}
+			add(obj)
+		}
+	} else {
+		seen := map[string]bool{}
+		for _, p := range opts.Partitions {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			prefix := ""
+			if p != "" {
+				prefix = p + "/"
+			}
+			for obj, err := range st.List(ctx, prefix, "/") {
+				if err != nil {
+					return nil, fmt.Errorf("table: view: %w", err)
+				}
+				add(obj)
+			}
+		}
 	}
 	for p := range partSet {
 		v.partitions = append(v.partitions, p)

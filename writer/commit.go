@@ -111,7 +111,20 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	if err := w.catchUpIndex(ctx, tl); err != nil {
 		return nil, err
 	}
-	view, err := table.BuildView(ctx, w.st, tl, table.ViewOptions{})
+	// The view covers the partitions this commit touches (with a global
+	// index, where a key may live in any partition, the whole table).
+	vo := table.ViewOptions{}
+	if !w.opts.GlobalIndex {
+		vo.Partitions = []string{}
+		seen := map[string]bool{}
+		for _, r := range winners {
+			if part := r.partition(); !seen[part] {
+				seen[part] = true
+				vo.Partitions = append(vo.Partitions, part)
+			}
+		}
+	}
+	view, err := table.BuildView(ctx, w.st, tl, vo)
 	if err != nil {
 		return nil, err
 	}
