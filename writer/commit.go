@@ -44,6 +44,16 @@ type CommitResult struct {
 // returns its instant time and write stats. On error nothing of the
 // instant is visible; the buffer is kept so the caller may retry or Abort.
 func (w *Writer) Commit(ctx context.Context) (*CommitResult, error) {
+	return w.CommitWithCheckpoint(ctx, "")
+}
+
+// CommitWithCheckpoint is Commit that also records the source position the
+// buffered records end at (a Kafka topic's partition offsets, a Kinesis
+// sequence number, a file and line; see KafkaCheckpoint) in the commit's
+// extraMetadata under CheckpointKey, atomically with the data. After a
+// crash, LastCheckpoint tells a consumer where to resume so that no record
+// is committed twice. An empty checkpoint records none.
+func (w *Writer) CommitWithCheckpoint(ctx context.Context, checkpoint string) (*CommitResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.mu.closed {
@@ -53,7 +63,7 @@ func (w *Writer) Commit(ctx context.Context) (*CommitResult, error) {
 		return &CommitResult{}, nil
 	}
 	start := time.Now()
-	res, err := w.commit(ctx, w.mu.batches, w.mu.schema)
+	res, err := w.commit(ctx, w.mu.batches, w.mu.schema, checkpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +96,7 @@ func (p *plan) handleFor(id table.FileGroupID, old *table.BaseFileInfo) *handle 
 	return h
 }
 
-func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schema) (*CommitResult, error) {
+func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schema, checkpoint string) (*CommitResult, error) {
 	if sch == nil {
 		return nil, fmt.Errorf("%w: no schema: the table has none and no data batch was given", ErrSchema)
 	}
@@ -261,6 +271,9 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	md := &timeline.CommitMetadata{
 		OperationType: opType,
 		ExtraMetadata: map[string]string{timeline.SchemaKey: sch.AvroJSON()},
+	}
+	if checkpoint != "" {
+		md.ExtraMetadata[CheckpointKey] = checkpoint
 	}
 	parts := map[string]bool{}
 	kept := results[:0]
