@@ -2,6 +2,7 @@ package writer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -64,6 +65,9 @@ func (w *Writer) CommitWithCheckpoint(ctx context.Context, checkpoint string) (*
 	}
 	start := time.Now()
 	res, err := w.commit(ctx, w.mu.batches, w.mu.schema, checkpoint)
+	for retry := 0; errors.Is(err, ErrConflict) && retry < w.opts.ConflictRetries; retry++ {
+		res, err = w.commit(ctx, w.mu.batches, w.mu.schema, checkpoint)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +180,10 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		return nil, err
 	}
 	T := inst.Timestamp
+	if w.opts.Concurrency == Optimistic {
+		stop := w.heartbeat(ctx, T)
+		defer stop()
+	}
 	committed := false
 	earlyStarted := false
 	defer func() {
@@ -264,6 +272,14 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	}
 	if p.mor {
 		if err := w.relocateLogs(ctx, tl, T, work, results); err != nil {
+			return nil, err
+		}
+	}
+	if w.opts.Concurrency == Optimistic {
+		if w.beforeSlot != nil {
+			w.beforeSlot()
+		}
+		if err := w.claimSlot(ctx, tl, T, touchedGroups(work)); err != nil {
 			return nil, err
 		}
 	}

@@ -30,7 +30,7 @@ import (
 // that got as far as writing data: such a write indexes its keys before
 // its commit point, possibly over entries of keys that were already
 // stored, so the caller rebuilds the index.
-func rollbackPending(ctx context.Context, st storage.Storage) (indexDirty bool, err error) {
+func rollbackPending(ctx context.Context, st storage.Storage, failed func(timeline.Instant) (bool, error)) (indexDirty bool, err error) {
 	tl, err := timeline.Load(ctx, st)
 	if err != nil {
 		return false, err
@@ -41,6 +41,15 @@ func rollbackPending(ctx context.Context, st storage.Storage) (indexDirty bool, 
 	for _, inst := range tl.Pending() {
 		switch inst.Action {
 		case timeline.Commit, timeline.DeltaCommit, timeline.ReplaceCommit:
+			if failed != nil {
+				gone, err := failed(inst)
+				if err != nil {
+					return indexDirty, err
+				}
+				if !gone {
+					continue // a live concurrent writer's instant
+				}
+			}
 			if inst.State == timeline.Inflight {
 				if md, err := timeline.ReadCommitMetadata(ctx, st, inst); err == nil {
 					switch md.OperationType {

@@ -101,6 +101,16 @@ type Options struct {
 	// (which is what keeps an expired key from becoming a duplicate). Switch
 	// it off only for append-only streams.
 	DisableFooterLookup bool
+	// Concurrency selects single-writer (default) or optimistic
+	// concurrency with other writers of the table.
+	Concurrency Concurrency
+	// HeartbeatTimeout: an optimistic writer's pending instant whose
+	// heartbeat is older than this is rolled back by other writers.
+	// Default DefaultHeartbeatTimeout.
+	HeartbeatTimeout time.Duration
+	// ConflictRetries retries a commit that failed with ErrConflict this
+	// many times (re-reading the table each time).
+	ConflictRetries int
 	// LogFileMaxSize rolls a merge-on-read log file to the next version
 	// past this size. Default DefaultLogFileMaxSize (1 GiB).
 	LogFileMaxSize int64
@@ -117,6 +127,9 @@ func (o *Options) ensureDefaults() error {
 	}
 	if o.SmallFileLimit == 0 {
 		o.SmallFileLimit = DefaultSmallFileLimit
+	}
+	if o.HeartbeatTimeout <= 0 {
+		o.HeartbeatTimeout = DefaultHeartbeatTimeout
 	}
 	if o.LogFileMaxSize == 0 {
 		o.LogFileMaxSize = DefaultLogFileMaxSize
@@ -183,6 +196,13 @@ type Writer struct {
 	opts Options
 	idx  *index.Index
 
+	// slots caches commit slots read (optimistic concurrency).
+	slots map[int64]slot
+
+	// beforeSlot, if set, runs before an optimistic commit takes its slot
+	// (tests force interleavings with it).
+	beforeSlot func()
+
 	// indexDirty asks the next index catch-up for a full rebuild: a failed
 	// insert indexed keys early (see commit).
 	indexDirty bool
@@ -223,7 +243,14 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 	}
 	w := &Writer{tbl: tbl, st: tbl.Storage(), cfg: cfg, opts: opts}
 	w.mu.keygens = map[*arrow.Schema]*keygen.Generator{}
-	dirty, err := rollbackPending(ctx, w.st)
+	w.slots = map[int64]slot{}
+	var failed func(timeline.Instant) (bool, error)
+	if opts.Concurrency == Optimistic {
+		failed = func(inst timeline.Instant) (bool, error) {
+			return expired(ctx, w.st, inst, opts.HeartbeatTimeout)
+		}
+	}
+	dirty, err := rollbackPending(ctx, w.st, failed)
 	if err != nil {
 		return nil, err
 	}
