@@ -1,0 +1,233 @@
+"""A long-lived Spark 3.5 + Apache Hudi 0.15 process for hoodie's Spark
+interop tests (interop/spark_test.go): the JVM starts once per test run.
+
+Protocol: one JSON request per line on stdin, one JSON response per line on
+stdout, in order. Every response has "ok"; a failed request has "error" (the
+Java exception chain, one "Class: message" per cause) and "trace". The first
+line written is the ready message {"ok": true, "ready": true, "spark": ...}.
+EOF on stdin stops Spark and exits.
+
+Requests ("op"):
+  read      {path, query: snapshot|read_optimized|incremental|time_travel,
+             begin, end (incremental: begin exclusive, end inclusive), as_of}
+            -> {rows: [...]}: every column, meta columns included, one JSON
+            object per row, sorted by (_hoodie_partition_path, _hoodie_record_key)
+            as interop/hudirs_read.py sorts hudi-rs rows.
+  validate  {path} -> Hudi's own view of the table, through the JVM gateway:
+            HoodieTableMetaClient (hoodie.properties, checksum, table
+            version, timeline layout), the active timeline, every completed
+            instant's metadata deserialized (commit JSON, rollback/clean Avro),
+            requested rollback plans, the table schema (TableSchemaResolver),
+            and the latest base files of every partition
+            (HoodieTableFileSystemView over a file listing).
+  write     {path, rows, schema (Spark DDL), options, mode} -> {} : a Hudi
+            datasource write (df.write.format("hudi").options(...).mode(...)).
+  sql       {sql} -> {rows}
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import spark_session  # noqa: E402
+
+
+def java_chain(e) -> str:
+    """The Java exception and its causes, one "Class: message" per line."""
+    je = getattr(e, "java_exception", None)
+    if je is None:
+        return f"{type(e).__name__}: {e}"
+    lines = []
+    seen = 0
+    while je is not None and seen < 10:
+        lines.append(je.toString())
+        je = je.getCause()
+        seen += 1
+    return "\n".join(lines)
+
+
+class Harness:
+    def __init__(self, spark):
+        self.spark = spark
+        self.jvm = spark._jvm
+        self.hconf = spark._jsc.hadoopConfiguration()
+
+    # --- reads ---------------------------------------------------------
+
+    def read(self, req):
+        q = req.get("query", "snapshot")
+        r = self.spark.read.format("hudi")
+        if q == "snapshot":
+            r = r.option("hoodie.datasource.query.type", "snapshot")
+        elif q == "read_optimized":
+            r = r.option("hoodie.datasource.query.type", "read_optimized")
+        elif q == "incremental":
+            r = r.option("hoodie.datasource.query.type", "incremental")
+            r = r.option("hoodie.datasource.read.begin.instanttime", req["begin"])
+            if req.get("end"):
+                r = r.option("hoodie.datasource.read.end.instanttime", req["end"])
+        elif q == "time_travel":
+            r = r.option("as.of.instant", req["as_of"])
+        else:
+            raise ValueError(f"unknown query type {q!r}")
+        for k, v in (req.get("options") or {}).items():
+            r = r.option(k, v)
+        rows = [row.asDict(recursive=True) for row in r.load(req["path"]).collect()]
+        rows.sort(key=lambda x: (x.get("_hoodie_partition_path") or "", x.get("_hoodie_record_key") or ""))
+        return {"rows": [canonical(x) for x in rows]}
+
+    def sql(self, req):
+        rows = [row.asDict(recursive=True) for row in self.spark.sql(req["sql"]).collect()]
+        return {"rows": [canonical(x) for x in rows]}
+
+    # --- writes --------------------------------------------------------
+
+    def write(self, req):
+        df = self.spark.createDataFrame(req.get("rows") or [], schema=req["schema"])
+        w = df.write.format("hudi")
+        for k, v in (req.get("options") or {}).items():
+            w = w.option(k, str(v))
+        w.mode(req.get("mode", "append")).save(req["path"])
+        return {}
+
+    # --- Hudi's own validation -----------------------------------------
+
+    def meta_client(self, path):
+        jvm = self.jvm
+        conf = jvm.org.apache.hudi.hadoop.fs.HadoopFSUtils.getStorageConfWithCopy(self.hconf)
+        return (
+            jvm.org.apache.hudi.common.table.HoodieTableMetaClient.builder()
+            .setConf(conf)
+            .setBasePath(path)
+            .setLoadActiveTimelineOnLoad(True)
+            .build()
+        )
+
+    def validate(self, req):
+        jvm = self.jvm
+        path = req["path"]
+        out = {"problems": []}
+        mc = self.meta_client(path)
+        cfg = mc.getTableConfig()
+        props = cfg.getProps()
+        out["properties"] = {k: props.getProperty(k) for k in props.stringPropertyNames()}
+        out["checksum_valid"] = bool(jvm.org.apache.hudi.common.table.HoodieTableConfig.validateChecksum(props))
+        if not out["checksum_valid"]:
+            out["problems"].append("hoodie.table.checksum does not validate")
+        out["table_type"] = cfg.getTableType().name()
+        out["table_version"] = cfg.getTableVersion().versionCode()
+        out["layout_version"] = mc.getTimelineLayoutVersion().getVersion()
+        out["payload_class"] = cfg.getPayloadClass()
+        out["key_generator"] = cfg.getKeyGeneratorClassName()
+        out["timeline_timezone"] = cfg.getTimelineTimezone().name()
+
+        tl = mc.getActiveTimeline()
+        utils = jvm.org.apache.hudi.common.table.timeline.TimelineMetadataUtils
+        instants = []
+        for inst in jlist(tl.getInstants()):
+            ts, action, state = inst.getTimestamp(), inst.getAction(), inst.getState().name()
+            entry = {"timestamp": ts, "action": action, "state": state}
+            try:
+                if inst.isCompleted():
+                    details = tl.getInstantDetails(inst).get()
+                    if action in ("commit", "deltacommit", "replacecommit"):
+                        md = jvm.org.apache.hudi.common.model.HoodieCommitMetadata.fromBytes(
+                            details, jvm.py4j.reflection.ReflectionUtil.classForName(
+                                "org.apache.hudi.common.model.HoodieCommitMetadata"))
+                        entry["operation"] = md.getOperationType().name()
+                        entry["files"] = sorted(jlist(md.getFileIdAndRelativePaths().values()))
+                        entry["has_schema"] = bool(md.getMetadata("schema"))
+                    elif action == "rollback":
+                        md = utils.deserializeHoodieRollbackMetadata(details)
+                        entry["commits_rollback"] = jlist(md.getCommitsRollback())
+                        entry["total_files_deleted"] = md.getTotalFilesDeleted()
+                    elif action == "clean":
+                        md = utils.deserializeHoodieCleanMetadata(details)
+                        entry["total_files_deleted"] = md.getTotalFilesDeleted()
+                elif action == "rollback" and state == "REQUESTED":
+                    details = tl.getInstantDetails(inst).get()
+                    plan = utils.deserializeAvroMetadata(
+                        details, jvm.py4j.reflection.ReflectionUtil.classForName(
+                            "org.apache.hudi.avro.model.HoodieRollbackPlan"))
+                    entry["rollback_of"] = plan.getInstantToRollback().getCommitTime()
+            except Exception as e:  # noqa: BLE001
+                entry["error"] = java_chain(e)
+                out["problems"].append(f"{ts}.{action} ({state}): {entry['error']}")
+            instants.append(entry)
+        out["instants"] = instants
+
+        completed_writes = mc.getCommitsTimeline().filterCompletedInstants()
+        if not completed_writes.empty():
+            try:
+                resolver = jvm.org.apache.hudi.common.table.TableSchemaResolver(mc)
+                out["schema"] = json.loads(resolver.getTableAvroSchema(False).toString())
+            except Exception as e:  # noqa: BLE001
+                out["problems"].append("TableSchemaResolver: " + java_chain(e))
+
+        # The latest base files, as Java's file-system view (non-MDT listing)
+        # sees them.
+        try:
+            engine = jvm.org.apache.hudi.common.engine.HoodieLocalEngineContext(mc.getStorageConf())
+            parts = jvm.org.apache.hudi.common.fs.FSUtils.getAllPartitionPaths(engine, mc.getStorage(), path, False, False)
+            view = jvm.org.apache.hudi.common.table.view.HoodieTableFileSystemView(mc, completed_writes)
+            latest = {}
+            for p in jlist(parts):
+                files = view.getLatestBaseFiles(p).collect(jvm.java.util.stream.Collectors.toList())
+                latest[p] = sorted(f.getFileName() for f in jlist(files))
+            out["latest_base_files"] = latest
+            view.close()
+        except Exception as e:  # noqa: BLE001
+            out["problems"].append("HoodieTableFileSystemView: " + java_chain(e))
+        return out
+
+    def ping(self, _req):
+        return {"spark": self.spark.version, "hudi": spark_session.HUDI_VERSION}
+
+
+def jlist(c):
+    """A Java collection as a Python list. (py4j's iterator protocol fails on
+    Avro's GenericData.Array: its next() runs past the end.)"""
+    return list(c.toArray()) if hasattr(c, "toArray") else list(c)
+
+
+def canonical(row):
+    """JSON-ready values: nested rows become dicts, the rest what json can
+    print (dates, decimals and bytes through str, as hudirs_read.py does)."""
+    return json.loads(json.dumps(row, sort_keys=True, default=str))
+
+
+def main():
+    # Keep the protocol channel to ourselves: the JVM and any library print
+    # goes to stderr.
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    t0 = time.time()
+    spark = spark_session.session(app="hoodie-interop")
+    h = Harness(spark)
+    proto.write(json.dumps({"ok": True, "ready": True, "spark": spark.version, "hudi": spark_session.HUDI_VERSION,
+                            "start_seconds": round(time.time() - t0, 2)}) + "\n")
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        t = time.time()
+        try:
+            req = json.loads(line)
+            fn = getattr(h, req["op"], None)
+            if fn is None or req["op"].startswith("_"):
+                raise ValueError(f"unknown op {req['op']!r}")
+            resp = fn(req)
+            resp["ok"] = True
+        except Exception as e:  # noqa: BLE001
+            resp = {"ok": False, "error": java_chain(e), "trace": traceback.format_exc()[-8000:]}
+        resp["seconds"] = round(time.time() - t, 3)
+        proto.write(json.dumps(resp, default=str) + "\n")
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
