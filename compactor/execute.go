@@ -331,7 +331,8 @@ func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.Ho
 		taken[copied.Version] = true
 		dst := join(part, copied.String())
 		if _, h, err := logfile.ReadFirstHeader(bytes.NewReader(data), int64(len(data))); err == nil {
-			if w := h.Value(logfile.InstantTime); w != "" && !fresh.IsCompleted(w) {
+			first := fresh.FirstInstantTime()
+			if w := h.Value(logfile.InstantTime); w != "" && !fresh.IsCompleted(w) && (first == "" || w >= first) {
 				m := timeline.MetaFolder + "/.temp/" + w + "/" + dst + ".marker.APPEND"
 				if err := storage.WriteFile(ctx, st, m, nil, storage.CreateOptions{}); err != nil {
 					return n, fmt.Errorf("compactor: carry over %s: %w", src, err)

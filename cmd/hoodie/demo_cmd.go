@@ -10,6 +10,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/hoodie-lake/hoodie/bench"
+	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
@@ -29,7 +30,7 @@ partitioned by dt/game_id/region, hive-style) and upserts generated events in se
 commits: every commit carries retries of its own events, late versions of earlier events
 (older event time: ignored, the stored version is newer) and newer versions (updates),
 which go to Avro log files. It then compacts the table (merging the logs into new base
-files), prints the timeline and file groups, and asks DuckDB over the merged snapshot for
+files), cleans the superseded file slices, prints the timeline and file groups, and asks DuckDB over the merged snapshot for
 the row count and the distinct keys: one row per key.
 Without --table it uses a new directory under the system temp dir. --type cow writes a
 copy-on-write table instead.`,
@@ -92,6 +93,12 @@ copy-on-write table instead.`,
 					fmt.Fprintf(out, "compacted %s: %d log records merged into %d records, %.1f MB in %s\n",
 						r.Instant, r.LogRecords, r.Records, float64(r.BytesWritten)/(1<<20), r.Duration.Round(time.Millisecond))
 				}
+				fmt.Fprintf(out, "\n$ hoodie clean --table %s --policy KEEP_LATEST_FILE_VERSIONS --file-versions-retained 1\n", location)
+				cr, err := cleaner.Clean(ctx, tbl, cleaner.Options{Policy: cleaner.KeepLatestFileVersions, FileVersionsRetained: 1})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "clean %s: deleted %d superseded files (%.1f MB)\n", orDash(cr.Instant.Timestamp), len(cr.Deleted), float64(cr.Bytes)/(1<<20))
 			}
 			for _, sub := range []*cobra.Command{newTimelineCmd(g), newFilesCmd(g)} {
 				fmt.Fprintf(out, "\n$ hoodie %s --table %s\n", sub.Name(), location)

@@ -77,6 +77,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newQueryCmd(g),
 		newCompactCmd(g),
 		newRollbackCmd(g),
+		newCleanCmd(g),
 	)
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
 	"github.com/hoodie-lake/hoodie/writer"
 	"github.com/spf13/cobra"
@@ -139,4 +140,82 @@ func isTTY(w any) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func newCleanCmd(g *globalFlags) *cobra.Command {
+	var location, policy string
+	var commits, versions, minKeep, maxKeep int
+	var dryRun, archive bool
+	cmd := &cobra.Command{
+		Use:   "clean --table LOCATION",
+		Short: "Delete file slices the retention policy no longer needs, and archive old instants",
+		Long: `clean plans and runs a Hudi clean: <instant>.clean.requested holds the Avro HoodieCleanerPlan,
+then the files are deleted and <instant>.clean completes with HoodieCleanMetadata. It never
+deletes the latest slice of a file group, a slice a pending compaction needs, files of writes
+in flight, or what readers of the retained commits (time travel, incremental) need.
+KEEP_LATEST_COMMITS (default) keeps what the last --commits-retained commits read;
+KEEP_LATEST_FILE_VERSIONS keeps --file-versions-retained slices per file group. An
+interrupted clean is finished first. Then, unless --archive=false, instants beyond
+--max-keep completed commits are moved to .hoodie/archived down to --min-keep.
+--dry-run prints the plan and touches nothing.`,
+		Example: `  hoodie clean --table /tmp/events
+  hoodie clean --table /tmp/events --dry-run --output json
+  hoodie clean --table s3://bucket/events --s3-path-style --policy KEEP_LATEST_FILE_VERSIONS --file-versions-retained 2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			tbl, _, err := g.openTable(ctx, location)
+			if err != nil {
+				return err
+			}
+			opts := cleaner.Options{CommitsRetained: commits, FileVersionsRetained: versions, DryRun: dryRun}
+			switch policy {
+			case "KEEP_LATEST_COMMITS":
+				opts.Policy = cleaner.KeepLatestCommits
+			case "KEEP_LATEST_FILE_VERSIONS":
+				opts.Policy = cleaner.KeepLatestFileVersions
+			default:
+				return fmt.Errorf("--policy %q: want KEEP_LATEST_COMMITS or KEEP_LATEST_FILE_VERSIONS", policy)
+			}
+			res, err := cleaner.Clean(ctx, tbl, opts)
+			if err != nil {
+				return err
+			}
+			var ar *cleaner.ArchiveResult
+			if archive && !dryRun {
+				if ar, err = cleaner.Archive(ctx, tbl, cleaner.ArchiveOptions{MinToKeep: minKeep, MaxToKeep: maxKeep}); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			if g.output == "json" {
+				return printJSON(out, map[string]any{"clean": res, "archive": ar})
+			}
+			switch {
+			case dryRun:
+				fmt.Fprintf(out, "dry run: would delete %d files (%d bytes), earliest commit to retain %s\n", len(res.Deleted), res.Bytes, orDash(res.EarliestCommitToRetain))
+				for _, d := range res.Deleted {
+					fmt.Fprintln(out, "  "+d)
+				}
+			case res.Instant.Timestamp != "":
+				fmt.Fprintf(out, "clean %s: deleted %d files (%d bytes), earliest commit to retain %s\n", res.Instant.Timestamp, len(res.Deleted), res.Bytes, orDash(res.EarliestCommitToRetain))
+			default:
+				fmt.Fprintln(out, "nothing to clean")
+			}
+			if ar != nil && len(ar.Archived) > 0 {
+				fmt.Fprintf(out, "archived %d instants into %s\n", len(ar.Archived), ar.File)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&location, "table", "", "table location: a path, file:// or s3://bucket/prefix")
+	f.StringVar(&policy, "policy", "KEEP_LATEST_COMMITS", "KEEP_LATEST_COMMITS or KEEP_LATEST_FILE_VERSIONS")
+	f.IntVar(&commits, "commits-retained", cleaner.DefaultCommitsRetained, "KEEP_LATEST_COMMITS: commits whose readers are served")
+	f.IntVar(&versions, "file-versions-retained", cleaner.DefaultFileVersionsRetained, "KEEP_LATEST_FILE_VERSIONS: slices kept per file group")
+	f.BoolVar(&dryRun, "dry-run", false, "print the plan; delete nothing")
+	f.BoolVar(&archive, "archive", true, "also archive old instants")
+	f.IntVar(&minKeep, "min-keep", cleaner.DefaultMinToKeep, "archival: completed commits kept active")
+	f.IntVar(&maxKeep, "max-keep", cleaner.DefaultMaxToKeep, "archival: archive when more completed commits are active")
+	return cmd
 }
