@@ -28,6 +28,8 @@ type ingestArgs struct {
 	errorsPath  string
 	strict      bool
 	indexDir    string
+	sourceID    string
+	noResume    bool
 	create      createArgs
 }
 
@@ -83,6 +85,8 @@ hoodie-ingest-<time>.errors.jsonl in the current directory); the counts are repo
 	f.StringVar(&a.errorsPath, "errors", "", "error output file (default: hoodie-ingest-<time>.errors.jsonl, created only if needed)")
 	f.BoolVar(&a.strict, "strict", false, "fail on the first bad row instead of writing it to the error output")
 	f.StringVar(&a.indexDir, "index-dir", "", "record-key index directory (default: under the user cache dir)")
+	f.StringVar(&a.sourceID, "source-id", "", "name standard input for exactly-once resumption (a replayable stream); without it stdin is not checkpointed")
+	f.BoolVar(&a.noResume, "no-resume", false, "ignore the table's ingest checkpoint: read every input from its first line")
 	a.create.bind(cmd)
 	return cmd
 }
@@ -213,15 +217,27 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 
 	errOut := &errorSink{path: a.errorsPath}
 	defer errOut.close()
+	// Exactly-once: each commit records, per input, the last line it
+	// covers; a re-run of the same inputs (after a crash or kill) skips the
+	// lines already committed.
+	cp := &ingestCheckpoint{Inputs: map[string]int64{}}
+	if !a.noResume {
+		if cp, err = loadIngestCheckpoint(ctx, w); err != nil {
+			return err
+		}
+	}
+	progress := map[string]int64{}
 	var pending int64
 	commit := func() error {
 		if w.Buffered() == 0 {
-			return nil
+			return nil // progress (bad rows only) goes with the next commit
 		}
-		res, err := w.Commit(ctx)
+		next := cp.merged(progress)
+		res, err := w.CommitWithCheckpoint(ctx, next.String())
 		if err != nil {
 			return err
 		}
+		cp, progress = next, map[string]int64{}
 		sum.Commits = append(sum.Commits, res.Instant)
 		s := res.Stats
 		sum.Inserts += s.Inserts
@@ -239,7 +255,12 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 		if err != nil {
 			return err
 		}
-		err = ingestSource(ctx, r, src, cfg, w, op, a, errOut, sum, &pending, commit)
+		id := checkpointID(src, a.sourceID)
+		tr := &lineTracker{id: id, done: cp.Inputs[id], progress: progress}
+		if id == "" {
+			tr = nil
+		}
+		err = ingestSource(ctx, r, src, cfg, w, op, a, errOut, sum, &pending, commit, tr)
 		closeFn()
 		if err != nil {
 			return err
@@ -316,7 +337,7 @@ func openSource(src source, w *writer.Writer) (ingest.Reader, func(), error) {
 // value is missing go to the error output (or fail the run with --strict);
 // the rest are buffered, committing every --commit-every records.
 func ingestSource(ctx context.Context, r ingest.Reader, src source, cfg *table.Config, w *writer.Writer, op writer.Operation,
-	a *ingestArgs, errOut *errorSink, sum *ingestSummary, pending *int64, commit func() error) error {
+	a *ingestArgs, errOut *errorSink, sum *ingestSummary, pending *int64, commit func() error, tr *lineTracker) error {
 	kind, err := keygen.KindFromClass(cfg.KeyGeneratorClass())
 	if err != nil {
 		return err
@@ -331,6 +352,13 @@ func ingestSource(ctx context.Context, r ingest.Reader, src source, cfg *table.C
 			return err
 		}
 		bad := b.Bad
+		if tr != nil {
+			// Lines an earlier run committed are skipped.
+			var err error
+			if b, bad, err = tr.skipDone(ctx, b); err != nil {
+				return err
+			}
+		}
 		if b.Rec != nil {
 			gen, ok := gens[b.Rec.Schema()]
 			if !ok {
