@@ -12,7 +12,7 @@ def main(base: str) -> None:
     table = HudiTableBuilder.from_base_uri(base).build()
     batches = table.read()
     rows = pa.Table.from_batches(batches).to_pylist() if batches else []
-    rows.sort(key=lambda r: (r.get("_hoodie_partition_path") or "", r.get("_hoodie_record_key") or ""))
+    rows.sort(key=lambda r: tuple(str(r.get(k) or "") for k in ("_hoodie_partition_path", "_hoodie_record_key", "_hoodie_file_name", "_hoodie_commit_seqno")))
     for r in rows:
         print(json.dumps(r, sort_keys=True, default=str))
 

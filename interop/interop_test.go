@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -95,13 +94,7 @@ func ours(t *testing.T, tbl *table.Table) []map[string]any {
 		}
 		r.Release()
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		if a["_hoodie_partition_path"] != b["_hoodie_partition_path"] {
-			return fmt.Sprint(a["_hoodie_partition_path"]) < fmt.Sprint(b["_hoodie_partition_path"])
-		}
-		return fmt.Sprint(a["_hoodie_record_key"]) < fmt.Sprint(b["_hoodie_record_key"])
-	})
+	sortRows(rows)
 	return rows
 }
 

@@ -76,7 +76,7 @@ class Harness:
         for k, v in (req.get("options") or {}).items():
             r = r.option(k, v)
         rows = [row.asDict(recursive=True) for row in r.load(req["path"]).collect()]
-        rows.sort(key=lambda x: (x.get("_hoodie_partition_path") or "", x.get("_hoodie_record_key") or ""))
+        rows.sort(key=lambda x: tuple(str(x.get(k) or "") for k in ("_hoodie_partition_path", "_hoodie_record_key", "_hoodie_file_name", "_hoodie_commit_seqno")))
         return {"rows": [canonical(x) for x in rows]}
 
     def sql(self, req):

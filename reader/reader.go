@@ -7,8 +7,12 @@
 // columns first; rows of older files get nulls for columns added since.
 // Merge-on-read snapshot reads merge each file slice's log blocks into its
 // base file as Hudi does (see internal/merge); the read-optimized view reads
-// base files only. Incremental reads of merge-on-read tables filter the
-// merged records by commit time, as Hudi's incremental relation does.
+// base files only. Incremental reads of merge-on-read tables do what Hudi's
+// incremental relation does: only the files written by the commits of the
+// range are read (a base file written before the range is not merged with
+// the range's log records), and the merged records are filtered to the
+// range — so a late log record of the range shows up even where the
+// snapshot keeps the newer base record.
 package reader
 
 import (
@@ -80,7 +84,13 @@ func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error
 		return nil, err
 	}
 	s := &Snapshot{st: st, cfg: cfg, tl: tl, opts: opts, View: view}
-	for _, sl := range view.LatestSlices() {
+	slices := view.LatestSlices()
+	if opts.BeginExclusive != "" && cfg.Type == table.MergeOnRead && !opts.ReadOptimized {
+		if slices, err = affectedSlices(ctx, st, tl, slices, opts.BeginExclusive, view.AsOf); err != nil {
+			return nil, err
+		}
+	}
+	for _, sl := range slices {
 		switch {
 		case cfg.Type == table.MergeOnRead && !opts.ReadOptimized && len(sl.Logs) > 0:
 			s.Merged = append(s.Merged, sl)
@@ -164,6 +174,51 @@ func (s *Snapshot) Records(ctx context.Context) iter.Seq2[arrow.RecordBatch, err
 			}
 		}
 	}
+}
+
+// affectedSlices restricts the latest slices to the files written by the
+// commits in (begin, end], as Hudi's incremental relation on merge-on-read
+// tables builds its file-system view from those commits' write stats: a
+// base file written before the range is not read (its slice's logs of the
+// range are merged on their own), nor are logs written before the range.
+func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeline, slices []*table.FileSlice, begin, end string) ([]*table.FileSlice, error) {
+	affected := map[string]bool{}
+	for _, c := range tl.CompletedCommits() {
+		if c.Timestamp <= begin || c.Timestamp > end {
+			continue
+		}
+		md, err := timeline.ReadCommitMetadata(ctx, st, c)
+		if err != nil {
+			return nil, fmt.Errorf("reader: incremental: %w", err)
+		}
+		for _, ws := range md.Stats() {
+			if ws.Path != "" {
+				affected[ws.Path] = true
+			}
+			for _, n := range ws.LogFiles {
+				if ws.PartitionPath != "" {
+					n = ws.PartitionPath + "/" + n
+				}
+				affected[n] = true
+			}
+		}
+	}
+	var out []*table.FileSlice
+	for _, sl := range slices {
+		r := &table.FileSlice{FileGroupID: sl.FileGroupID, BaseInstant: sl.BaseInstant}
+		if sl.Base != nil && affected[sl.Base.Path] {
+			r.Base = sl.Base
+		}
+		for _, l := range sl.Logs {
+			if affected[l.Path] {
+				r.Logs = append(r.Logs, l)
+			}
+		}
+		if r.Base != nil || len(r.Logs) > 0 {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // MergedSlice yields the merged records of one of the snapshot's Merged

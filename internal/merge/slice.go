@@ -506,3 +506,4 @@ func applyLogs(ctx context.Context, base arrow.RecordBatch, logs *Logs, opts Opt
 	}
 	return out, rs, nil
 }
+
