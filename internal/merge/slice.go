@@ -506,4 +506,3 @@ func applyLogs(ctx context.Context, base arrow.RecordBatch, logs *Logs, opts Opt
 	}
 	return out, rs, nil
 }
-
