@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
@@ -138,7 +139,7 @@ func logsInLatest(t *testing.T, tbl *table.Table) int {
 }
 
 // TestModelWithCompaction interleaves ingestion (upserts with late events,
-// deletes), scheduling and execution at random — including commits while a
+// deletes), scheduling, execution and cleaning at random — including commits while a
 // plan is pending — and checks the snapshot against the model after every
 // step.
 func TestModelWithCompaction(t *testing.T) {
@@ -147,7 +148,7 @@ func TestModelWithCompaction(t *testing.T) {
 	if testing.Short() {
 		seeds = 3
 	}
-	var executed, carried, pendingWrites int
+	var executed, carried, pendingWrites, cleaned int
 	for seed := 0; seed < seeds; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), 7))
@@ -191,6 +192,14 @@ func TestModelWithCompaction(t *testing.T) {
 					for _, k := range ks {
 						delete(m, k)
 					}
+				case r < 8 && rng.IntN(2) == 0:
+					opts := cleaner.Options{Policy: cleaner.KeepLatestFileVersions, FileVersionsRetained: 1}
+					if rng.IntN(2) == 0 {
+						opts = cleaner.Options{CommitsRetained: 1 + rng.IntN(3)}
+					}
+					res, err := cleaner.Clean(ctx, tbl, opts)
+					require.NoError(t, err)
+					cleaned += len(res.Deleted)
 				case r < 9:
 					sc, err := compactor.Schedule(ctx, tbl, compactor.Options{Force: rng.IntN(2) == 0})
 					require.NoError(t, err)
@@ -225,7 +234,8 @@ func TestModelWithCompaction(t *testing.T) {
 			require.Equal(t, map[key]row(m), read(t, tbl))
 		})
 	}
-	t.Logf("executed %d compactions, %d commits while a plan was pending, %d carried logs", executed, pendingWrites, carried)
+	t.Logf("executed %d compactions, %d commits while a plan was pending, %d carried logs, %d files cleaned", executed, pendingWrites, carried, cleaned)
+	require.Positive(t, cleaned)
 	require.Greater(t, executed, seeds)
 	require.Positive(t, pendingWrites)
 }
