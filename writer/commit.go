@@ -271,9 +271,11 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		return nil, fmt.Errorf("writer: index: %w", err)
 	}
 	if p.mor {
+		w.hook("before-relocate")
 		if err := w.relocateLogs(ctx, tl, T, work, results); err != nil {
 			return nil, err
 		}
+		w.hook("after-relocate")
 	}
 	if w.opts.Concurrency == Optimistic {
 		if w.beforeSlot != nil {

@@ -202,6 +202,8 @@ type Writer struct {
 	// beforeSlot, if set, runs before an optimistic commit takes its slot
 	// (tests force interleavings with it).
 	beforeSlot func()
+	// testHook, if set, runs at named points of a commit (tests).
+	testHook func(stage string)
 
 	// indexDirty asks the next index catch-up for a full rebuild: a failed
 	// insert indexed keys early (see commit).
@@ -439,4 +441,10 @@ func (w *Writer) Close() error {
 		return w.idx.Close()
 	}
 	return nil
+}
+
+func (w *Writer) hook(stage string) {
+	if w.testHook != nil {
+		w.testHook(stage)
+	}
 }
