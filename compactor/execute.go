@@ -325,6 +325,9 @@ func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.Ho
 		copied := stale[i]
 		copied.BaseInstant = T
 		copied.Version = 1
+		for v := range taken {
+			copied.Version = max(copied.Version, v+1)
+		}
 		for taken[copied.Version] {
 			copied.Version++
 		}

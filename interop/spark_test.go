@@ -823,6 +823,10 @@ func TestSparkReadsHoodieTables(t *testing.T) {
 // table's snapshot (and Spark on every other query) and returns the rows.
 func threeReaders(t *testing.T, tbl *table.Table, base string) []map[string]any {
 	t.Helper()
+	if os.Getenv("HOODIE_DEBUG_LS") != "" {
+		out, _ := exec.Command("bash", "-c", "cd "+base+" && find . -path ./.hoodie/.aux -prune -o -type f -print | sort | grep -v crc").CombinedOutput()
+		t.Logf("files:\n%s", out)
+	}
 	rows := sparkChecks(t, tbl, base)
 	requireSameRows(t, "hudi-rs snapshot", rows, hudiRS(t, base))
 	return rows
@@ -867,6 +871,17 @@ func TestSparkUpsertsIntoHoodieTable(t *testing.T) {
 			// rolls it back (Hudi's eager rollback of failed writes, from
 			// hoodie's markers) before it writes.
 			crashWrite(t, tbl, indexDir, append(gen.Next(100), gen.Updates(all, 50)...))
+			if typ == table.MergeOnRead {
+				// On MOR, hoodie rolls its failed deltacommit back itself
+				// before Spark writes. (Spark's eager rollback runs after it
+				// starts its own deltacommit, so the rollback command block
+				// it appends carries a later instant than Spark's data block
+				// in the same slice, and Hudi 0.15's log scanner stops at it:
+				// Spark then misses its own update in snapshot and time-travel
+				// reads, while hoodie and hudi-rs see it.)
+				w := openWriter(t, tbl, indexDir)
+				require.NoError(t, w.Close())
+			}
 
 			// Spark: updates, late events (older time: ignored) and new events.
 			late := gen.Updates(all, 50)

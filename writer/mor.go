@@ -179,7 +179,10 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 // (create-if-absent fails) moves it to the next one.
 func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget, data []byte) (table.LogFile, string, error) {
 	token := table.WriteToken{TaskPartitionID: int64(h.task), StageID: 1, TaskAttemptID: int64(h.task)}
-	v := 1
+	// Always after the newest version: Hudi's readers process log files in
+	// version order, and a block of a later instant placed before earlier
+	// ones stops their scan (time travel) or reorders the merge.
+	v := nextVersion(lt.taken)
 	for tries := 0; tries < 1000; tries++ {
 		for lt.taken[v] {
 			v++
@@ -421,7 +424,7 @@ func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleRes
 			return err
 		}
 		nl := old
-		nl.BaseInstant, nl.Version = c, 1
+		nl.BaseInstant, nl.Version = c, nextVersion(taken)
 		var name, dst string
 		for tries := 0; ; tries++ {
 			for taken[nl.Version] {
@@ -457,4 +460,13 @@ func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleRes
 	r.stat.PrevCommit = c
 	h.log.baseInstant = c
 	return nil
+}
+
+// nextVersion is one past the highest version taken (1 when none).
+func nextVersion(taken map[int]bool) int {
+	v := 0
+	for t := range taken {
+		v = max(v, t)
+	}
+	return v + 1
 }

@@ -324,7 +324,7 @@ func writeRollbackBlock(ctx context.Context, st storage.Storage, R, F string, re
 	if _, err := logfile.WriteBlock(&buf, logfile.NewRollbackBlock(R, F)); err != nil {
 		return "", 0, err
 	}
-	for v := 1; v < 100000; v++ {
+	for v := nextVersion(taken); v < 1<<30; v++ {
 		if taken[v] {
 			continue
 		}
