@@ -112,6 +112,12 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err)
 	var rows []timelineRow
 	require.NoError(t, json.Unmarshal([]byte(out), &rows))
-	require.Len(t, rows, 3)
+	// Three deltacommits, the compaction (completed as a commit), the clean.
+	require.Len(t, rows, 5)
 	assert.Positive(t, rows[2].Updates)
+	var actions []string
+	for _, r := range rows {
+		actions = append(actions, r.Action+"/"+r.Operation)
+	}
+	assert.Equal(t, []string{"deltacommit/UPSERT", "deltacommit/UPSERT", "deltacommit/UPSERT", "commit/COMPACT", "clean/"}, actions)
 }
