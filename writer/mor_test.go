@@ -135,3 +135,34 @@ func noCT(m map[modelKey]modelRow) map[modelKey]modelRow {
 	}
 	return out
 }
+
+// TestMORLogRollsAtMaxSize: a deltacommit whose log blocks exceed
+// LogFileMaxSize spreads them over consecutive log versions of the slice
+// (each block whole), and the snapshot reads every update.
+func TestMORLogRollsAtMaxSize(t *testing.T) {
+	ctx := context.Background()
+	tbl, dir := newModelTable(t, "", table.MergeOnRead)
+	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index", LogFileMaxSize: 1})
+	require.NoError(t, err)
+	defer w.Close()
+	var recs []modelRec
+	for i := 0; i < 120_000; i++ {
+		recs = append(recs, modelRec{key: fmt.Sprintf("k%06d", i), part: "a", ts: 1, val: int64(i)})
+	}
+	upsertCommit(t, w, recs)
+	for i := range recs {
+		recs[i].ts, recs[i].val = 2, -recs[i].val
+	}
+	res := upsertCommit(t, w, recs)
+	require.Equal(t, int64(len(recs)), res.Stats.Updates)
+	var logs []string
+	for _, ws := range res.Metadata.Stats() {
+		logs = append(logs, ws.LogFiles...)
+	}
+	require.Greater(t, len(logs), 1, "blocks rolled over log versions: %v", logs)
+	got := readTable(t, tbl)
+	require.Len(t, got, len(recs))
+	for i := 0; i < len(recs); i += 997 {
+		require.Equal(t, int64(-i), got[modelKey{"a", fmt.Sprintf("k%06d", i)}].val)
+	}
+}
