@@ -332,25 +332,38 @@ func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.Ho
 			copied.Version++
 		}
 		taken[copied.Version] = true
-		dst := join(part, copied.String())
+		// A copy of a log whose instant is still pending gets a marker
+		// under that instant first, so its rollback removes the copy too.
+		pendingWriter := ""
 		if _, h, err := logfile.ReadFirstHeader(bytes.NewReader(data), int64(len(data))); err == nil {
 			first := fresh.FirstInstantTime()
 			if w := h.Value(logfile.InstantTime); w != "" && !fresh.IsCompleted(w) && (first == "" || w >= first) {
-				m := timeline.MetaFolder + "/.temp/" + w + "/" + dst + ".marker.APPEND"
+				pendingWriter = w
+			}
+		}
+		for {
+			dst := join(part, copied.String())
+			m := timeline.MetaFolder + "/.temp/" + pendingWriter + "/" + dst + ".marker.APPEND"
+			if pendingWriter != "" {
 				if err := storage.WriteFile(ctx, st, m, nil, storage.CreateOptions{}); err != nil {
 					return n, fmt.Errorf("compactor: carry over %s: %w", src, err)
 				}
 			}
-		}
-		err = storage.WriteFile(ctx, st, dst, data, storage.CreateOptions{IfAbsent: true})
-		for errors.Is(err, storage.ErrExist) { // a writer took the version
+			err = storage.WriteFile(ctx, st, dst, data, storage.CreateOptions{IfAbsent: true})
+			if !errors.Is(err, storage.ErrExist) {
+				break
+			}
+			// A writer took the version: drop the marker, try the next.
+			if pendingWriter != "" {
+				if err := st.Delete(ctx, m); err != nil {
+					return n, fmt.Errorf("compactor: carry over %s: %w", src, err)
+				}
+			}
 			copied.Version++
 			for taken[copied.Version] {
 				copied.Version++
 			}
 			taken[copied.Version] = true
-			dst = join(part, copied.String())
-			err = storage.WriteFile(ctx, st, dst, data, storage.CreateOptions{IfAbsent: true})
 		}
 		if err != nil {
 			return n, fmt.Errorf("compactor: carry over %s: %w", src, err)

@@ -199,7 +199,13 @@ func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget,
 		}
 		err := storage.WriteFile(ctx, wc.w.st, p, data, storage.CreateOptions{IfAbsent: true})
 		if errors.Is(err, storage.ErrExist) {
-			continue // another writer (or a compaction's carry-over) took this version
+			// Another writer (or a compaction's carry-over) took this
+			// version: the marker must go, or a rollback of this instant
+			// would delete the other writer's file.
+			if err := wc.w.st.Delete(ctx, markerPath(wc.instant, h.id.PartitionPath, name, "APPEND")); err != nil {
+				return lf, "", fmt.Errorf("marker: %w", err)
+			}
+			continue
 		}
 		if err != nil {
 			return lf, "", err
@@ -444,6 +450,9 @@ func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleRes
 				break
 			}
 			if !errors.Is(err, storage.ErrExist) || tries > 1000 {
+				return err
+			}
+			if err := w.st.Delete(ctx, markerPath(T, h.id.PartitionPath, name, "APPEND")); err != nil {
 				return err
 			}
 		}
