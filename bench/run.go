@@ -43,7 +43,18 @@ type Config struct {
 	Batch int
 	// Seed of the workload.
 	Seed uint64
-	// Phases to run, default all: raw, bulk_insert, insert, upsert.
+	// TableType of the tables the bulk_insert, insert and upsert phases
+	// write: table.CopyOnWrite (default) or table.MergeOnRead. Merge-on-read
+	// writers run with small-file packing off (SmallFileLimit -1), so the
+	// upsert's updates become Avro log blocks and its inserts new file
+	// groups, as a streaming MOR writer's do. A phase name may pin its type
+	// with a suffix: "upsert_cow", "upsert_mor" (both in one run compare
+	// the two against the same raw write).
+	TableType table.TableType
+	// Phases to run: raw, bulk_insert, insert, upsert, compact (merge-on-read
+	// only: compactor.Run with Force over the table of the run's last
+	// merge-on-read upsert). Default raw, bulk_insert, insert, upsert, and
+	// compact when TableType is merge-on-read.
 	Phases []string
 }
 
@@ -63,9 +74,35 @@ func (c *Config) defaults() {
 	if c.Batch == 0 {
 		c.Batch = 100_000
 	}
+	if c.TableType == "" {
+		c.TableType = table.CopyOnWrite
+	}
 	if len(c.Phases) == 0 {
 		c.Phases = []string{"raw", "bulk_insert", "insert", "upsert"}
+		if c.TableType == table.MergeOnRead {
+			c.Phases = append(c.Phases, "compact")
+		}
 	}
+}
+
+// phaseType splits a phase name into the phase and its table type: a
+// "_cow" or "_mor" suffix pins the type, otherwise it is def.
+func phaseType(phase string, def table.TableType) (string, table.TableType) {
+	if p, ok := strings.CutSuffix(phase, "_mor"); ok {
+		return p, table.MergeOnRead
+	}
+	if p, ok := strings.CutSuffix(phase, "_cow"); ok {
+		return p, table.CopyOnWrite
+	}
+	return phase, def
+}
+
+// typeName is the short name of a table type: cow or mor.
+func typeName(t table.TableType) string {
+	if t == table.MergeOnRead {
+		return "mor"
+	}
+	return "cow"
 }
 
 // Result is one measured phase.
@@ -78,7 +115,11 @@ type Result struct {
 	MBPerSec      float64 `json:"mbPerSec"`
 	PeakRSSMB     float64 `json:"peakRssMB"`
 	VsRaw         float64 `json:"vsRaw"` // records/s as a share of the raw write's
-	Note          string  `json:"note,omitempty"`
+	// TableType is cow or mor for the phases that write a table.
+	TableType string `json:"tableType,omitempty"`
+	// MergedPerSec (compact): log records merged per second.
+	MergedPerSec float64 `json:"mergedPerSec,omitempty"`
+	Note         string  `json:"note,omitempty"`
 }
 
 // Run runs the phases and returns their results; progress lines go to log.
@@ -105,23 +146,41 @@ func Run(ctx context.Context, cfg Config, log io.Writer) ([]Result, error) {
 
 	var results, extra []Result
 	var raw *Result
+	var lastMOR *table.Table // the table of the last merge-on-read upsert, for compact
 	for _, phase := range cfg.Phases {
 		runtime.GC()
 		resetPeakRSS()
 		var r Result
 		var err error
-		switch phase {
+		name, typ := phaseType(phase, cfg.TableType)
+		pdir := filepath.Join(dir, phase)
+		switch name {
 		case "raw":
 			r, err = runRaw(filepath.Join(dir, "raw"), events)
 		case "bulk_insert", "insert":
-			r, err = runInsert(ctx, filepath.Join(dir, phase), phase, batches)
+			r, err = runInsert(ctx, pdir, name, typ, batches)
+			r.TableType = typeName(typ)
 		case "upsert":
 			var lookup Result
-			r, lookup, err = runUpsert(ctx, filepath.Join(dir, phase), cfg, log)
+			var tbl *table.Table
+			r, lookup, tbl, err = runUpsert(ctx, pdir, typ, cfg, log)
+			r.TableType = typeName(typ)
 			if err == nil {
+				if typ == table.MergeOnRead {
+					lastMOR = tbl
+				}
+				if phase != name {
+					lookup.Phase += "_" + typeName(typ)
+				}
 				fmt.Fprintf(log, "bench: %-12s %10d keys    %8.2fs %10.0f keys/s (%s)\n", lookup.Phase, lookup.Records, lookup.Seconds, lookup.RecordsPerSec, lookup.Note)
 				extra = append(extra, lookup)
 			}
+		case "compact":
+			if lastMOR == nil {
+				return results, fmt.Errorf("bench: phase compact needs a merge-on-read upsert before it (--type mor, or phase upsert_mor)")
+			}
+			r, err = runCompact(ctx, lastMOR)
+			r.TableType = "mor"
 		default:
 			return nil, fmt.Errorf("bench: unknown phase %q", phase)
 		}
@@ -141,8 +200,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) ([]Result, error) {
 		if raw != nil && raw.RecordsPerSec > 0 {
 			r.VsRaw = r.RecordsPerSec / raw.RecordsPerSec
 		}
-		fmt.Fprintf(log, "bench: %-12s %10d records %8.2fs %10.0f rec/s %7.1f MB/s peak RSS %6.0f MB  %.2fx raw\n",
-			phase, r.Records, r.Seconds, r.RecordsPerSec, r.MBPerSec, r.PeakRSSMB, r.VsRaw)
+		fmt.Fprintf(log, "bench: %-12s %-3s %10d records %8.2fs %10.0f rec/s %7.1f MB/s peak RSS %6.0f MB  %.2fx raw\n",
+			phase, r.TableType, r.Records, r.Seconds, r.RecordsPerSec, r.MBPerSec, r.PeakRSSMB, r.VsRaw)
+		if r.Note != "" {
+			fmt.Fprintf(log, "bench:   %s\n", r.Note)
+		}
 		results = append(results, r)
 	}
 	return append(results, extra...), nil
@@ -190,24 +252,40 @@ func runRaw(dir string, events []Event) (Result, error) {
 	return Result{Records: int64(len(events)), Bytes: bytes, Seconds: time.Since(start).Seconds()}, nil
 }
 
-// newTable creates a game-event COW table at dir.
-func newTable(ctx context.Context, dir string) (*table.Table, error) {
+// newTable creates a game-event table of type typ at dir.
+func newTable(ctx context.Context, dir string, typ table.TableType) (*table.Table, error) {
 	st, err := storage.NewLocal(dir)
 	if err != nil {
 		return nil, err
 	}
+	return createTable(ctx, st, typ)
+}
+
+// createTable creates a game-event table of type typ in st.
+func createTable(ctx context.Context, st storage.Storage, typ table.TableType) (*table.Table, error) {
 	return table.Create(ctx, st, table.CreateOptions{
-		Name: "game_events", Type: table.CopyOnWrite, RecordKeyFields: []string{"uuid"}, PrecombineField: "time",
+		Name: "game_events", Type: typ, RecordKeyFields: []string{"uuid"}, PrecombineField: "time",
 		PartitionFields: []string{"dt", "game_id", "region"}, HiveStylePartitioning: true,
 	})
 }
 
-func runInsert(ctx context.Context, dir, phase string, batches []arrowBatch) (Result, error) {
-	tbl, err := newTable(ctx, filepath.Join(dir, "table"))
+// writerOptions are the benchmarks' writer options for a table of type
+// typ: snappy; merge-on-read without small-file packing, so updates go to
+// log files and inserts to new file groups.
+func writerOptions(indexDir string, typ table.TableType) writer.Options {
+	o := writer.Options{IndexDir: indexDir, Compression: basefile.Snappy}
+	if typ == table.MergeOnRead {
+		o.SmallFileLimit = -1
+	}
+	return o
+}
+
+func runInsert(ctx context.Context, dir, phase string, typ table.TableType, batches []arrowBatch) (Result, error) {
+	tbl, err := newTable(ctx, filepath.Join(dir, "table"), typ)
 	if err != nil {
 		return Result{}, err
 	}
-	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: filepath.Join(dir, "index"), Compression: basefile.Snappy})
+	w, err := writer.Open(ctx, tbl, writerOptions(filepath.Join(dir, "index"), typ))
 	if err != nil {
 		return Result{}, err
 	}
@@ -231,18 +309,19 @@ func runInsert(ctx context.Context, dir, phase string, batches []arrowBatch) (Re
 		Note: fmt.Sprintf("%d files, %d in-batch duplicates combined", res.Stats.FilesWritten, res.Stats.Duplicates)}, nil
 }
 
-// runUpsert builds a table of cfg.TableRows events over cfg.Days days (not
-// timed), then times one upsert of cfg.Records events of which
-// cfg.UpdateShare update events of the most recent day.
-func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Result, Result, error) {
-	tbl, err := newTable(ctx, filepath.Join(dir, "table"))
+// runUpsert builds a table of type typ of cfg.TableRows events over
+// cfg.Days days (not timed), then times one upsert of cfg.Records events of
+// which cfg.UpdateShare update events of the most recent day. It returns
+// the upsert's result, the index lookups' and the table.
+func runUpsert(ctx context.Context, dir string, typ table.TableType, cfg Config, log io.Writer) (Result, Result, *table.Table, error) {
+	tbl, err := newTable(ctx, filepath.Join(dir, "table"), typ)
 	if err != nil {
-		return Result{}, Result{}, err
+		return Result{}, Result{}, nil, err
 	}
-	opts := writer.Options{IndexDir: filepath.Join(dir, "index"), Compression: basefile.Snappy}
+	opts := writerOptions(filepath.Join(dir, "index"), typ)
 	w, err := writer.Open(ctx, tbl, opts)
 	if err != nil {
-		return Result{}, Result{}, err
+		return Result{}, Result{}, nil, err
 	}
 	defer w.Close()
 	gen := NewGenerator(WorkloadConfig{Seed: cfg.Seed + 1, Days: 1, DupShare: 0.0001})
@@ -257,11 +336,11 @@ func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Resu
 			err := w.BulkInsert(b)
 			b.Release()
 			if err != nil {
-				return Result{}, Result{}, err
+				return Result{}, Result{}, nil, err
 			}
 		}
 		if _, err := w.Commit(ctx); err != nil {
-			return Result{}, Result{}, err
+			return Result{}, Result{}, nil, err
 		}
 		if d == cfg.Days-1 {
 			recent = evs
@@ -283,25 +362,29 @@ func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Resu
 	start := time.Now()
 	for _, b := range arrowBatches {
 		if err := w.Upsert(b); err != nil {
-			return Result{}, Result{}, err
+			return Result{}, Result{}, nil, err
 		}
 	}
 	res, err := w.Commit(ctx)
 	if err != nil {
-		return Result{}, Result{}, err
+		return Result{}, Result{}, nil, err
 	}
 	up := Result{Records: int64(len(batch)), Bytes: res.Stats.BytesWritten, Seconds: time.Since(start).Seconds(),
 		Note: fmt.Sprintf("table %d rows over %d days; %d updates, %d inserts; %d files rewritten or written; index hits %d",
 			cfg.TableRows, cfg.Days, res.Stats.Updates, res.Stats.Inserts, res.Stats.FilesWritten, res.Stats.IndexHits)}
+	if typ == table.MergeOnRead {
+		up.Note = fmt.Sprintf("table %d rows over %d days; %d updates (log blocks), %d inserts; %d files written (%d log files); index hits %d",
+			cfg.TableRows, cfg.Days, res.Stats.Updates, res.Stats.Inserts, res.Stats.FilesWritten, logFiles(res), res.Stats.IndexHits)
+	}
 	if err := w.Close(); err != nil {
-		return Result{}, Result{}, err
+		return Result{}, Result{}, nil, err
 	}
 
 	// Index lookups on their own: the upsert batch's keys (10 % stored,
 	// 90 % new) against the index of the whole table.
 	idx, err := index.Open(index.Options{Dir: opts.IndexDir})
 	if err != nil {
-		return Result{}, Result{}, err
+		return Result{}, Result{}, nil, err
 	}
 	defer idx.Close()
 	keys := make([]index.Key, len(batch))
@@ -313,7 +396,7 @@ func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Resu
 	for off := 0; off < len(keys); off += cfg.Batch {
 		_, found, err := idx.Lookup(ctx, keys[off:min(len(keys), off+cfg.Batch)], index.LookupOptions{})
 		if err != nil {
-			return Result{}, Result{}, err
+			return Result{}, Result{}, nil, err
 		}
 		for _, f := range found {
 			if f {
@@ -324,7 +407,7 @@ func runUpsert(ctx context.Context, dir string, cfg Config, log io.Writer) (Resu
 	secs := time.Since(lstart).Seconds()
 	lookup := Result{Phase: "index_lookup", Records: int64(len(keys)), Seconds: secs, RecordsPerSec: float64(len(keys)) / secs,
 		Note: fmt.Sprintf("%d of %d keys found, index of %d entries", hits, len(keys), int64(cfg.TableRows)+res.Stats.Inserts)}
-	return up, lookup, nil
+	return up, lookup, tbl, nil
 }
 
 // resetPeakRSS resets the process's peak resident set size (Linux:
