@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -86,6 +87,9 @@ func commitN(t *testing.T, tbl *table.Table, from, n int) []string {
 		}
 		rec := b.NewRecordBatch()
 		b.Release()
+		// Instant times are milliseconds: leave room between commits for
+		// the tests that place an instant in between.
+		time.Sleep(3 * time.Millisecond)
 		require.NoError(t, w.Upsert(rec))
 		rec.Release()
 		res, err := w.Commit(ctx)

@@ -129,11 +129,19 @@ func (l *Local) Create(ctx context.Context, p string, opts CreateOptions) (Write
 		return nil, err
 	}
 	dir := filepath.Dir(fp)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("storage: create %s: %w", p, err)
-	}
 	tmp := filepath.Join(dir, fmt.Sprintf("%s%d-%d", localTmpPrefix, os.Getpid(), localTmpSeq.Add(1)))
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	var f *os.File
+	for attempt := 0; ; attempt++ {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("storage: create %s: %w", p, err)
+		}
+		f, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		// A concurrent Delete may remove the directory between MkdirAll
+		// and the open (it prunes empty directories): make it again.
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt >= 10 {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: create %s: %w", p, err)
 	}
@@ -282,7 +290,7 @@ func (l *Local) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Ob
 	}
 }
 
-// Delete implements Storage. Empty parent directories are left in place.
+// Delete implements Storage. Parent directories left empty are removed.
 func (l *Local) Delete(ctx context.Context, p string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -293,6 +301,14 @@ func (l *Local) Delete(ctx context.Context, p string) error {
 	}
 	if err := os.Remove(fp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("storage: delete %s: %w", p, err)
+	}
+	// Directories exist only for the keys below them, as on S3: remove the
+	// parents left empty, so listings do not walk dead directories (marker
+	// directories of every past instant, for one).
+	for dir := filepath.Dir(fp); dir != l.root && strings.HasPrefix(dir, l.root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break // not empty (or gone): stop
+		}
 	}
 	return nil
 }
