@@ -30,6 +30,7 @@ type ingestArgs struct {
 	indexDir    string
 	sourceID    string
 	noResume    bool
+	metricsAddr string
 	create      createArgs
 }
 
@@ -67,11 +68,17 @@ and added to the table as nullable columns.
 Bad input: a row that does not parse, or lacks its record key, partition or precombine value,
 goes with its file, line and reason to an error file (JSON Lines, --errors, by default
 hoodie-ingest-<time>.errors.jsonl in the current directory); the counts are reported. With
---strict the first bad row fails the run instead; nothing after the last commit is written.`,
+--strict the first bad row fails the run instead; nothing after the last commit is written.
+
+Progress: on a terminal, a progress bar per input (bytes read; a spinner for stdin);
+otherwise a log line when each input starts and ends, and one per commit. A long-running
+"ingest -" can serve Prometheus metrics with --metrics-addr HOST:PORT (at /metrics): records,
+commits, commit latency, bytes written, errors and index hits.`,
 		Example: `  hoodie ingest --table /tmp/events --key uuid --precombine time --partition dt events.jsonl
   cat events.jsonl | hoodie ingest --table s3://bucket/events --s3-path-style -
   hoodie ingest --table /tmp/users --op delete deleted-users.csv
-  hoodie ingest --table /tmp/events --commit-every 100000 --strict data/`,
+  hoodie ingest --table /tmp/events --commit-every 100000 --strict data/
+  tail -F events.jsonl | hoodie ingest --table /tmp/events --commit-every 10000 --source-id events --metrics-addr 127.0.0.1:9464 -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, inputs []string) error {
 			return runIngest(cmd, g, a, inputs)
@@ -87,6 +94,7 @@ hoodie-ingest-<time>.errors.jsonl in the current directory); the counts are repo
 	f.StringVar(&a.indexDir, "index-dir", "", "record-key index directory (default: under the user cache dir)")
 	f.StringVar(&a.sourceID, "source-id", "", "name standard input for exactly-once resumption (a replayable stream); without it stdin is not checkpointed")
 	f.BoolVar(&a.noResume, "no-resume", false, "ignore the table's ingest checkpoint: read every input from its first line")
+	f.StringVar(&a.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (port 0: any free port, logged)")
 	a.create.bind(cmd)
 	return cmd
 }
@@ -192,6 +200,12 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 	if err != nil {
 		return err
 	}
+	m, stopMetrics, err := startMetrics(a.metricsAddr, "ingest", cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	prog := newProgress(cmd.ErrOrStderr())
 	sum := &ingestSummary{Table: a.location, Inputs: len(sources)}
 	tbl, err := table.Open(ctx, st)
 	if errors.Is(err, table.ErrNotHudiTable) {
@@ -235,8 +249,10 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 		next := cp.merged(progress)
 		res, err := w.CommitWithCheckpoint(ctx, next.String())
 		if err != nil {
+			m.commitFailed()
 			return err
 		}
+		m.committed(res)
 		cp, progress = next, map[string]int64{}
 		sum.Commits = append(sum.Commits, res.Instant)
 		s := res.Stats
@@ -245,13 +261,13 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 		sum.Deletes += s.Deletes
 		sum.Late += s.LateDropped
 		sum.Combined += s.Duplicates
-		fmt.Fprintf(cmd.ErrOrStderr(), "hoodie: committed %s: %d inserts, %d updates, %d deletes, %d late ignored, %d duplicates combined (%s)\n",
+		prog.logf("hoodie: committed %s: %d inserts, %d updates, %d deletes, %d late ignored, %d duplicates combined (%s)\n",
 			res.Instant, s.Inserts, s.Updates, s.Deletes, s.LateDropped, s.Duplicates, s.Duration.Round(time.Millisecond))
 		pending = 0
 		return nil
 	}
 	for _, src := range sources {
-		r, closeFn, err := openSource(src, w)
+		r, closeFn, err := openSource(src, w, prog)
 		if err != nil {
 			return err
 		}
@@ -260,12 +276,13 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 		if id == "" {
 			tr = nil
 		}
-		err = ingestSource(ctx, r, src, cfg, w, op, a, errOut, sum, &pending, commit, tr)
+		err = ingestSource(ctx, r, src, cfg, w, op, a, errOut, sum, &pending, commit, tr, m)
 		closeFn()
 		if err != nil {
 			return err
 		}
 	}
+	prog.done()
 	if err := commit(); err != nil {
 		return err
 	}
@@ -289,7 +306,7 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 	return nil
 }
 
-func openSource(src source, w *writer.Writer) (ingest.Reader, func(), error) {
+func openSource(src source, w *writer.Writer, prog *progress) (ingest.Reader, func(), error) {
 	opts := ingest.Options{}
 	if s := w.Schema(); s != nil {
 		opts.Hint = s.ToArrow()
@@ -303,6 +320,19 @@ func openSource(src source, w *writer.Writer) (ingest.Reader, func(), error) {
 			return nil, nil, err
 		}
 		rd, name = f, src.path
+	}
+	size := int64(-1)
+	if f != nil {
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+	}
+	if src.format != ingest.Parquet { // Parquet is read by offset, not streamed
+		pname := name
+		if name == "-" {
+			pname = "standard input"
+		}
+		rd = prog.input(pname, size, rd)
 	}
 	closeFile := func() {
 		if f != nil {
@@ -337,7 +367,7 @@ func openSource(src source, w *writer.Writer) (ingest.Reader, func(), error) {
 // value is missing go to the error output (or fail the run with --strict);
 // the rest are buffered, committing every --commit-every records.
 func ingestSource(ctx context.Context, r ingest.Reader, src source, cfg *table.Config, w *writer.Writer, op writer.Operation,
-	a *ingestArgs, errOut *errorSink, sum *ingestSummary, pending *int64, commit func() error, tr *lineTracker) error {
+	a *ingestArgs, errOut *errorSink, sum *ingestSummary, pending *int64, commit func() error, tr *lineTracker, m *metrics) error {
 	kind, err := keygen.KindFromClass(cfg.KeyGeneratorClass())
 	if err != nil {
 		return err
@@ -413,11 +443,17 @@ func ingestSource(ctx context.Context, r ingest.Reader, src source, cfg *table.C
 				}
 				sum.Records += int64(len(keep))
 				*pending += int64(len(keep))
+				dels := int64(0)
+				if op == writer.OpDelete {
+					dels = int64(len(keep))
+				}
+				m.read(int64(len(keep)), dels)
 			}
 			b.Rec.Release()
 		}
 		if len(bad) > 0 {
 			sum.Bad += int64(len(bad))
+			m.bad(int64(len(bad)))
 			if a.strict {
 				w.Abort()
 				bd := bad[0]

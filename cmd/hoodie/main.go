@@ -78,6 +78,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newCompactCmd(g),
 		newRollbackCmd(g),
 		newCleanCmd(g),
+		newCDCCmd(g),
+		newAthenaDDLCmd(g),
+		newStatsCmd(g),
 	)
 	return root
 }
