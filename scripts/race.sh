@@ -5,7 +5,7 @@
 # time and peak RSS per engine and phase, and the ratios, as a Markdown table.
 #
 #   bash scripts/race.sh                                # copy-on-write, 1M events
-#   TABLE_TYPE=MERGE_ON_READ bash scripts/race.sh       # once hoodie writes MOR
+#   TABLE_TYPE=MERGE_ON_READ bash scripts/race.sh
 #   RECORDS=200000 SPARK_MEMORY=4g bash scripts/race.sh
 #
 # Sets up pyspark and the Hudi bundle with scripts/spark.sh on first use.
