@@ -76,26 +76,7 @@ func hudiRS(t *testing.T, base string) []map[string]any {
 // ours reads the snapshot with hoodie's reader, in the same shape.
 func ours(t *testing.T, tbl *table.Table) []map[string]any {
 	t.Helper()
-	recs, err := reader.ReadAll(context.Background(), tbl, reader.Options{})
-	require.NoError(t, err)
-	var rows []map[string]any
-	for _, r := range recs {
-		for i := 0; i < int(r.NumRows()); i++ {
-			m := map[string]any{}
-			for c, f := range r.Schema().Fields() {
-				m[f.Name] = value(r.Column(c), i)
-			}
-			// Through JSON, as the Python side: numbers become float64.
-			b, err := json.Marshal(m)
-			require.NoError(t, err)
-			var n map[string]any
-			require.NoError(t, json.Unmarshal(b, &n))
-			rows = append(rows, n)
-		}
-		r.Release()
-	}
-	sortRows(rows)
-	return rows
+	return oursWith(t, tbl, reader.Options{})
 }
 
 func value(a arrow.Array, i int) any {
