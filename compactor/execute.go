@@ -324,10 +324,7 @@ func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.Ho
 		}
 		copied := stale[i]
 		copied.BaseInstant = T
-		copied.Version = 1
-		for v := range taken {
-			copied.Version = max(copied.Version, v+1)
-		}
+		copied.Version = table.NextLogVersion(taken)
 		for taken[copied.Version] {
 			copied.Version++
 		}
