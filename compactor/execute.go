@@ -324,7 +324,10 @@ func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.Ho
 		}
 		copied := stale[i]
 		copied.BaseInstant = T
-		copied.Version = table.NextLogVersion(taken)
+		copied.Version = 1
+		for v := range taken {
+			copied.Version = max(copied.Version, v+1)
+		}
 		for taken[copied.Version] {
 			copied.Version++
 		}

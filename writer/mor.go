@@ -179,7 +179,10 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 // (create-if-absent fails) moves it to the next one.
 func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget, data []byte) (table.LogFile, string, error) {
 	token := table.WriteToken{TaskPartitionID: int64(h.task), StageID: 1, TaskAttemptID: int64(h.task)}
-	v := table.NextLogVersion(lt.taken) // always after the newest version
+	// Always after the newest version: Hudi's readers process log files in
+	// version order, and a block of a later instant placed before earlier
+	// ones stops their scan (time travel) or reorders the merge.
+	v := nextVersion(lt.taken)
 	for tries := 0; tries < 1000; tries++ {
 		for lt.taken[v] {
 			v++
@@ -399,9 +402,18 @@ func (w *Writer) relocateLogs(ctx context.Context, tl *timeline.Timeline, T stri
 // moveLogs copies the log files of one handle into the slice of
 // compaction c.
 func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleResult, c string) error {
-	taken, err := table.LogVersions(ctx, w.st, h.id.PartitionPath, h.id.FileID, c)
-	if err != nil {
-		return err
+	taken := map[int]bool{}
+	prefix := "." + h.id.FileID + "_"
+	if h.id.PartitionPath != "" {
+		prefix = h.id.PartitionPath + "/" + prefix
+	}
+	for obj, err := range w.st.List(ctx, prefix, "/") {
+		if err != nil {
+			return err
+		}
+		if lf, err := table.ParseLogFileName(path.Base(obj.Path)); err == nil && lf.FileID == h.id.FileID && lf.BaseInstant == c {
+			taken[lf.Version] = true
+		}
 	}
 	var names []string
 	for _, n := range r.stat.LogFiles {
@@ -418,7 +430,7 @@ func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleRes
 			return err
 		}
 		nl := old
-		nl.BaseInstant, nl.Version = c, table.NextLogVersion(taken)
+		nl.BaseInstant, nl.Version = c, nextVersion(taken)
 		var name, dst string
 		for tries := 0; ; tries++ {
 			for taken[nl.Version] {
@@ -457,4 +469,13 @@ func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleRes
 	r.stat.PrevCommit = c
 	h.log.baseInstant = c
 	return nil
+}
+
+// nextVersion is one past the highest version taken (1 when none).
+func nextVersion(taken map[int]bool) int {
+	v := 0
+	for t := range taken {
+		v = max(v, t)
+	}
+	return v + 1
 }

@@ -289,15 +289,24 @@ func writeRollbackBlock(ctx context.Context, st storage.Storage, R, F string, re
 	if req.FileID != nil {
 		fid = *req.FileID
 	}
-	taken, err := table.LogVersions(ctx, st, req.PartitionPath, fid, base)
-	if err != nil {
-		return "", 0, err
+	prefix := "." + fid + "_"
+	if req.PartitionPath != "" {
+		prefix = req.PartitionPath + "/" + prefix
+	}
+	taken := map[int]bool{}
+	for obj, err := range st.List(ctx, prefix, "/") {
+		if err != nil {
+			return "", 0, err
+		}
+		if lf, err := table.ParseLogFileName(path.Base(obj.Path)); err == nil && lf.FileID == fid && lf.BaseInstant == base {
+			taken[lf.Version] = true
+		}
 	}
 	var buf bytes.Buffer
 	if _, err := logfile.WriteBlock(&buf, logfile.NewRollbackBlock(R, F)); err != nil {
 		return "", 0, err
 	}
-	for v := table.NextLogVersion(taken); v < 1<<30; v++ {
+	for v := nextVersion(taken); v < 1<<30; v++ {
 		if taken[v] {
 			continue
 		}
@@ -315,7 +324,7 @@ func writeRollbackBlock(ctx context.Context, st storage.Storage, R, F string, re
 		}
 		return p, int64(buf.Len()), nil
 	}
-	return "", 0, fmt.Errorf("no free log version for file group %s/%s", req.PartitionPath, fid)
+	return "", 0, fmt.Errorf("no free log version in %s", prefix)
 }
 
 // ErrRollbackRefused reports an instant Rollback will not roll back.
