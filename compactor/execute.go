@@ -153,7 +153,7 @@ func Execute(ctx context.Context, tbl *table.Table, instant string, opts Options
 		}
 		return nil, fmt.Errorf("compactor: complete %s: %w", instant, err)
 	}
-	_ = timeline.DeleteMarkers(ctx, st, instant) // leftovers are harmless; the cleaner's concern
+	_ = deleteMarkers(ctx, st, instant) // leftovers are harmless; the cleaner's concern
 	res.Duration = opts.now().Sub(start)
 	return res, nil
 }
@@ -172,7 +172,7 @@ func compactOne(ctx context.Context, st storage.Storage, T string, i int, op avr
 	bf := table.BaseFile{FileID: s.FileID, WriteToken: token, InstantTime: T, Ext: table.ExtParquet}
 	name := bf.String()
 	p := join(s.PartitionPath, name)
-	marker := timeline.MarkerPath(T, s.PartitionPath, name, "CREATE")
+	marker := timeline.MetaFolder + "/.temp/" + T + "/" + join(s.PartitionPath, name) + ".marker.CREATE"
 	if err := storage.WriteFile(ctx, st, marker, nil, storage.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("marker: %w", err)
 	}
@@ -343,7 +343,7 @@ func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.Ho
 		}
 		for {
 			dst := join(part, copied.String())
-			m := timeline.MarkerPath(pendingWriter, part, path.Base(dst), "APPEND")
+			m := timeline.MetaFolder + "/.temp/" + pendingWriter + "/" + dst + ".marker.APPEND"
 			if pendingWriter != "" {
 				if err := storage.WriteFile(ctx, st, m, nil, storage.CreateOptions{}); err != nil {
 					return n, fmt.Errorf("compactor: carry over %s: %w", src, err)
@@ -371,4 +371,22 @@ func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.Ho
 		n++
 	}
 	return n, nil
+}
+
+// deleteMarkers removes .hoodie/.temp/T after T completed.
+func deleteMarkers(ctx context.Context, st storage.Storage, instant string) error {
+	dir := timeline.MetaFolder + "/.temp/" + instant + "/"
+	var keys []string
+	for obj, err := range st.List(ctx, dir, "") {
+		if err != nil {
+			return err
+		}
+		keys = append(keys, obj.Path)
+	}
+	for _, k := range keys {
+		if err := st.Delete(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -345,8 +345,8 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 			return res, fmt.Errorf("writer: committed %s, but updating the index failed (it catches up on the next open): %w", T, err)
 		}
 	}
-	if err := timeline.DeleteMarkers(ctx, w.st, T); err != nil {
-		return res, fmt.Errorf("writer: %w", err)
+	if err := deleteMarkers(ctx, w.st, T); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -535,6 +535,15 @@ func (w *Writer) averageRecordSize(ctx context.Context, tl *timeline.Timeline) i
 		}
 	}
 	return DefaultRecordSizeBytes
+}
+
+// markerPath is the marker of a data file written by instant T.
+func markerPath(instant, partition, name, kind string) string {
+	p := timeline.MetaFolder + "/.temp/" + instant + "/"
+	if partition != "" {
+		p += partition + "/"
+	}
+	return p + name + ".marker." + kind
 }
 
 // sortByKey sorts refs by record key.

@@ -65,7 +65,7 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 	if h.old != nil {
 		kind = "MERGE"
 	}
-	if err := storage.WriteFile(ctx, st, timeline.MarkerPath(wc.instant, h.id.PartitionPath, name, kind), nil, storage.CreateOptions{}); err != nil {
+	if err := storage.WriteFile(ctx, st, markerPath(wc.instant, h.id.PartitionPath, name, kind), nil, storage.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("marker: %w", err)
 	}
 	sw, err := st.Create(ctx, path, storage.CreateOptions{IfAbsent: true})

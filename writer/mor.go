@@ -194,7 +194,7 @@ func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget,
 		if h.id.PartitionPath != "" {
 			p = h.id.PartitionPath + "/" + name
 		}
-		if err := storage.WriteFile(ctx, wc.w.st, timeline.MarkerPath(wc.instant, h.id.PartitionPath, name, "APPEND"), nil, storage.CreateOptions{}); err != nil {
+		if err := storage.WriteFile(ctx, wc.w.st, markerPath(wc.instant, h.id.PartitionPath, name, "APPEND"), nil, storage.CreateOptions{}); err != nil {
 			return lf, "", fmt.Errorf("marker: %w", err)
 		}
 		err := storage.WriteFile(ctx, wc.w.st, p, data, storage.CreateOptions{IfAbsent: true})
@@ -202,7 +202,7 @@ func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget,
 			// Another writer (or a compaction's carry-over) took this
 			// version: the marker must go, or a rollback of this instant
 			// would delete the other writer's file.
-			if err := wc.w.st.Delete(ctx, timeline.MarkerPath(wc.instant, h.id.PartitionPath, name, "APPEND")); err != nil {
+			if err := wc.w.st.Delete(ctx, markerPath(wc.instant, h.id.PartitionPath, name, "APPEND")); err != nil {
 				return lf, "", fmt.Errorf("marker: %w", err)
 			}
 			continue
@@ -442,7 +442,7 @@ func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleRes
 			if h.id.PartitionPath != "" {
 				dst = h.id.PartitionPath + "/" + name
 			}
-			if err := storage.WriteFile(ctx, w.st, timeline.MarkerPath(T, h.id.PartitionPath, name, "APPEND"), nil, storage.CreateOptions{}); err != nil {
+			if err := storage.WriteFile(ctx, w.st, markerPath(T, h.id.PartitionPath, name, "APPEND"), nil, storage.CreateOptions{}); err != nil {
 				return err
 			}
 			err := storage.WriteFile(ctx, w.st, dst, data, storage.CreateOptions{IfAbsent: true})
@@ -452,7 +452,7 @@ func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleRes
 			if !errors.Is(err, storage.ErrExist) || tries > 1000 {
 				return err
 			}
-			if err := w.st.Delete(ctx, timeline.MarkerPath(T, h.id.PartitionPath, name, "APPEND")); err != nil {
+			if err := w.st.Delete(ctx, markerPath(T, h.id.PartitionPath, name, "APPEND")); err != nil {
 				return err
 			}
 		}

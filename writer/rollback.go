@@ -84,7 +84,7 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	if ok, err := storage.Exists(ctx, st, done); err != nil || ok {
 		return err
 	}
-	markerDir := timeline.MarkerDir(F)
+	markerDir := timeline.MetaFolder + "/.temp/" + F + "/"
 	var markers []string
 	for obj, err := range st.List(ctx, markerDir, "") {
 		if err != nil {
@@ -174,8 +174,8 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	if err := executeRollback(ctx, st, r, plan, start); err != nil {
 		return err
 	}
-	if err := timeline.DeleteMarkers(ctx, st, F); err != nil {
-		return fmt.Errorf("writer: rollback %s: %w", inst, err)
+	if err := deleteMarkers(ctx, st, F); err != nil {
+		return err
 	}
 	if err := timeline.DeletePending(ctx, st, inst); err != nil {
 		return fmt.Errorf("writer: rollback %s: %w", inst, err)
@@ -267,6 +267,24 @@ func finishPendingRollbacks(ctx context.Context, st storage.Storage, tl *timelin
 		}
 		if err := executeRollback(ctx, st, r, plan, time.Now()); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// deleteMarkers removes .hoodie/.temp/T after T completed, as Hudi does.
+func deleteMarkers(ctx context.Context, st storage.Storage, instant string) error {
+	dir := timeline.MetaFolder + "/.temp/" + instant + "/"
+	var keys []string
+	for obj, err := range st.List(ctx, dir, "") {
+		if err != nil {
+			return fmt.Errorf("writer: delete markers of %s: %w", instant, err)
+		}
+		keys = append(keys, obj.Path)
+	}
+	for _, k := range keys {
+		if err := st.Delete(ctx, k); err != nil {
+			return fmt.Errorf("writer: delete markers of %s: %w", instant, err)
 		}
 	}
 	return nil
@@ -392,7 +410,7 @@ func Rollback(ctx context.Context, tbl *table.Table, ts string) error {
 			if s.IsLog() {
 				kind = "APPEND"
 			}
-			if err := storage.WriteFile(ctx, st, timeline.MarkerPath(ts, s.PartitionPath, n, kind), nil, storage.CreateOptions{}); err != nil {
+			if err := storage.WriteFile(ctx, st, markerPath(ts, s.PartitionPath, n, kind), nil, storage.CreateOptions{}); err != nil {
 				return fmt.Errorf("writer: rollback %s: %w", ts, err)
 			}
 		}
