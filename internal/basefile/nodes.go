@@ -90,12 +90,16 @@ type namedField struct {
 	name string
 }
 
-// metaDictionary lists the meta columns that are usually constant per file and
-// are dictionary-encoded, as parquet-mr does for Spark.
-var metaDictionary = map[string]bool{
-	schema.CommitTimeField:    true,
-	schema.PartitionPathField: true,
-	schema.FileNameField:      true,
+// metaPlain lists the meta columns that hold a distinct value on every row.
+// parquet-mr tries a dictionary on the first page of every binary column and
+// falls back to PLAIN for the whole chunk when it does not pay
+// (FallbackValuesWriter.isCompressionSatisfying), which for unique values it
+// never does; writing them PLAIN from the start gives the same file. The
+// other meta columns (commit time, partition path, file name) are nearly
+// constant and keep the dictionary.
+var metaPlain = map[string]bool{
+	schema.CommitSeqNoField: true,
+	schema.RecordKeyField:   true,
 }
 
 // buildTree returns the Parquet schema (meta columns first) and the column
@@ -106,11 +110,12 @@ func buildTree(s *schema.Schema) (*parquet.Schema, *pnode, error) {
 	leaf := 0
 	for _, m := range schema.MetaFields {
 		n := &pnode{name: m, kind: pLeaf, optional: true, def: 1, leaf: leaf,
-			arrow: arrow.BinaryTypes.String, avro: &schema.Type{Kind: schema.String, Nullable: true}}
+			arrow: arrow.BinaryTypes.String, avro: &schema.Type{Kind: schema.String, Nullable: true},
+			ptype: parquet.String().Type()}
 		leaf++
-		node := parquet.Optional(parquet.String())
-		if metaDictionary[m] {
-			node = parquet.Encoded(node, &parquet.RLEDictionary)
+		node := parquet.Optional(leafEncoded(parquet.String()))
+		if metaPlain[m] {
+			node = parquet.Optional(parquet.Encoded(parquet.String(), &parquet.Plain))
 		}
 		root.children = append(root.children, n)
 		fields = append(fields, &namedField{Node: node, name: m})
@@ -186,7 +191,7 @@ func buildNode(name string, t *schema.Type, parentDef, parentRep int, leaf *int,
 		kv.children = []*pnode{key, val}
 		n.children = []*pnode{kv}
 		kvNode := &groupNode{repeated: true, typ: plainGroupType, fields: []parquet.Field{
-			&namedField{Node: parquet.Required(parquet.String()), name: "key"},
+			&namedField{Node: parquet.Required(leafEncoded(parquet.String())), name: "key"},
 			&namedField{Node: valNode, name: "value"},
 		}}
 		return n, group([]parquet.Field{&namedField{Node: kvNode, name: "key_value"}}, mapGroupType), nil
@@ -236,7 +241,23 @@ func buildNode(name string, t *schema.Type, parentDef, parentRep int, leaf *int,
 		return nil, nil, fmt.Errorf("%w: field %q: %v", ErrUnsupported, name, t.Kind)
 	}
 	n.ptype = node.Type()
-	return n, wrap(node), nil
+	return n, wrap(leafEncoded(node)), nil
+}
+
+// leafEncoded gives a leaf the value encoding parquet-mr 1.13 uses for its
+// physical type with writer version PARQUET_1_0
+// (DefaultV1ValuesWriterFactory): BOOLEAN and FIXED_LEN_BYTE_ARRAY are PLAIN
+// only ("dictionary encoding was not enabled in PARQUET 1.0"); every other
+// type starts with a dictionary and falls back to PLAIN once the dictionary
+// outgrows the dictionary page size (WriterConfig DictionaryMaxBytes).
+// parquet-go names the dictionary encoding RLE_DICTIONARY; mrshape.go renames
+// it PLAIN_DICTIONARY, the name parquet-mr uses on v1 pages.
+func leafEncoded(node parquet.Node) parquet.Node {
+	switch node.Type().Kind() {
+	case parquet.Boolean, parquet.FixedLenByteArray:
+		return parquet.Encoded(node, &parquet.Plain)
+	}
+	return parquet.Encoded(node, &parquet.PlainDictionary)
 }
 
 // treeFromFile builds the column tree of a Parquet file schema, deriving Arrow

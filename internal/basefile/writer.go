@@ -1,6 +1,7 @@
 package basefile
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // chunkRows bounds the rows shredded before handing values to parquet-go;
@@ -22,6 +24,8 @@ const chunkRows = 4096
 // destination: Close then returns the error without writing a footer.
 type Writer struct {
 	out    *countingWriter
+	shape  *mrShaper
+	buf    *bufio.Writer
 	pw     *parquet.Writer
 	cols   []*parquet.ColumnWriter
 	schema *schema.Schema
@@ -33,6 +37,14 @@ type Writer struct {
 	sel   []int // rows of the batch being written (WriteRows), or nil
 
 	bindings map[*arrow.Schema]*bound
+
+	// leafNodes lists the leaves by column index; decLeaves the decimal
+	// leaves stored as binary, whose signed min/max the writer tracks per
+	// row group (rgDec, then decStats) for the footer.
+	leafNodes []*pnode
+	decLeaves []int
+	rgDec     map[int]minMax
+	decStats  []map[int]minMax
 
 	rows, rgRows int64
 	rgStart      int64
@@ -77,6 +89,14 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		parquet.Compression(codec),
 		parquet.PageBufferSize(opts.PageSize),
 		parquet.DataPageVersion(1),
+		// Hudi sets the dictionary page size to the page size
+		// (HoodieBaseParquetWriter: withDictionaryPageSize(pageSize)).
+		parquet.DictionaryMaxBytes(int64(opts.PageSize)),
+		// parquet-mr's column index truncate length (64 bytes).
+		parquet.ColumnIndexSizeLimit(func([]string) int { return columnIndexTruncateLength }),
+		// Unbuffered: pages go straight to the shaper, so everything
+		// written by Close is the page index and the footer.
+		parquet.WriteBufferSize(-1),
 		parquet.CreatedBy("hoodie", "0.1.0", ""),
 		parquet.KeyValueMetadata(AvroSchemaKey, s.WithMetaFieldsJSON()),
 		parquet.KeyValueMetadata(WriterModelKey, WriterModelAvro),
@@ -95,11 +115,16 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		}
 	}()
 	cw := &countingWriter{w: w}
+	buf := bufio.NewWriterSize(cw, 64<<10)
+	shape := newMRShaper(buf)
 	// The plain Writer, not GenericWriter[any]: the latter builds reflection
 	// write funcs that reject 2-level LIST groups, and we never use them.
-	pw := parquet.NewWriter(cw, config) //nolint:staticcheck // see above
+	pw := parquet.NewWriter(shape, config) //nolint:staticcheck // see above
 	bw := &Writer{
 		out:      cw,
+		shape:    shape,
+		buf:      buf,
+		rgDec:    map[int]minMax{},
 		pw:       pw,
 		cols:     pw.ColumnWriters(),
 		schema:   s,
@@ -110,6 +135,16 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 	}
 	if len(bw.cols) != len(root.leaves) {
 		return nil, fmt.Errorf("%w: parquet-go built %d columns, want %d", ErrUnsupported, len(bw.cols), len(root.leaves))
+	}
+	bw.leafNodes = make([]*pnode, len(root.leaves))
+	collectLeafNodes(root, bw.leafNodes)
+	for i, n := range bw.leafNodes {
+		if n == nil {
+			return nil, fmt.Errorf("%w: leaf %d missing from the column tree", ErrUnsupported, i)
+		}
+		if isBinaryDecimal(n) {
+			bw.decLeaves = append(bw.decLeaves, i)
+		}
 	}
 	return bw, nil
 }
@@ -203,11 +238,9 @@ func (w *Writer) write(meta Meta, rec arrow.RecordBatch, sel []int) (err error) 
 		off = end
 		if (w.opts.RowGroupRows > 0 && w.rgRows >= w.opts.RowGroupRows) ||
 			w.pw.Size()-w.rgStart >= w.opts.RowGroupBytes {
-			if err := w.pw.Flush(); err != nil {
-				return fmt.Errorf("basefile: flushing row group: %w", err)
+			if err := w.flushRowGroup(); err != nil {
+				return err
 			}
-			w.rgRows = 0
-			w.rgStart = w.pw.Size()
 		}
 	}
 	return nil
@@ -246,6 +279,7 @@ func (w *Writer) writeChunk(meta *Meta, b *bound, cols []arrow.Array, from, to i
 			return fmt.Errorf("%w: column %q: %w", ErrSchemaMismatch, w.root.children[ci+len(schema.MetaFields)].name, err)
 		}
 	}
+	w.trackDecimals()
 	for leaf, vals := range w.vals {
 		if err := writeColumn(w.cols[leaf], vals); err != nil {
 			return fmt.Errorf("basefile: writing column %d: %w", leaf, err)
@@ -317,10 +351,92 @@ func (w *Writer) closeParquet() (err error) {
 			err = fmt.Errorf("basefile: parquet-go panic: %v", r)
 		}
 	}()
+	if w.rgRows > 0 {
+		if err := w.flushRowGroup(); err != nil {
+			return err
+		}
+	}
+	w.shape.tail = true
 	if err := w.pw.Close(); err != nil {
 		return fmt.Errorf("basefile: closing parquet writer: %w", err)
 	}
+	if err := w.shape.finish(w.leafNodes, w.decStats); err != nil {
+		return err
+	}
+	if err := w.buf.Flush(); err != nil {
+		return fmt.Errorf("basefile: writing: %w", err)
+	}
 	return nil
+}
+
+// flushRowGroup ends the current row group.
+func (w *Writer) flushRowGroup() error {
+	if err := w.pw.Flush(); err != nil {
+		return fmt.Errorf("basefile: flushing row group: %w", err)
+	}
+	w.decStats = append(w.decStats, w.rgDec)
+	w.rgDec = map[int]minMax{}
+	w.rgRows = 0
+	w.rgStart = w.pw.Size()
+	return nil
+}
+
+// trackDecimals folds the chunk's values of binary decimal leaves into the
+// row group's signed min/max.
+func (w *Writer) trackDecimals() {
+	for _, leaf := range w.decLeaves {
+		mm, seen := w.rgDec[leaf]
+		for _, v := range w.vals[leaf] {
+			if v.IsNull() {
+				continue
+			}
+			b := v.ByteArray()
+			if !seen {
+				mm = minMax{min: bytes.Clone(b), max: bytes.Clone(b)}
+				seen = true
+				continue
+			}
+			if cmpSignedBE(b, mm.min) < 0 {
+				mm.min = append(mm.min[:0], b...)
+			} else if cmpSignedBE(b, mm.max) > 0 {
+				mm.max = append(mm.max[:0], b...)
+			}
+		}
+		if seen {
+			w.rgDec[leaf] = mm
+		}
+	}
+}
+
+// collectLeafNodes fills out[leaf] with each leaf of the tree.
+func collectLeafNodes(n *pnode, out []*pnode) {
+	if n.kind == pLeaf {
+		if n.leaf >= 0 && n.leaf < len(out) {
+			out[n.leaf] = n
+		}
+		return
+	}
+	for _, c := range n.children {
+		collectLeafNodes(c, out)
+	}
+}
+
+// isBinaryDecimal reports a decimal leaf stored as BYTE_ARRAY or
+// FIXED_LEN_BYTE_ARRAY.
+func isBinaryDecimal(n *pnode) bool {
+	if n.ptype == nil {
+		return false
+	}
+	k := n.ptype.Kind()
+	if k != parquet.ByteArray && k != parquet.FixedLenByteArray {
+		return false
+	}
+	lt := n.ptype.LogicalType()
+	if lt == nil {
+		return false
+	}
+	_, ok := lt.Value.(*format.DecimalType)
+	return ok
 }
 
 // Abort stops the Writer without writing a footer; the destination holds a
