@@ -24,10 +24,67 @@
 //	        hoodie_min_record_key, hoodie_max_record_key, + WriterOptions.ExtraMetadata
 //	        (the caller adds org.apache.hudi.bloomfilter and hoodie_bloom_filter_type_code).
 //
-// Differences from parquet-mr output, all invisible to readers: created_by
-// names hoodie; pages carry parquet-go's statistics and a column/offset index;
-// data pages are v1 like parquet-mr's. Lists use parquet-avro's old 2-level
-// structure, which cannot hold a null element: Write rejects one.
+// # Byte shape: what parquet-mr writes for Hudi
+//
+// Every Hudi reader (Spark's vectorized and parquet-mr readers, Hive, Trino,
+// Athena, Impala, hudi-rs) is tested against files written by parquet-mr
+// 1.12/1.13 as Hudi 0.14/0.15 configures it, so this package writes exactly
+// those shapes and nothing newer. The choices, and where each comes from:
+//
+//	choice                          value                          source
+//	------------------------------  -----------------------------  -----------------------------------------------
+//	writer version / data pages     PARQUET_1_0, DATA_PAGE (v1)    HoodieBaseParquetWriter: withWriterVersion(
+//	                                                               ParquetWriter.DEFAULT_WRITER_VERSION = v1)
+//	file format version             1                              parquet-mr ParquetFileWriter.CURRENT_VERSION
+//	INT32/INT64/FLOAT/DOUBLE/BINARY  PLAIN_DICTIONARY, then PLAIN   parquet-mr DefaultV1ValuesWriterFactory:
+//	values                          once the dictionary is full    dictWriterWithFallBack(PLAIN_DICTIONARY, Plain)
+//	BOOLEAN values                  PLAIN                          same: "no dictionary encoding for boolean"
+//	FIXED_LEN_BYTE_ARRAY values     PLAIN (fixed, decimal fixed)   same: "dictionary encoding was not enabled in
+//	                                                               PARQUET 1.0"
+//	dictionary page                 PLAIN_DICTIONARY, first page   parquet-mr v1 getEncodingForDictionaryPage
+//	dictionary size limit           = page size (1 MiB default)    HoodieBaseParquetWriter: withDictionaryPageSize(
+//	                                                               pageSize); hoodie.parquet.page.size = 1 MiB
+//	_hoodie_commit_seqno,           PLAIN                          parquet-mr's first-page check (FallbackValues-
+//	_hoodie_record_key                                             Writer.isCompressionSatisfying) drops the
+//	                                                               dictionary of all-distinct columns
+//	levels                          RLE/bit-packed hybrid          v1 pages (parquet-mr's RunLengthBitPacking)
+//	page size                       1 MiB                          hoodie.parquet.page.size
+//	row group size                  120 MiB                        hoodie.parquet.block.size
+//	compression                     SNAPPY (GZIP, ZSTD, none)      hoodie.parquet.compression.codec (0.x: gzip;
+//	                                                               Spark writers usually snappy)
+//	page header statistics          none                           parquet-mr >= 1.11 writes the page index instead
+//	chunk statistics                null_count; min_value/         ParquetMetadataConverter.toParquetStatistics
+//	                                max_value; deprecated min/max
+//	                                only for signed-order types
+//	                                (or min == max)
+//	statistics size                 no min/max if min+max >= 4096  ParquetMetadataConverter.MAX_STATS_SIZE
+//	                                bytes (null_count kept)
+//	string/binary order             unsigned bytes                 parquet-format ColumnOrder (TypeDefinedOrder)
+//	decimal order (binary, fixed)   signed big-endian              SortOrder.SIGNED for DECIMAL; parquet-go
+//	                                                               compares bytes unsigned, so this package
+//	                                                               tracks decimal bounds itself
+//	page index                      column + offset index,         parquet-mr >= 1.11 (truncate length 64,
+//	                                binary bounds cut to 64 bytes  parquet.columnindex.truncate.length)
+//	lists                           2-level "repeated ... array"   parquet-avro write-old-list-structure = true
+//	                                (no null elements)             (Hudi 0.15's default through parquet-avro)
+//	maps                            MAP { repeated key_value {     parquet-avro AvroSchemaConverter
+//	                                required binary key (STRING);
+//	                                value } }
+//	footer key-values               parquet.avro.schema,           parquet-avro AvroWriteSupport,
+//	                                writer.model.name=avro, hoodie HoodieAvroWriteSupport
+//	                                keys (min/max key, bloom)
+//
+// parquet-go writes the pages; mrshape.go renames its RLE_DICTIONARY (the same
+// bytes) to PLAIN_DICTIONARY in each page header as the file streams out, and
+// rewrites the footer and page index at Close (see mrShaper). Encodings
+// parquet-go would otherwise choose and parquet-mr never writes with v1 pages —
+// DELTA_LENGTH_BYTE_ARRAY above all, which Spark 3.5's vectorized reader
+// misreads in pages holding nulls — never appear. Remaining differences,
+// invisible to readers: created_by names hoodie; the chunk's column_orders and
+// size statistics are parquet-go's. Compaction writes through this package;
+// hoodie writes no Parquet log blocks (only Avro data blocks; it reads both).
+// Lists use parquet-avro's old 2-level structure, which cannot hold a null
+// element: Write rejects one.
 //
 // Codecs take io.Writer / io.ReaderAt, never storage.
 package basefile
