@@ -132,13 +132,14 @@ func (l *Local) Create(ctx context.Context, p string, opts CreateOptions) (Write
 	tmp := filepath.Join(dir, fmt.Sprintf("%s%d-%d", localTmpPrefix, os.Getpid(), localTmpSeq.Add(1)))
 	var f *os.File
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("storage: create %s: %w", p, err)
+		// A concurrent Delete prunes directories it leaves empty: it may
+		// remove a parent while MkdirAll is still making its children
+		// (MkdirAll then fails with ENOENT), or the directory between
+		// MkdirAll and the open. Either way, make it again.
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		}
-		f, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		// A concurrent Delete may remove the directory between MkdirAll
-		// and the open (it prunes empty directories): make it again.
-		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt >= 10 {
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt >= 100 {
 			break
 		}
 	}
