@@ -40,6 +40,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
 	"github.com/hoodie-lake/hoodie/internal/merge"
@@ -56,6 +57,10 @@ var (
 	ErrBadRecord       = errors.New("writer: bad record")
 	ErrSchema          = errors.New("writer: incompatible schema")
 	ErrUnsupported     = errors.New("writer: unsupported")
+	// ErrInvalidUTF8 is a batch holding a string value that is not valid
+	// UTF-8 (Parquet and Avro strings are UTF-8; engines fail on others).
+	// It is an ErrBadRecord; the message names the row and field.
+	ErrInvalidUTF8 = fmt.Errorf("%w: string is not valid UTF-8", ErrBadRecord)
 )
 
 // IsDeletedField is the boolean column that marks a record as a delete.
@@ -300,6 +305,11 @@ func (w *Writer) Schema() *schema.Schema {
 }
 
 // Upsert buffers records to insert or update by key.
+//
+// Every buffering call (Upsert, Insert, BulkInsert, Delete) refuses a batch
+// holding a string value that is not valid UTF-8, in any column or nested
+// field, with an error wrapping ErrInvalidUTF8 that names the batch's row
+// and the field; nothing of a refused batch is buffered.
 func (w *Writer) Upsert(rec arrow.RecordBatch) error { return w.buffer(OpUpsert, rec) }
 
 // Insert buffers records as inserts without looking keys up in the index
@@ -314,7 +324,8 @@ func (w *Writer) BulkInsert(rec arrow.RecordBatch) error { return w.buffer(OpBul
 
 // Delete buffers deletes by key: rec needs the record key and partition
 // fields; a precombine column, if present, orders the delete against other
-// records of the same commit. Other columns are ignored.
+// records of the same commit. Other columns are ignored (but their strings
+// must be valid UTF-8 too).
 func (w *Writer) Delete(rec arrow.RecordBatch) error { return w.buffer(OpDelete, rec) }
 
 // Buffered returns the number of buffered records.
@@ -340,6 +351,14 @@ func (w *Writer) buffer(op Operation, rec arrow.RecordBatch) error {
 	}
 	if rec.NumRows() == 0 {
 		return nil
+	}
+	// Strings are UTF-8 or refused, before anything of the batch is used:
+	// every string value, key, partition and precombine fields included.
+	if path := arrowutil.FieldNameNotUTF8(rec.Schema()); path != "" {
+		return fmt.Errorf("%w: field name %q is not valid UTF-8", ErrSchema, path)
+	}
+	if err := arrowutil.ValidateUTF8(rec); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidUTF8, err)
 	}
 	gen, err := w.keygenFor(rec.Schema())
 	if err != nil {

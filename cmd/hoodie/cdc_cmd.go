@@ -101,8 +101,9 @@ neither replays nor reordering ever resurrect a deleted row; readers filter
 "WHERE NOT ` + cdc.DeletedField + `". On partitioned tables a delete's before image must hold the partition
 fields (PostgreSQL: REPLICA IDENTITY FULL), else the event is reported as bad.
 
-Bad events (unparseable, missing op or key, unknown op, no position) go with their file, line
-and reason to the error file (JSON Lines, --errors, as ingest); --strict fails the run on the
+Bad events (unparseable, missing op or key, unknown op, no position, a string that is not valid
+UTF-8 or an unpaired \u surrogate escape, which JSON decoding would silently turn into U+FFFD) go
+with their file, line and reason to the error file (JSON Lines, --errors, as ingest); --strict fails the run on the
 first one instead. Commits happen every --commit-every events, every --commit-interval, at the
 end of the input, and when interrupted (SIGINT/SIGTERM). Each commit records the last line
 read per input file (and per --source-id for stdin), so a re-run skips what was committed.
@@ -581,8 +582,9 @@ func (r *cdcRun) buffer(rows []cdcRow, del bool) error {
 
 const partitionUnknown = "delete: the partition field is missing or null in before, so the row's partition is unknown (PostgreSQL: REPLICA IDENTITY FULL)"
 
-// check returns the rows of b to keep and the bad ones: a missing key, a
-// null ordering value (upserts), or a delete whose partition is unknown.
+// check returns the rows of b to keep and the bad ones: a string that is
+// not UTF-8, a missing key, a null ordering value (upserts), or a delete
+// whose partition is unknown.
 func (r *cdcRun) check(b *ingest.Batch, del bool, at func(line int64, field, reason string) ingest.BadRow) ([]int64, []ingest.BadRow, error) {
 	cfg := r.cfg
 	var bad []ingest.BadRow
@@ -613,6 +615,11 @@ func (r *cdcRun) check(b *ingest.Batch, del bool, at func(line int64, field, rea
 		Kind: r.kind, HiveStyle: cfg.HiveStylePartitioning, URLEncode: cfg.URLEncodePartitioning}, b.Rec.Schema())
 	if err != nil {
 		return nil, nil, fmt.Errorf("cdc: %w", err)
+	}
+	// Strings are UTF-8 or refused (cdc.Parse refuses such events; this
+	// is the backstop before the writer).
+	for _, ue := range arrowutil.InvalidUTF8Rows(b.Rec) {
+		mark(ue.Row, ue.Field, ue.Reason())
 	}
 	_, _, rowErrs := gen.KeysLenient(b.Rec)
 	for _, re := range rowErrs {

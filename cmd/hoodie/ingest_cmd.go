@@ -65,8 +65,9 @@ Schema: the table's columns keep their types; other input fields are inferred (J
 become bigint or double, strings, booleans; nested objects and arrays are kept as JSON text)
 and added to the table as nullable columns.
 
-Bad input: a row that does not parse, or lacks its record key, partition or precombine value,
-goes with its file, line and reason to an error file (JSON Lines, --errors, by default
+Bad input: a row that does not parse, lacks its record key, partition or precombine value, or
+holds a string that is not valid UTF-8 (JSON text that decoding would silently change to U+FFFD
+included), goes with its file, line, field and reason to an error file (JSON Lines, --errors, by default
 hoodie-ingest-<time>.errors.jsonl in the current directory); the counts are reported. With
 --strict the first bad row fails the run instead; nothing after the last commit is written.
 
@@ -364,7 +365,7 @@ func openSource(src source, w *writer.Writer, prog *progress) (ingest.Reader, fu
 }
 
 // ingestSource reads one input: rows whose key, partition or precombine
-// value is missing go to the error output (or fail the run with --strict);
+// value is missing, or with a string that is not UTF-8, go to the error output (or fail the run with --strict);
 // the rest are buffered, committing every --commit-every records.
 func ingestSource(ctx context.Context, r ingest.Reader, src source, cfg *table.Config, w *writer.Writer, op writer.Operation,
 	a *ingestArgs, errOut *errorSink, sum *ingestSummary, pending *int64, commit func() error, tr *lineTracker, m *metrics) error {
@@ -400,11 +401,19 @@ func ingestSource(ctx context.Context, r ingest.Reader, src source, cfg *table.C
 				}
 				gens[b.Rec.Schema()] = gen
 			}
-			_, _, rowErrs := gen.KeysLenient(b.Rec)
 			isBad := map[int]bool{}
+			// Strings are UTF-8 or refused (the readers refuse such CSV
+			// and JSON rows; this catches Parquet strings and the rest).
+			for _, ue := range arrowutil.InvalidUTF8Rows(b.Rec) {
+				isBad[ue.Row] = true
+				bad = append(bad, ingest.BadRow{Source: src.path, Line: b.Lines[ue.Row], Field: ue.Field, Reason: ue.Reason()})
+			}
+			_, _, rowErrs := gen.KeysLenient(b.Rec)
 			for _, re := range rowErrs {
-				isBad[re.Row] = true
-				bad = append(bad, ingest.BadRow{Source: src.path, Line: b.Lines[re.Row], Field: re.Field, Reason: re.Reason})
+				if !isBad[re.Row] {
+					isBad[re.Row] = true
+					bad = append(bad, ingest.BadRow{Source: src.path, Line: b.Lines[re.Row], Field: re.Field, Reason: re.Reason})
+				}
 			}
 			if op != writer.OpDelete {
 				if col := arrowutil.Column(b.Rec, cfg.PrecombineField); col == nil {

@@ -1,6 +1,6 @@
 // Package arrowutil holds the Arrow record-batch operations the writer and
 // readers share: projecting a batch onto a schema (by name, with casts and
-// null fill) and selecting rows.
+// null fill), selecting rows, and checking that strings are valid UTF-8.
 package arrowutil
 
 import (

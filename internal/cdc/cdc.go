@@ -33,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/hoodie-lake/hoodie/internal/ingest"
 )
 
 // Columns added to every row.
@@ -209,6 +210,18 @@ func Parse(line []byte, ord Ordering) (*Event, error) {
 		return nil, bad(imgName, "not a JSON object")
 	}
 	ev.Fields = objectKeys(img)
+	// Strings are UTF-8 or refused: JSON decoding would silently replace
+	// invalid bytes and unpaired surrogate escapes with U+FFFD (in values,
+	// and in field names, which become columns).
+	if _, reason := ingest.JSONObjectProblem(line, top, nil); reason != "" {
+		if field, reason := ingest.JSONObjectProblem(img, ev.Row, ev.Fields); reason != "" {
+			if field == "" {
+				field = imgName
+			}
+			return nil, bad(field, "%s", reason)
+		}
+		return nil, bad("", "%s", reason)
+	}
 	if sch != nil {
 		if err := ev.applySchema(sch, imgName); err != nil {
 			return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 )
 
 type csvReader struct {
@@ -40,6 +41,9 @@ func NewCSV(r io.Reader, source string, opts Options) (Reader, error) {
 	}
 	for i := range header {
 		header[i] = strings.TrimSpace(header[i])
+		if e := arrowutil.CheckUTF8(header[i]); e != nil {
+			return nil, fmt.Errorf("ingest: %s line 1: column %d: header %s", source, i+1, e.Reason())
+		}
 	}
 	c := &csvReader{src: source, cr: cr, opts: opts, header: header, schema: opts.Schema}
 	if c.schema == nil {
@@ -217,6 +221,9 @@ func (c *csvReader) Next() (*Batch, error) {
 func convertCSV(t arrow.DataType, v string) (any, error) {
 	switch t.ID() {
 	case arrow.STRING:
+		if e := arrowutil.CheckUTF8(v); e != nil {
+			return nil, errors.New(e.Reason())
+		}
 		return v, nil
 	case arrow.INT64, arrow.INT32, arrow.INT16, arrow.INT8:
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -102,9 +103,14 @@ var ErrSchema = errors.New("ingest: no schema")
 
 const maxRaw = 512
 
+// truncate shortens s to about maxRaw bytes, not splitting a character.
 func truncate(s string) string {
 	if len(s) <= maxRaw {
 		return s
 	}
-	return s[:maxRaw] + "…"
+	n := maxRaw
+	for n > maxRaw-utf8.UTFMax && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/ingest"
 	"github.com/stretchr/testify/require"
 )
@@ -20,8 +21,10 @@ import (
 // checkLines drains r and checks what the CLI relies on to name bad
 // input: every error carries the "ingest: " prefix and the source, every
 // row (good or bad) names a line of the input, good rows come in input
-// order, and no line is both good and bad.
-func checkLines(t *testing.T, r ingest.Reader, src string, lines int64) {
+// order, and no line is both good and bad. Strings are UTF-8 or refused:
+// every string ingested is valid UTF-8 and, unless the input has a U+FFFD
+// of its own (allowFFFD), none was replaced by U+FFFD.
+func checkLines(t *testing.T, r ingest.Reader, src string, lines int64, allowFFFD bool) {
 	t.Helper()
 	defer r.Close()
 	last := int64(0)
@@ -47,6 +50,16 @@ func checkLines(t *testing.T, r ingest.Reader, src string, lines int64) {
 		if b.Rec != nil {
 			require.Equal(t, int(b.Rec.NumRows()), len(b.Lines))
 			require.Equal(t, r.Schema().NumFields(), int(b.Rec.NumCols()))
+			require.NoError(t, arrowutil.ValidateUTF8(b.Rec))
+			if !allowFFFD {
+				for _, c := range b.Rec.Columns() {
+					if s, ok := c.(*array.String); ok {
+						for i := 0; i < s.Len(); i++ {
+							require.NotContains(t, s.Value(i), "\ufffd", "row %d: a value was silently replaced", i)
+						}
+					}
+				}
+			}
 			b.Rec.Release()
 		}
 		for _, l := range b.Lines {
@@ -75,6 +88,8 @@ func FuzzIngestLines(f *testing.F) {
 		"id,n,x\na,1,1.5\nb,,2\n\"c\nd\",3,x\ne,4\n\"unterminated\n",
 		"a\n\n\"\"\"\n1,2,3\n",
 		"\xff\xfe{\"a\":1}\r\n{\"a\":2}",
+		"{\"id\":\"x\xff\",\"n\":1}\n{\"id\":\"\\ud800\\udc00\\udc00\"}\n{\"na\xc3me\":1}\n",
+		"id,n\nx\xff\xfe,1\n\xc3,2\n",
 	} {
 		f.Add(s, false, false)
 		f.Add(s, true, false)
@@ -111,7 +126,9 @@ func FuzzIngestLines(f *testing.F) {
 		if csv {
 			src = "in.csv"
 		}
-		checkLines(t, r, src, countLines(in))
+		// The input's own U+FFFD (or its JSON escape, in any case).
+		own := strings.Contains(in, "\ufffd") || strings.Contains(strings.ToLower(in), `\\ufffd`)
+		checkLines(t, r, src, countLines(in), own)
 	})
 }
 

@@ -98,6 +98,9 @@ func (r *jsonlReader) infer() error {
 		if json.Unmarshal(b, &m) != nil {
 			continue // reported when parsed
 		}
+		if _, reason := JSONObjectProblem(b, m, nil); reason != "" {
+			continue // reported when parsed (its names may be garbled)
+		}
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			keys = append(keys, k)
@@ -211,6 +214,15 @@ func appendJSON(bld *array.RecordBuilder, sch *arrow.Schema, line []byte) (field
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(line, &m); err != nil {
 		return "", "not a JSON object: " + err.Error()
+	}
+	if !jsonClean(line) {
+		names := make([]string, sch.NumFields())
+		for i, f := range sch.Fields() {
+			names[i] = f.Name
+		}
+		if field, reason := JSONObjectProblem(line, m, names); reason != "" {
+			return field, reason
+		}
 	}
 	vals := make([]any, sch.NumFields())
 	for i, f := range sch.Fields() {
