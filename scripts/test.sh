@@ -29,6 +29,7 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet "${pkgs[@]}"
+t0=$SECONDS; bash scripts/fixtures.sh >/dev/null || echo "fixtures: scripts/fixtures.sh failed; the tests that read the Spark fixture tables will fail" >&2; echo "fixtures: Spark fixture tables ready in $((SECONDS - t0))s"
 set +e
 go test -count=1 -timeout 40m -v "${pkgs[@]}" 2>&1 | tee "$state/go-test.log"
 status=${PIPESTATUS[0]}

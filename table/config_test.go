@@ -12,6 +12,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/internal/testutil/fixtures"
 	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -122,9 +123,13 @@ func TestSampleTimeBasedPartitionMetadata(t *testing.T) {
 	require.NotEmpty(t, zip)
 	st, err := storage.NewLocal(fixtures.Unzip(t, zip))
 	require.NoError(t, err)
+	// The partition was made by the table's first INSERT.
+	tl, err := timeline.Load(context.Background(), st)
+	require.NoError(t, err)
+	require.NotEmpty(t, tl.Completed())
 	md, err := table.ReadPartitionMetadata(context.Background(), st, "2023/04/01/12")
 	require.NoError(t, err)
-	assert.Equal(t, table.PartitionMetadata{CommitTime: "20240418181355771", PartitionDepth: 4}, md)
+	assert.Equal(t, table.PartitionMetadata{CommitTime: tl.Completed()[0].Timestamp, PartitionDepth: 4}, md)
 }
 
 // validProps is a valid hoodie.properties as Create writes it.

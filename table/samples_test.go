@@ -31,7 +31,7 @@ type sampleExpect struct {
 var alice4 = []string{"1", "2", "3", "4"}
 var complexKeys = []string{"id:1,name:Alice", "id:2,name:Bob", "id:3,name:Carol", "id:4,name:Diana"}
 
-// Derived from each table's SQL in ../shared/testdata/hudi-rs.
+// Derived from each table's SQL in testdata/hudi-rs.
 var sampleExpectations = map[string]sampleExpect{
 	// Two INSERTs: 3 rows, then Alice updated and Diana added in a new partition.
 	"cow/v6_complexkeygen_hivestyle": {2, []string{"byteField=10/shortField=300", "byteField=20/shortField=100", "byteField=30/shortField=100"}, complexKeys, 3},
@@ -59,7 +59,7 @@ var sampleExpectations = map[string]sampleExpect{
 		"e3cf430c-889d-4015-bc98-59bdce1e530c", "e96c4396-3fad-413a-a942-4cb36106d721"}, 3},
 }
 
-// TestSparkWrittenSamples opens every v6 table under ../shared/testdata,
+// TestSparkWrittenSamples opens every v6 table scripts/fixtures.sh made,
 // lists its timeline and file groups, reads the latest base files with
 // parquet-go and checks them against what the table's SQL implies.
 func TestSparkWrittenSamples(t *testing.T) {

@@ -48,24 +48,22 @@ func TestSampleCommitMetadataRoundTrip(t *testing.T) {
 }
 
 // TestSampleTimelines checks the loaded timelines of a few samples in detail.
+// The tables are generated from their SQL, so instant times differ per
+// generation: the SQL fixes the actions, their order and states; the times
+// must be valid instant times in increasing order.
 func TestSampleTimelines(t *testing.T) {
 	ctx := context.Background()
 	byName := map[string]fixtures.Fixture{}
 	for _, fx := range fixtures.All(t) {
 		byName[fx.Name] = fx
 	}
-	cases := map[string][]timeline.Instant{
-		"cow/v6_simplekeygen_nonhivestyle_overwritetable": {
-			{Timestamp: "20240707001301554", Action: timeline.Commit, State: timeline.Completed},
-			{Timestamp: "20240707001302376", Action: timeline.Commit, State: timeline.Completed},
-			{Timestamp: "20240707001303088", Action: timeline.ReplaceCommit, State: timeline.Completed},
-		},
-		"mor/parquet/v6_nonpartitioned_rollback": {
-			{Timestamp: "20250126040823628", Action: timeline.DeltaCommit, State: timeline.Completed},
-			{Timestamp: "20250126040936578", Action: timeline.Rollback, State: timeline.Completed},
-			{Timestamp: "20250126060846931", Action: timeline.DeltaCommit, State: timeline.Completed},
-		},
-		"cow/v6_empty": nil,
+	cases := map[string][]timeline.Action{
+		// Two INSERTs and an INSERT OVERWRITE TABLE.
+		"cow/v6_simplekeygen_nonhivestyle_overwritetable": {timeline.Commit, timeline.Commit, timeline.ReplaceCommit},
+		// INSERT, INSERT (rolled back: its instant files are gone), the
+		// rollback, INSERT.
+		"mor/parquet/v6_nonpartitioned_rollback": {timeline.DeltaCommit, timeline.Rollback, timeline.DeltaCommit},
+		"cow/v6_empty":                           nil,
 	}
 	for name, want := range cases {
 		fx, ok := byName[name]
@@ -74,7 +72,16 @@ func TestSampleTimelines(t *testing.T) {
 		require.NoError(t, err)
 		tl, err := timeline.Load(ctx, st)
 		require.NoError(t, err)
-		assert.Equal(t, want, tl.Instants(), name)
+		got := tl.Instants()
+		require.Len(t, got, len(want), "%s: %v", name, got)
+		for i, inst := range got {
+			assert.Equal(t, want[i], inst.Action, "%s: %s", name, inst)
+			assert.Equal(t, timeline.Completed, inst.State, "%s: %s", name, inst)
+			assert.NoError(t, timeline.ValidateInstantTime(inst.Timestamp), "%s: %s", name, inst)
+			if i > 0 {
+				assert.Less(t, got[i-1].Timestamp, inst.Timestamp, name)
+			}
+		}
 	}
 	fx := byName["cow/v6_simplekeygen_nonhivestyle_overwritetable"]
 	st, err := storage.NewLocal(fixtures.Unzip(t, fx.Zip))
@@ -86,6 +93,16 @@ func TestSampleTimelines(t *testing.T) {
 	md, err := timeline.ReadCommitMetadata(ctx, st, last)
 	require.NoError(t, err)
 	assert.Equal(t, timeline.OpInsertOverwriteTbl, md.OperationType)
-	assert.Len(t, md.ReplacedFileIDs(), 3)
-	assert.True(t, md.ReplacedFileIDs()[timeline.FileGroupID{PartitionPath: "10", FileID: "4f2685a3-614f-49ca-9b2b-e1cb9fb61f27-0"}])
+	// INSERT OVERWRITE TABLE replaces every file group the two INSERTs
+	// wrote: one in each of the partitions 10, 20 and 30.
+	written := map[timeline.FileGroupID]bool{}
+	for _, inst := range tl.CompletedCommits()[:2] {
+		md, err := timeline.ReadCommitMetadata(ctx, st, inst)
+		require.NoError(t, err)
+		for _, s := range md.Stats() {
+			written[timeline.FileGroupID{PartitionPath: s.PartitionPath, FileID: s.FileID}] = true
+		}
+	}
+	assert.Len(t, written, 3)
+	assert.Equal(t, written, md.ReplacedFileIDs())
 }

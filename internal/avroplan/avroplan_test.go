@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,31 +18,123 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
-// timelineFile unzips the named fixture and returns the bytes of one file
-// in its .hoodie directory.
-func timelineFile(t *testing.T, fixture, name string) []byte {
+// unzipFixture unzips the named fixture and returns the table's directory.
+func unzipFixture(t *testing.T, fixture string) string {
 	t.Helper()
 	for _, f := range fixtures.All(t) {
-		if f.Name != fixture {
-			continue
+		if f.Name == fixture {
+			return fixtures.Unzip(t, f.Zip)
 		}
-		b, err := os.ReadFile(filepath.Join(fixtures.Unzip(t, f.Zip), ".hoodie", name))
-		require.NoError(t, err)
-		return b
 	}
 	t.Fatalf("fixture %s not found", fixture)
-	return nil
+	return ""
+}
+
+// timelineFile returns the name and bytes of the one file in the table's
+// .hoodie directory whose name ends in suffix (".rollback.requested"). The
+// fixtures are generated from their SQL, so instant times are not fixed.
+func timelineFile(t *testing.T, dir, suffix string) (string, []byte) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, ".hoodie"))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), suffix) {
+			names = append(names, e.Name())
+		}
+	}
+	require.Len(t, names, 1, "*%s in %s", suffix, dir)
+	b, err := os.ReadFile(filepath.Join(dir, ".hoodie", names[0]))
+	require.NoError(t, err)
+	return names[0], b
 }
 
 const rollbackFixture = "mor/parquet/v6_nonpartitioned_rollback"
 
+// rollbackSample is what v6_nonpartitioned_rollback's SQL implies: the
+// first INSERT's deltacommit wrote one base file (file group fileID), the
+// second INSERT (Alice updated into a log file, Diana into a new base file)
+// was rolled back by the rollback instant, the third INSERT came after it.
+type rollbackSample struct {
+	dir      string
+	first    string // the first deltacommit's instant time
+	fileID   string // the first INSERT's file group
+	rollback string // the rollback's instant time
+	third    string // the last deltacommit's instant time
+}
+
+func loadRollbackSample(t *testing.T) rollbackSample {
+	t.Helper()
+	s := rollbackSample{dir: unzipFixture(t, rollbackFixture)}
+	entries, err := os.ReadDir(filepath.Join(s.dir, ".hoodie"))
+	require.NoError(t, err)
+	var deltas []string
+	for _, e := range entries {
+		if ts, ok := strings.CutSuffix(e.Name(), ".deltacommit"); ok {
+			deltas = append(deltas, ts)
+		}
+		if ts, ok := strings.CutSuffix(e.Name(), ".rollback"); ok {
+			s.rollback = ts
+		}
+	}
+	sort.Strings(deltas)
+	require.Len(t, deltas, 2, "the rolled-back deltacommit is gone")
+	s.first, s.third = deltas[0], deltas[1]
+	require.NotEmpty(t, s.rollback)
+	require.Less(t, s.first, s.rollback)
+	require.Less(t, s.rollback, s.third)
+	bases, err := filepath.Glob(filepath.Join(s.dir, "*.parquet"))
+	require.NoError(t, err)
+	require.Len(t, bases, 1, "the rolled-back INSERT's base file is deleted")
+	base := filepath.Base(bases[0])
+	require.True(t, strings.HasSuffix(base, "_"+s.first+".parquet"), base)
+	s.fileID, _, _ = strings.Cut(base, "_")
+	return s
+}
+
+// checkRolledBackInstant: the rolled-back instant is the second INSERT's,
+// between the first deltacommit and the rollback.
+func (s rollbackSample) checkRolledBackInstant(t *testing.T, info avroplan.HoodieInstantInfo) {
+	t.Helper()
+	assert.Equal(t, "deltacommit", info.Action)
+	assert.Regexp(t, `^\d{17}$`, info.CommitTime)
+	assert.Less(t, s.first, info.CommitTime)
+	assert.Less(t, info.CommitTime, s.rollback)
+}
+
+// checkDeletedBase: path is the rolled-back INSERT's base file (Diana's new
+// file group), absolute, in the table's directory, and gone from the table.
+func (s rollbackSample) checkDeletedBase(t *testing.T, path, rolled string) {
+	t.Helper()
+	assert.True(t, strings.HasPrefix(path, "/"), path)
+	dir, base := filepath.Split(path)
+	assert.Equal(t, "v6_nonpartitioned_rollback", filepath.Base(dir), path)
+	assert.Regexp(t, `^[0-9a-f-]{36}-0_\d+-\d+-\d+_`+rolled+`\.parquet$`, base)
+	assert.NotContains(t, base, s.fileID)
+	assert.NoFileExists(t, filepath.Join(s.dir, base))
+}
+
+// checkLog: path is file:<table dir>/.<fileID>_<first>.log.<version>_<token>
+// and the log file is in the table.
+func (s rollbackSample) checkLog(t *testing.T, path string, version int) {
+	t.Helper()
+	rest, ok := strings.CutPrefix(path, "file:/")
+	require.True(t, ok, path)
+	dir, base := filepath.Split("/" + rest)
+	assert.Equal(t, "v6_nonpartitioned_rollback", filepath.Base(dir), path)
+	assert.True(t, strings.HasPrefix(base, fmt.Sprintf(".%s_%s.log.%d_", s.fileID, s.first, version)), path)
+	assert.FileExists(t, filepath.Join(s.dir, base))
+}
+
 func TestDecodeSparkRollbackPlan(t *testing.T) {
-	b := timelineFile(t, rollbackFixture, "20250126040936578.rollback.requested")
+	s := loadRollbackSample(t)
+	_, b := timelineFile(t, s.dir, ".rollback.requested")
 	var p avroplan.HoodieRollbackPlan
 	require.NoError(t, avroplan.Decode(bytes.NewReader(b), &p))
 
 	require.NotNil(t, p.InstantToRollback)
-	assert.Equal(t, avroplan.HoodieInstantInfo{CommitTime: "20250126040826878", Action: "deltacommit"}, *p.InstantToRollback)
+	s.checkRolledBackInstant(t, *p.InstantToRollback)
+	rolled := p.InstantToRollback.CommitTime
 	assert.Equal(t, ptr(avroplan.RollbackPlanVersion), p.Version)
 	require.Len(t, p.RollbackRequests, 2)
 
@@ -56,22 +150,27 @@ func TestDecodeSparkRollbackPlan(t *testing.T) {
 		for path, size := range *r.LogBlocksToBeDeleted {
 			logs = append(logs, path)
 			assert.Positive(t, size)
-			assert.Equal(t, ptr("0712b9f9-d2d5-4cae-bcf4-8fd7146af503-0"), r.FileID)
-			assert.Equal(t, ptr("20250126040823628"), r.LatestBaseInstant)
+			assert.Equal(t, ptr(s.fileID), r.FileID)
+			assert.Equal(t, ptr(s.first), r.LatestBaseInstant)
 		}
 	}
-	assert.Equal(t, []string{"/opt/data/external_tables/v6_nonpartitioned_rollback/cd329d8f-0ce4-4654-84ab-2f769aae5034-0_1-33-44_20250126040826878.parquet"}, files)
-	assert.Equal(t, []string{"file:/opt/data/external_tables/v6_nonpartitioned_rollback/.0712b9f9-d2d5-4cae-bcf4-8fd7146af503-0_20250126040823628.log.1_0-33-43"}, logs)
+	require.Len(t, files, 1)
+	s.checkDeletedBase(t, files[0], rolled)
+	require.Len(t, logs, 1)
+	s.checkLog(t, logs[0], 1)
 }
 
 func TestDecodeSparkRollbackMetadata(t *testing.T) {
-	b := timelineFile(t, rollbackFixture, "20250126040936578.rollback")
+	s := loadRollbackSample(t)
+	_, b := timelineFile(t, s.dir, ".rollback")
 	var m avroplan.HoodieRollbackMetadata
 	require.NoError(t, avroplan.Decode(bytes.NewReader(b), &m))
 
-	assert.Equal(t, "20250126040936578", m.StartRollbackTime)
-	assert.Equal(t, []string{"20250126040826878"}, m.CommitsRollback)
-	assert.Equal(t, []avroplan.HoodieInstantInfo{{CommitTime: "20250126040826878", Action: "deltacommit"}}, m.InstantsRollback)
+	assert.Equal(t, s.rollback, m.StartRollbackTime)
+	require.Len(t, m.CommitsRollback, 1)
+	rolled := m.CommitsRollback[0]
+	s.checkRolledBackInstant(t, avroplan.HoodieInstantInfo{CommitTime: rolled, Action: "deltacommit"})
+	assert.Equal(t, []avroplan.HoodieInstantInfo{{CommitTime: rolled, Action: "deltacommit"}}, m.InstantsRollback)
 	assert.Equal(t, ptr(avroplan.RollbackMetadataVersion), m.Version)
 	assert.Equal(t, int32(1), m.TotalFilesDeleted)
 	assert.Positive(t, m.TimeTakenInMillis)
@@ -80,25 +179,32 @@ func TestDecodeSparkRollbackMetadata(t *testing.T) {
 	pm, ok := m.PartitionMetadata[""]
 	require.True(t, ok, "non-partitioned table keys metadata by empty partition path")
 	assert.Equal(t, "", pm.PartitionPath)
-	assert.Equal(t, []string{"/opt/data/external_tables/v6_nonpartitioned_rollback/cd329d8f-0ce4-4654-84ab-2f769aae5034-0_1-33-44_20250126040826878.parquet"}, pm.SuccessDeleteFiles)
+	require.Len(t, pm.SuccessDeleteFiles, 1)
+	s.checkDeletedBase(t, pm.SuccessDeleteFiles[0], rolled)
 	assert.Empty(t, pm.FailedDeleteFiles)
+	// The rollback block went into a new log file, version 2, written by
+	// task 1-0-1; the failed commit's own log file (version 1) is listed.
 	require.NotNil(t, pm.RollbackLogFiles)
 	require.Len(t, *pm.RollbackLogFiles, 1)
-	size, ok := (*pm.RollbackLogFiles)["file:/opt/data/external_tables/v6_nonpartitioned_rollback/.0712b9f9-d2d5-4cae-bcf4-8fd7146af503-0_20250126040823628.log.2_1-0-1"]
-	require.True(t, ok, "rollbackLogFiles: %v", pm.RollbackLogFiles)
-	assert.Positive(t, size)
+	for path, size := range *pm.RollbackLogFiles {
+		s.checkLog(t, path, 2)
+		assert.True(t, strings.HasSuffix(path, ".log.2_1-0-1"), path)
+		assert.Positive(t, size)
+	}
 	require.NotNil(t, pm.LogFilesFromFailedCommit)
 	require.Len(t, *pm.LogFilesFromFailedCommit, 1)
-	assert.Contains(t, *pm.LogFilesFromFailedCommit, "file:/opt/data/external_tables/v6_nonpartitioned_rollback/.0712b9f9-d2d5-4cae-bcf4-8fd7146af503-0_20250126040823628.log.1_0-33-43")
+	for path := range *pm.LogFilesFromFailedCommit {
+		s.checkLog(t, path, 1)
+	}
 }
 
 func TestDecodeSparkRequestedReplaceMetadata(t *testing.T) {
-	for _, fixture := range []struct{ name, file string }{
-		{"cow/v6_simplekeygen_nonhivestyle_overwritetable", "20240707001303088.replacecommit.requested"},
-		{"mor/parquet/v6_simplekeygen_nonhivestyle_overwritetable", "20250121000702475.replacecommit.requested"},
+	for _, fixture := range []string{
+		"cow/v6_simplekeygen_nonhivestyle_overwritetable",
+		"mor/parquet/v6_simplekeygen_nonhivestyle_overwritetable",
 	} {
-		t.Run(fixture.name, func(t *testing.T) {
-			b := timelineFile(t, fixture.name, fixture.file)
+		t.Run(fixture, func(t *testing.T) {
+			_, b := timelineFile(t, unzipFixture(t, fixture), ".replacecommit.requested")
 			var m avroplan.HoodieRequestedReplaceMetadata
 			require.NoError(t, avroplan.Decode(bytes.NewReader(b), &m))
 			// Spark's insert_overwrite_table writes an all-null record: the
@@ -115,15 +221,16 @@ func TestDecodeSparkRequestedReplaceMetadata(t *testing.T) {
 // samples are exactly the schemas Encode writes.
 func TestSparkHeadersMatchSchemaJSON(t *testing.T) {
 	for _, tc := range []struct {
-		fixture, file string
-		rec           avroplan.Record
+		fixture, suffix string
+		rec             avroplan.Record
 	}{
-		{rollbackFixture, "20250126040936578.rollback.requested", &avroplan.HoodieRollbackPlan{}},
-		{rollbackFixture, "20250126040936578.rollback", &avroplan.HoodieRollbackMetadata{}},
-		{"cow/v6_simplekeygen_nonhivestyle_overwritetable", "20240707001303088.replacecommit.requested", &avroplan.HoodieRequestedReplaceMetadata{}},
+		{rollbackFixture, ".rollback.requested", &avroplan.HoodieRollbackPlan{}},
+		{rollbackFixture, ".rollback", &avroplan.HoodieRollbackMetadata{}},
+		{"cow/v6_simplekeygen_nonhivestyle_overwritetable", ".replacecommit.requested", &avroplan.HoodieRequestedReplaceMetadata{}},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
-			meta, _ := containerHeader(t, timelineFile(t, tc.fixture, tc.file))
+		t.Run(tc.suffix, func(t *testing.T) {
+			_, b := timelineFile(t, unzipFixture(t, tc.fixture), tc.suffix)
+			meta, _ := containerHeader(t, b)
 			js, err := avroplan.SchemaJSON(tc.rec)
 			require.NoError(t, err)
 			assert.Equal(t, js, string(meta["avro.schema"]))

@@ -3,6 +3,7 @@ package basefile_test
 import (
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -39,4 +40,36 @@ func baseFiles(t *testing.T, dir string) []string {
 		return nil
 	}))
 	return out
+}
+
+// commitTimes returns the instant times of an unzipped table's completed
+// commits (COW), oldest first. The fixtures are generated from their SQL, so
+// instant times and file names differ per generation.
+func commitTimes(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, ".hoodie"))
+	require.NoError(t, err)
+	var out []string
+	for _, e := range entries {
+		if ts, ok := strings.CutSuffix(e.Name(), ".commit"); ok {
+			out = append(out, ts)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// latestBaseFile returns the newest base file (by the instant time that ends
+// its name) of a partition directory of an unzipped table.
+func latestBaseFile(t *testing.T, dir, partition string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(partition), "*.parquet"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, partition)
+	instant := func(p string) string {
+		name := strings.TrimSuffix(filepath.Base(p), ".parquet")
+		return name[strings.LastIndexByte(name, '_')+1:]
+	}
+	sort.Slice(files, func(i, j int) bool { return instant(files[i]) < instant(files[j]) })
+	return files[len(files)-1]
 }

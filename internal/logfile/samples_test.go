@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -75,10 +76,13 @@ func column(t *testing.T, b logfile.Block, name string) any {
 }
 
 // rowExpect is what the SQL beside each fixture implies for the one row of
-// the data block of log version `version`.
+// the data block of log version `version`. The fixtures are generated from
+// their SQL, so the instant is named by its place in the table's timeline:
+// commit is an index into the completed deltacommits, oldest first, or
+// rolledBack for the instant the table's rollback undid.
 type rowExpect struct {
 	version   string
-	instant   string
+	commit    int
 	key       string
 	partition string
 	cols      map[string]any
@@ -86,19 +90,22 @@ type rowExpect struct {
 
 func TestSparkSamples(t *testing.T) {
 	alice := map[string]any{"id": int32(1), "name": "Alice", "isActive": false, "longField": int64(1234567890)}
+	// Each table's second statement that writes (an UPDATE or the second
+	// INSERT) updates one row of the first one's base file: a log file.
 	want := map[string][]rowExpect{
-		"mor/avro/v6_trips_8i1u": {{version: "1", instant: "20250331030645735",
+		"mor/avro/v6_trips_8i1u": {{version: "1", commit: 1,
 			key: "9909a8b1-2d15-4d3d-8ec9-efc48c536a00", partition: "city=san_francisco",
 			cols: map[string]any{"rider": "rider-D", "driver": "driver-L", "fare": 25.0, "ts": int64(1695046462179), "city": "san_francisco"}}},
-		"mor/parquet/v6_nonpartitioned":                           {{version: "1", instant: "20250117083136333", key: "1", partition: "", cols: alice}},
-		"mor/parquet/v6_simplekeygen_nonhivestyle":                {{version: "1", instant: "20250121000557095", key: "1", partition: "10", cols: alice}},
-		"mor/parquet/v6_simplekeygen_nonhivestyle_overwritetable": {{version: "1", instant: "20250121000656060", key: "1", partition: "10", cols: alice}},
-		"mor/parquet/v6_complexkeygen_hivestyle": {{version: "1", instant: "20250118044632401", key: "id:1,name:Alice",
+		"mor/parquet/v6_nonpartitioned":                           {{version: "1", commit: 1, key: "1", partition: "", cols: alice}},
+		"mor/parquet/v6_simplekeygen_nonhivestyle":                {{version: "1", commit: 1, key: "1", partition: "10", cols: alice}},
+		"mor/parquet/v6_simplekeygen_nonhivestyle_overwritetable": {{version: "1", commit: 1, key: "1", partition: "10", cols: alice}},
+		"mor/parquet/v6_complexkeygen_hivestyle": {{version: "1", commit: 1, key: "id:1,name:Alice",
 			partition: "byteField=10/shortField=300", cols: alice}},
 		"mor/parquet/v6_nonpartitioned_rollback": {
-			// log 1: the second INSERT, rolled back by log 2.
-			{version: "1", instant: "20250126040826878", key: "1", partition: "", cols: alice},
-			{version: "3", instant: "20250126060846931", key: "2", partition: "",
+			// log 1: the second INSERT, rolled back by log 2; log 3: the
+			// third INSERT, the second deltacommit left in the timeline.
+			{version: "1", commit: rolledBack, key: "1", partition: "", cols: alice},
+			{version: "3", commit: 1, key: "2", partition: "",
 				cols: map[string]any{"id": int32(2), "name": "Bob", "isActive": true, "longField": int64(9876543210)}},
 		},
 	}
@@ -116,6 +123,7 @@ func TestSparkSamples(t *testing.T) {
 				return
 			}
 			seen++
+			deltas, rollback := completedInstants(t, dir)
 			dataBlocks := 0
 			for _, lf := range files {
 				blocks := readAll(t, lf.data)
@@ -141,13 +149,19 @@ func TestSparkSamples(t *testing.T) {
 				}
 
 				if b.Type == logfile.CommandBlock {
-					assert.Equal(t, "20250126040936578", b.Header.Value(logfile.InstantTime))
-					assert.Equal(t, "20250126040826878", b.Header.Value(logfile.TargetInstantTime))
+					// The rollback instant in the timeline wrote it, aimed at
+					// the second INSERT: after the first deltacommit, before
+					// the rollback, and gone from the timeline.
+					require.NotEmpty(t, rollback, "rollback instant in the timeline")
+					assert.Equal(t, rollback, b.Header.Value(logfile.InstantTime))
+					rolled := b.Header.Value(logfile.TargetInstantTime)
+					assert.Regexp(t, `^\d{17}$`, rolled)
+					assert.Less(t, deltas[0], rolled)
+					assert.Less(t, rolled, rollback)
+					assert.NotContains(t, deltas, rolled)
 					assert.Equal(t, logfile.RollbackCommand, b.Header.Value(logfile.CommandBlockType))
 					assert.Len(t, lf.data, 105)
 					assert.Empty(t, b.Content)
-					_, err := os.Stat(filepath.Join(dir, ".hoodie", "20250126040936578.rollback"))
-					assert.NoError(t, err, "rollback instant in the timeline")
 					continue
 				}
 				var e *rowExpect
@@ -158,17 +172,24 @@ func TestSparkSamples(t *testing.T) {
 				}
 				require.NotNil(t, e, lf.rel)
 				dataBlocks++
+				var instant string
+				if e.commit == rolledBack {
+					instant = rollbackTarget(t, files)
+				} else {
+					require.Greater(t, len(deltas), e.commit, "deltacommits %v", deltas)
+					instant = deltas[e.commit]
+				}
 				if fx.LogFormat == "avro" {
 					assert.Equal(t, logfile.AvroDataBlock, b.Type)
 				} else {
 					assert.Equal(t, logfile.ParquetDataBlock, b.Type)
 				}
-				assert.Equal(t, e.instant, b.Header.Value(logfile.InstantTime))
+				assert.Equal(t, instant, b.Header.Value(logfile.InstantTime))
 				assert.NotEmpty(t, b.Header.Value(logfile.SchemaHeader))
 				require.Len(t, b.Records, 1)
 				assert.Equal(t, int64(1), b.Records[0].NumRows())
-				assert.Equal(t, e.instant, column(t, b, "_hoodie_commit_time"))
-				assert.Equal(t, e.instant+"_0_", column(t, b, "_hoodie_commit_seqno").(string)[:len(e.instant)+3])
+				assert.Equal(t, instant, column(t, b, "_hoodie_commit_time"))
+				assert.Equal(t, instant+"_0_", column(t, b, "_hoodie_commit_seqno").(string)[:len(instant)+3])
 				assert.Equal(t, e.key, column(t, b, "_hoodie_record_key"))
 				assert.Equal(t, e.partition, column(t, b, "_hoodie_partition_path"))
 				assert.Equal(t, lf.fileID, column(t, b, "_hoodie_file_name"))
@@ -180,6 +201,47 @@ func TestSparkSamples(t *testing.T) {
 		})
 	}
 	assert.Equal(t, len(want), seen, "every expected fixture was found")
+}
+
+// rolledBack marks a rowExpect whose instant the table's rollback undid.
+const rolledBack = -1
+
+// completedInstants returns the completed deltacommits of the table at dir,
+// oldest first, and its rollback instant ("" if none).
+func completedInstants(t *testing.T, dir string) (deltas []string, rollback string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, ".hoodie"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		if ts, ok := strings.CutSuffix(e.Name(), ".deltacommit"); ok {
+			deltas = append(deltas, ts)
+		}
+		if ts, ok := strings.CutSuffix(e.Name(), ".rollback"); ok {
+			require.Empty(t, rollback, "one rollback")
+			rollback = ts
+		}
+	}
+	sort.Strings(deltas)
+	return deltas, rollback
+}
+
+// rollbackTarget returns the target instant of the one rollback command
+// block among files.
+func rollbackTarget(t *testing.T, files []logFile) string {
+	t.Helper()
+	var targets []string
+	for _, lf := range files {
+		r := logfile.NewReader(bytes.NewReader(lf.data), int64(len(lf.data)))
+		for b, err := range r.All() {
+			require.NoError(t, err)
+			if b.Type == logfile.CommandBlock {
+				targets = append(targets, b.Header.Value(logfile.TargetInstantTime))
+			}
+			b.Release()
+		}
+	}
+	require.Len(t, targets, 1, "rollback command blocks")
+	return targets[0]
 }
 
 // TestSparkAvroBlockSchema checks the Arrow shape of the Avro sample: meta
