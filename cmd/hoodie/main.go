@@ -19,8 +19,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hoodie-lake/hoodie/internal/storage"
 )
 
 // exit is swapped by tests.
@@ -42,6 +45,11 @@ type globalFlags struct {
 	s3Endpoint  string
 	s3Region    string
 	s3PathStyle bool
+
+	s3ConnectTimeout time.Duration
+	s3RequestTimeout time.Duration
+	s3MaxAttempts    int
+	createBucket     bool
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -60,7 +68,19 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.s3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)")
 	pf.StringVar(&g.s3Region, "s3-region", "", "S3 region (default: the AWS configuration chain, else us-east-1)")
 	pf.BoolVar(&g.s3PathStyle, "s3-path-style", false, "address S3 buckets path-style (endpoint/bucket/key), as most S3-compatible servers need")
+	pf.DurationVar(&g.s3ConnectTimeout, "s3-connect-timeout", storage.S3DefaultConnectTimeout, "S3: time to connect (TCP and TLS) per attempt")
+	pf.DurationVar(&g.s3RequestTimeout, "s3-request-timeout", storage.S3DefaultRequestTimeout,
+		"S3: time a request may wait for the response, or a transfer may go without a byte moving, per attempt (slow transfers that keep moving are not cut off)")
+	pf.IntVar(&g.s3MaxAttempts, "s3-max-attempts", storage.S3DefaultMaxAttempts,
+		"S3: attempts per request on throttling and server errors (requests that get no answer: at most 3, and none after a request timeout)")
+	pf.BoolVar(&g.createBucket, "create-bucket", false, "S3: create the --table location's bucket if it does not exist")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if g.s3ConnectTimeout <= 0 || g.s3RequestTimeout <= 0 {
+			return fmt.Errorf("--s3-connect-timeout and --s3-request-timeout must be positive")
+		}
+		if g.s3MaxAttempts < 1 {
+			return fmt.Errorf("--s3-max-attempts must be at least 1")
+		}
 		switch g.output {
 		case "table", "json", "csv":
 			return nil

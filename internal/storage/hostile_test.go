@@ -200,11 +200,11 @@ func TestS3ErrorsHideCredentials(t *testing.T) {
 			// authError: the failure must not look like a missing object.
 			// versitygw answers an unknown access key with 404
 			// XAdminUserNotFound (AWS: 403 InvalidAccessKeyId), which the
-			// backend maps to ErrNotExist like any 404.
+			// backend maps to ErrAccessDenied, not to ErrNotExist.
 			authError bool
 		}{
 			{"wrong secret", srv.AccessKey, markerSecret, true},
-			{"unknown access key", markerAccessKey, markerSecret, false},
+			{"unknown access key", markerAccessKey, markerSecret, true},
 		} {
 			t.Run(creds.name, func(t *testing.T) {
 				t.Setenv("AWS_ACCESS_KEY_ID", creds.access)
@@ -220,6 +220,7 @@ func TestS3ErrorsHideCredentials(t *testing.T) {
 				for _, err := range errs {
 					if err != nil && creds.authError {
 						assert.False(t, errors.Is(err, storage.ErrNotExist), "an auth failure is not a missing object: %v", err)
+						assert.ErrorIs(t, err, storage.ErrAccessDenied)
 					}
 				}
 			})

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Options configure Open. The zero value opens local paths, and S3 locations
@@ -25,8 +26,25 @@ type Options struct {
 	// uploaded in parts. Default 16 MiB, minimum 5 MiB.
 	S3PartSize int64
 	// S3MaxAttempts bounds attempts per request for throttling and 5xx
-	// responses, retried with exponential backoff. Default 8.
+	// responses, retried with exponential backoff (at most 20 s apart).
+	// Default 8. A request that gets no answer (connection refused or
+	// dropped, connect timeout) is tried at most 3 times, with at most 1 s
+	// between attempts; one that timed out after connecting
+	// (S3RequestTimeout) is not retried.
 	S3MaxAttempts int
+	// S3ConnectTimeout bounds establishing a connection, TCP connect and TLS
+	// handshake, per attempt. Default 5 s.
+	S3ConnectTimeout time.Duration
+	// S3RequestTimeout bounds waiting within a request attempt: for the
+	// response headers once the request is sent, and for any byte to move
+	// while a request or response body is transferred. A slow transfer that
+	// keeps moving is not cut off: this bounds stalls, not transfer time.
+	// Default 30 s.
+	S3RequestTimeout time.Duration
+	// S3CreateBucket makes Open create the location's bucket if it does not
+	// exist (idempotent: a bucket that exists, or is created concurrently,
+	// is used as it is).
+	S3CreateBucket bool
 }
 
 // Location is a parsed table location.

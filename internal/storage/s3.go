@@ -16,10 +16,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -57,16 +57,28 @@ const (
 // Failed (or 409 ConditionalRequestConflict from a concurrent conditional
 // write) becomes ErrExist.
 //
-// Throttling, 5xx responses and connection errors are retried by the SDK's
-// standard retryer with exponential jittered backoff, up to
+// Every request is bounded in time (Options.S3ConnectTimeout,
+// Options.S3RequestTimeout). Throttling and 5xx responses are retried by the
+// SDK's standard retryer with exponential jittered backoff, up to
 // Options.S3MaxAttempts attempts per request; 4xx answers such as 412 are
-// final. A retried conditional PUT whose first attempt did land but whose
-// response was lost reports ErrExist: S3 cannot tell the two apart.
+// final. Requests that get no answer are retried at most 3 times in all,
+// with short backoff, and not at all once one timed out after connecting
+// (see s3net.go). A retried conditional PUT whose first attempt did land but
+// whose response was lost reports ErrExist: S3 cannot tell the two apart.
+//
+// Failures map to the storage sentinels: ErrNotExist (a missing object),
+// ErrNoSuchBucket, ErrAccessDenied, ErrUnreachable and ErrTimeout.
 type S3 struct {
 	client   *s3.Client
 	bucket   string
 	prefix   string // "" or "some/prefix/" (with trailing slash)
 	partSize int64
+
+	region         string
+	endpoint       string // for messages
+	customEndpoint bool   // endpoint is not AWS's
+	timeouts       s3Timeouts
+	bucketSeen     atomic.Bool // the bucket is known to exist
 }
 
 var _ Storage = (*S3)(nil)
@@ -77,6 +89,9 @@ var s3Backoff retry.BackoffDelayer
 // NewS3 returns a store over s3://bucket/prefix. Credentials come from the
 // standard AWS chain (environment, shared config and credentials files, SSO,
 // container and instance roles).
+//
+// NewS3 makes no request unless opts.S3CreateBucket is set: then it creates
+// the bucket if it does not exist.
 //
 // The endpoint is opts.S3Endpoint, else AWS_ENDPOINT_URL_S3 or
 // AWS_ENDPOINT_URL (read by the SDK), else AWS. Path-style addressing is used
@@ -100,32 +115,35 @@ func NewS3(ctx context.Context, bucket, prefix string, opts Options) (*S3, error
 	if partSize < S3MinPartSize {
 		return nil, fmt.Errorf("storage: s3 part size %d below the minimum %d", partSize, S3MinPartSize)
 	}
-	client, err := newS3Client(ctx, opts)
+	s, err := newS3Client(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &S3{client: client, bucket: bucket, prefix: prefix, partSize: partSize}, nil
+	s.bucket, s.prefix, s.partSize = bucket, prefix, partSize
+	if opts.S3CreateBucket {
+		if err := s.ensureBucket(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
-func newS3Client(ctx context.Context, opts Options) (*s3.Client, error) {
+// newS3Client returns a store with the client for opts and no bucket.
+func newS3Client(ctx context.Context, opts Options) (*S3, error) {
 	attempts := opts.S3MaxAttempts
-	if attempts <= 0 {
+	if attempts < 0 {
+		return nil, fmt.Errorf("storage: s3: negative max attempts %d", attempts)
+	}
+	if attempts == 0 {
 		attempts = S3DefaultMaxAttempts
 	}
+	timeouts, err := resolveTimeouts(opts)
+	if err != nil {
+		return nil, err
+	}
 	loadOpts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = attempts
-				o.MaxBackoff = s3MaxBackoff
-				if s3Backoff != nil {
-					o.Backoff = s3Backoff
-				}
-				// The client-side retry quota would fail requests early
-				// under sustained throttling; the attempt cap and the
-				// caller's context are the bounds that matter here.
-				o.RateLimiter = ratelimit.None
-			})
-		}),
+		config.WithRetryer(func() aws.Retryer { return newS3Retryer(attempts) }),
+		config.WithHTTPClient(awshttp.NewBuildableClient()),
 	}
 	if opts.S3Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.S3Region))
@@ -140,7 +158,7 @@ func newS3Client(ctx context.Context, opts Options) (*s3.Client, error) {
 	endpoint := opts.S3Endpoint
 	pathStyle := opts.S3PathStyle || localEndpoint(endpoint) ||
 		(endpoint == "" && localEndpoint(firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")))
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
@@ -148,7 +166,24 @@ func newS3Client(ctx context.Context, opts Options) (*s3.Client, error) {
 		// Servers that send no checksum on GetObject would otherwise log a
 		// line per read.
 		o.DisableLogOutputChecksumValidationSkipped = true
-	}), nil
+		o.APIOptions = append(o.APIOptions, addOpState)
+		o.HTTPClient = timeouts.httpClient(o.HTTPClient)
+	})
+	shown := firstNonEmpty(endpoint, firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), aws.ToString(cfg.BaseEndpoint))
+	s := &S3{client: client, region: cfg.Region, endpoint: shown, customEndpoint: shown != "", timeouts: timeouts}
+	if shown == "" {
+		s.endpoint = "https://s3." + cfg.Region + ".amazonaws.com"
+	}
+	return s, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func firstEnv(names ...string) string {
@@ -175,19 +210,19 @@ func localEndpoint(endpoint string) bool {
 }
 
 // CreateBucket creates a bucket with the client configuration NewS3 would
-// use for opts. A bucket that already exists and is owned by the caller is
-// not an error. Meant for tests and local S3-compatible servers.
+// use for opts, unless it exists. A bucket that already exists and is owned
+// by the caller is not an error. NewS3 does the same when
+// opts.S3CreateBucket is set.
 func CreateBucket(ctx context.Context, opts Options, bucket string) error {
-	client, err := newS3Client(ctx, opts)
+	if bucket == "" {
+		return errors.New("storage: s3: empty bucket name")
+	}
+	s, err := newS3Client(ctx, opts)
 	if err != nil {
 		return err
 	}
-	_, err = client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
-	var owned *types.BucketAlreadyOwnedByYou
-	if err != nil && !errors.As(err, &owned) {
-		return fmt.Errorf("storage: s3 create bucket %s: %w", bucket, err)
-	}
-	return nil
+	s.bucket = bucket
+	return s.ensureBucket(ctx)
 }
 
 // Bucket is the bucket the store reads and writes.
@@ -220,17 +255,6 @@ func apiCode(err error) string {
 	return ""
 }
 
-func isNotFound(err error) bool {
-	if httpStatus(err) == s3StatusNotFound {
-		return true
-	}
-	switch apiCode(err) {
-	case "NoSuchKey", "NotFound":
-		return true
-	}
-	return false
-}
-
 // isExist reports a lost create-if-absent race: 412 Precondition Failed, or
 // 409 ConditionalRequestConflict (a concurrent conditional write won).
 func isExist(err error) bool {
@@ -239,15 +263,6 @@ func isExist(err error) bool {
 
 func isConflict(err error) bool {
 	return apiCode(err) == "ConditionalRequestConflict"
-}
-
-// mapErr normalises an SDK error: op and key make the message, missing
-// objects wrap ErrNotExist.
-func mapErr(op, key string, err error) error {
-	if isNotFound(err) {
-		return fmt.Errorf("storage: s3 %s %s: %w: %w", op, key, ErrNotExist, err)
-	}
-	return fmt.Errorf("storage: s3 %s %s: %w", op, key, err)
 }
 
 // OpenRange implements Storage. An offset at or past the end of the object
@@ -282,21 +297,28 @@ func (s *S3) OpenRange(ctx context.Context, p string, off, length int64) (io.Rea
 		if httpStatus(err) == s3StatusRangeNotValid || apiCode(err) == "InvalidRange" {
 			return io.NopCloser(bytes.NewReader(nil)), nil
 		}
-		return nil, mapErr("open", p, err)
+		return nil, s.mapErr(ctx, "open", p, err)
 	}
-	return &s3Body{rc: out.Body, key: p}, nil
+	return &s3Body{rc: out.Body, key: p, s: s, ctx: ctx}, nil
 }
 
-// s3Body wraps read errors of a GetObject body with the key.
+// s3Body wraps read errors of a GetObject body with the key; a stalled
+// transfer (nothing for the request timeout) is ErrTimeout.
 type s3Body struct {
 	rc  io.ReadCloser
 	key string
+	s   *S3
+	ctx context.Context // the request's, to tell its end from a stall
 }
 
 func (b *s3Body) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if err != nil && err != io.EOF {
-		err = fmt.Errorf("storage: s3 read %s: %w", b.key, err)
+		what := "storage: s3 read " + b.key
+		if b.ctx.Err() == nil && classify(err) == failRequestTimeout {
+			return n, b.s.stalledErr(what)
+		}
+		err = fmt.Errorf("%s: %w", what, err)
 	}
 	return n, err
 }
@@ -386,7 +408,7 @@ func (w *s3Writer) flushPart() error {
 			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		})
 		if err != nil {
-			return mapErr("create multipart upload", w.path, err)
+			return w.s.mapErr(w.ctx, "create multipart upload", w.path, err)
 		}
 		w.uploadID = aws.ToString(out.UploadId)
 		w.gctx, w.cancel = context.WithCancel(w.ctx)
@@ -414,7 +436,7 @@ func (w *s3Writer) flushPart() error {
 			ContentLength:     aws.Int64(int64(len(data))),
 		})
 		if err != nil {
-			return mapErr(fmt.Sprintf("upload part %d of", num), w.path, err)
+			return w.s.mapErr(w.gctx, fmt.Sprintf("upload part %d of", num), w.path, err)
 		}
 		w.mu.Lock()
 		w.mu.parts = append(w.mu.parts, types.CompletedPart{
@@ -471,7 +493,7 @@ func (w *s3Writer) Close() error {
 		if w.ifAbsent && isExist(err) {
 			return errors.Join(fmt.Errorf("storage: s3 create %s: %w", w.path, ErrExist), aerr)
 		}
-		return errors.Join(mapErr("complete multipart upload", w.path, err), aerr)
+		return errors.Join(w.s.mapErr(w.ctx, "complete multipart upload", w.path, err), aerr)
 	}
 	return nil
 }
@@ -506,10 +528,18 @@ func (w *s3Writer) put() error {
 		if w.ifAbsent && isExist(err) {
 			return fmt.Errorf("storage: s3 create %s: %w", w.path, ErrExist)
 		}
-		if w.ifAbsent && w.ctx.Err() == nil && !hasHTTPStatus(err) {
+		if w.ctx.Err() == nil && classify(err) == failDropped {
+			// Servers may refuse a PUT (no such bucket, bad credentials)
+			// before reading its body and reset the connection: ask the
+			// bucket why.
+			if berr := w.s.checkBucket(w.ctx, "put", w.path); berr != nil && !errors.Is(berr, ErrUnreachable) {
+				return berr
+			}
+		}
+		if w.ifAbsent && w.ctx.Err() == nil && classify(err) == failDropped {
 			// Some servers answer a losing conditional PUT with 412 before
 			// reading the body and reset the connection, so the client sees
-			// only transport errors. Ask the object itself: present with our
+			// only a dropped connection. Ask the object itself: present with our
 			// content (single-PUT ETag = MD5) means our PUT took effect;
 			// present with other content means we lost.
 			head, herr := w.s.client.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: aws.String(w.s.bucket), Key: aws.String(w.key)})
@@ -521,7 +551,7 @@ func (w *s3Writer) put() error {
 				return fmt.Errorf("storage: s3 create %s: %w", w.path, ErrExist)
 			}
 		}
-		return mapErr("put", w.path, err)
+		return w.s.mapErr(w.ctx, "put", w.path, err)
 	}
 	return nil
 }
@@ -629,7 +659,7 @@ func (s *S3) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Objec
 		for pager.HasMorePages() {
 			page, err := pager.NextPage(ctx)
 			if err != nil {
-				yield(ObjectInfo{}, mapErr("list", prefix, err))
+				yield(ObjectInfo{}, s.mapErr(ctx, "list", prefix, err))
 				return
 			}
 			// Contents and CommonPrefixes are each sorted; merge them.
@@ -666,7 +696,7 @@ func (s *S3) Delete(ctx context.Context, p string) error {
 	}
 	_, err = s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k)})
 	if err != nil && !isNotFound(err) {
-		return mapErr("delete", p, err)
+		return s.mapErr(ctx, "delete", p, err)
 	}
 	return nil
 }
@@ -682,7 +712,14 @@ func (s *S3) Stat(ctx context.Context, p string) (ObjectInfo, error) {
 	}
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k)})
 	if err != nil {
-		return ObjectInfo{}, mapErr("stat", p, err)
+		if isNotFound(err) && ctx.Err() == nil {
+			// A HEAD 404 has no error code: a missing bucket, or on some
+			// servers an unknown access key, looks like a missing object.
+			if berr := s.checkBucket(ctx, "stat", p); berr != nil {
+				return ObjectInfo{}, berr
+			}
+		}
+		return ObjectInfo{}, s.mapErr(ctx, "stat", p, err)
 	}
 	return ObjectInfo{Path: p, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}, nil
 }

@@ -11,7 +11,9 @@
 //
 // Errors are normalised at the edge: a missing object is fs.ErrNotExist and a
 // lost create-if-absent race is fs.ErrExist, testable with errors.Is whatever
-// the backend.
+// the backend; a missing bucket, refused credentials and an endpoint that
+// does not answer are ErrNoSuchBucket, ErrAccessDenied and ErrUnreachable
+// (ErrTimeout), never ErrNotExist.
 //
 //	st, err := storage.Open(ctx, "s3://bucket/tables/events", storage.Options{})
 //	w, err := st.Create(ctx, ".hoodie/hoodie.properties", storage.CreateOptions{IfAbsent: true})
@@ -40,6 +42,26 @@ var (
 
 // ErrClosed is returned by Write/Close on a Writer that was already closed or aborted.
 var ErrClosed = errors.New("storage: writer closed")
+
+// Errors of reaching an object store (S3), as opposed to a missing object.
+// None of them matches ErrNotExist: a table behind a missing bucket, refused
+// credentials or an unreachable endpoint is not a table that does not
+// exist. Use errors.Is; the messages name the bucket and the endpoint.
+var (
+	// ErrNoSuchBucket: the location's bucket does not exist (S3
+	// NoSuchBucket). Options.S3CreateBucket creates it.
+	ErrNoSuchBucket = errors.New("storage: no such bucket")
+	// ErrAccessDenied: the store refused the credentials or the request
+	// (403 AccessDenied, InvalidAccessKeyId, SignatureDoesNotMatch, ...).
+	ErrAccessDenied = errors.New("storage: access denied")
+	// ErrUnreachable: the endpoint gave no answer: connection refused,
+	// unresolvable host, no connection within the connect timeout, the
+	// connection dropped, or nothing for the request timeout.
+	ErrUnreachable = errors.New("storage: endpoint unreachable")
+	// ErrTimeout: the no-answer failures that ran into a timeout (connect or
+	// request); they also match ErrUnreachable.
+	ErrTimeout = errors.New("storage: timed out")
+)
 
 // ObjectInfo describes one object, or one common prefix ("directory") when
 // IsDir is set by a delimited listing.
