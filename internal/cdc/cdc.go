@@ -10,6 +10,11 @@
 //	{"schema":{..},"payload":{"before":..,"after":..,"source":..,"op":..}} Kafka Connect JsonConverter
 //	null, {"schema":..,"payload":null}                                     tombstones: skipped
 //
+// Besides row changes, Parse returns PostgreSQL's truncate events (op "t":
+// Event.Table names the truncated table) and logical decoding message
+// events (op "m"), with no row: what to do with them is the caller's
+// choice.
+//
 // Ordering (the value of PosField, a string of fixed-width zero-padded
 // decimal groups, so that string order is source order):
 //
@@ -60,10 +65,18 @@ const (
 	Read   Op = 'r' // snapshot read
 	Update Op = 'u'
 	Delete Op = 'd'
+	// Truncate empties the source table (PostgreSQL): the event has no row.
+	Truncate Op = 't'
+	// Message is a logical decoding message (PostgreSQL's
+	// pg_logical_emit_message): the event has no row.
+	Message Op = 'm'
 )
 
 // IsDelete reports whether o removes the row.
 func (o Op) IsDelete() bool { return o == Delete }
+
+// HasRow reports whether events of o carry a row image (c, r, u, d).
+func (o Op) HasRow() bool { return o != Truncate && o != Message }
 
 // Ordering selects how positions are built.
 type Ordering int
@@ -110,8 +123,12 @@ type Event struct {
 	// Pos is the ordering value (see the package doc); Kind its kind.
 	Pos  string
 	Kind Kind
-	// TsMs is source.ts_ms, else the event's ts_ms, else 0.
-	TsMs int64
+	// TsMs is source.ts_ms, else the event's ts_ms, else 0 (HasTs false).
+	TsMs  int64
+	HasTs bool
+	// Table is the source table ("schema.table", "db.table" or "table"),
+	// when the event's source block names it.
+	Table string
 	// Types holds Arrow types of the row's fields taken from the schema
 	// envelope (nil without one); fields of Connect types that JSON input
 	// cannot carry faithfully (bytes, structs, arrays, maps) are strings.
@@ -195,11 +212,22 @@ func Parse(line []byte, ord Ordering) (*Event, error) {
 		ev.Op, img, imgName = Op((*p.Op)[0]), p.After, "after"
 	case "d":
 		ev.Op, img, imgName = Delete, p.Before, "before"
-	case "t":
-		return nil, bad("op", "truncate events are not supported")
+	case "t", "m":
+		ev.Op = Op((*p.Op)[0])
+		ev.Table = sourceTable(p.Source)
+		var err error
+		if ev.TsMs, ev.HasTs, err = tsOf(p); err != nil {
+			return nil, err
+		}
+		// Applied in read order: a position is kept when there is one.
+		if ev.position(p, ord) != nil {
+			ev.Pos, ev.Kind = "", ""
+		}
+		return ev, nil
 	default:
-		return nil, bad("op", "unknown operation %q (want c, r, u or d)", *p.Op)
+		return nil, bad("op", "unknown operation %q (want c, r, u, d, t or m)", *p.Op)
 	}
+	ev.Table = sourceTable(p.Source)
 	if isNull(img) {
 		if ev.Op == Delete {
 			return nil, bad("before", "is null: a delete needs the old row's key (PostgreSQL: a primary key or REPLICA IDENTITY FULL)")
@@ -228,7 +256,7 @@ func Parse(line []byte, ord Ordering) (*Event, error) {
 		}
 	}
 	var err error
-	if ev.TsMs, err = tsOf(p); err != nil {
+	if ev.TsMs, ev.HasTs, err = tsOf(p); err != nil {
 		return nil, err
 	}
 	if err := ev.position(p, ord); err != nil {
@@ -236,12 +264,35 @@ func Parse(line []byte, ord Ordering) (*Event, error) {
 	}
 	ev.Row[PosField] = quote(ev.Pos)
 	ev.Row[OpField] = quote(string(rune(ev.Op)))
-	if ev.TsMs != 0 {
+	if ev.HasTs {
 		ev.Row[TsField] = json.RawMessage(strconv.FormatInt(ev.TsMs, 10))
 	} else {
 		ev.Row[TsField] = json.RawMessage("null")
 	}
 	return ev, nil
+}
+
+// sourceTable names the source block's table: schema.table (PostgreSQL),
+// db.table (MySQL), or table.
+func sourceTable(src map[string]json.RawMessage) string {
+	str := func(k string) string {
+		var s string
+		if v, ok := src[k]; ok {
+			_ = json.Unmarshal(v, &s)
+		}
+		return s
+	}
+	t := str("table")
+	if t == "" {
+		return ""
+	}
+	if sch := str("schema"); sch != "" {
+		return sch + "." + t
+	}
+	if db := str("db"); db != "" {
+		return db + "." + t
+	}
+	return t
 }
 
 // objectKeys returns the keys of a JSON object in their order.
@@ -276,23 +327,24 @@ func quote(s string) json.RawMessage {
 	return b
 }
 
-// tsOf returns source.ts_ms, else the event's ts_ms, else 0.
-func tsOf(p payload) (int64, error) {
+// tsOf returns source.ts_ms, else the event's ts_ms; ok is false when
+// the event has neither (a ts_ms of 0 is 0).
+func tsOf(p payload) (n int64, ok bool, err error) {
 	if v, ok := p.Source["ts_ms"]; ok && !isNull(v) {
 		n, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 		if err != nil {
-			return 0, bad("source.ts_ms", "want an integer, got %s", v)
+			return 0, false, bad("source.ts_ms", "want an integer, got %s", v)
 		}
-		return n, nil
+		return n, true, nil
 	}
 	if !isNull(p.TsMs) {
 		n, err := strconv.ParseInt(string(bytes.TrimSpace(p.TsMs)), 10, 64)
 		if err != nil {
-			return 0, bad("ts_ms", "want an integer, got %s", p.TsMs)
+			return 0, false, bad("ts_ms", "want an integer, got %s", p.TsMs)
 		}
-		return n, nil
+		return n, true, nil
 	}
-	return 0, nil
+	return 0, false, nil
 }
 
 // position builds Pos and Kind.
@@ -334,7 +386,7 @@ func (ev *Event) position(p payload, ord Ordering) error {
 			return nil
 		}
 	}
-	if ev.TsMs <= 0 {
+	if !ev.HasTs || ev.TsMs < 0 {
 		return bad("source.ts_ms", "missing: the event has no source position (lsn, file+pos) and no ts_ms to order it by")
 	}
 	ev.Pos, ev.Kind = fmt.Sprintf("%020d", ev.TsMs), KindTsMs

@@ -102,7 +102,7 @@ func TestParseTombstonesAndErrors(t *testing.T) {
 		`[1,2]`:                                 "",
 		`{"after":{"id":1},"source":{"lsn":1}}`: "op",
 		`{"after":{"id":1},"op":"x","source":{}}`:                               "op",
-		`{"after":{"id":1},"op":"t","source":{}}`:                               "op",
+		`{"after":{"id":1},"op":"q","source":{}}`:                               "op",
 		`{"after":null,"op":"c","source":{}}`:                                   "after",
 		`{"before":null,"op":"d","source":{}}`:                                  "before",
 		`{"after":{"id":1},"op":"c","source":{}}`:                               "source.ts_ms",
@@ -123,4 +123,38 @@ func TestParseTombstonesAndErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, KindTsMs, ev.Kind)
 	assert.Equal(t, "00000000000000000042", ev.Pos)
+}
+
+// TestParseTruncateMessageAndZeroTs: truncate and message events parse
+// with no row (the caller decides what they do); a ts_ms of 0 is kept as
+// 0, not dropped.
+func TestParseTruncateMessageAndZeroTs(t *testing.T) {
+	ev, err := Parse([]byte(`{"before":null,"after":null,"op":"t","ts_ms":5,"source":{"schema":"public","table":"users","db":"shop","lsn":77,"ts_ms":4}}`), Auto)
+	require.NoError(t, err)
+	assert.Equal(t, Truncate, ev.Op)
+	assert.False(t, ev.Op.HasRow())
+	assert.Equal(t, "public.users", ev.Table)
+	assert.Equal(t, "00000000000000000077", ev.Pos)
+	assert.Nil(t, ev.Row)
+
+	ev, err = Parse([]byte(`{"op":"m","ts_ms":5,"source":{"db":"shop","table":""},"message":{"prefix":"p","content":"aGk="}}`), Auto)
+	require.NoError(t, err)
+	assert.Equal(t, Message, ev.Op)
+	assert.Equal(t, "", ev.Table)
+
+	ev, err = Parse([]byte(`{"op":"t","source":{"db":"shop","table":"orders"}}`), Auto)
+	require.NoError(t, err, "no position: truncates apply in read order")
+	assert.Equal(t, "shop.orders", ev.Table)
+	assert.Equal(t, Kind(""), ev.Kind)
+
+	ev, err = Parse([]byte(`{"after":{"id":1},"op":"c","ts_ms":0,"source":{"lsn":3,"ts_ms":0}}`), Auto)
+	require.NoError(t, err)
+	assert.True(t, ev.HasTs)
+	assert.Equal(t, "0", string(ev.Row[TsField]))
+	ev, err = Parse([]byte(`{"after":{"id":1},"op":"c","source":{"lsn":3}}`), Auto)
+	require.NoError(t, err)
+	assert.Equal(t, "null", string(ev.Row[TsField]), "no ts_ms at all")
+	ev, err = Parse([]byte(`{"after":{"id":1},"op":"c","source":{"ts_ms":0}}`), Auto)
+	require.NoError(t, err, "ts_ms 0 orders like any other")
+	assert.Equal(t, "00000000000000000000", ev.Pos)
 }

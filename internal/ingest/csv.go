@@ -23,10 +23,13 @@ type csvReader struct {
 	colOf  []int // schema field -> CSV column, -1 if absent
 	queued [][]string
 	qlines []int64
+	qends  []int64
+	pos    Position
 	done   bool
 }
 
-// NewCSV reads CSV with a header row. Empty cells are null.
+// NewCSV reads CSV with a header row. Empty cells are null. An input
+// without a header row (no byte, or only empty lines) is ErrEmpty.
 func NewCSV(r io.Reader, source string, opts Options) (Reader, error) {
 	opts.defaults()
 	cr := csv.NewReader(r)
@@ -35,7 +38,7 @@ func NewCSV(r io.Reader, source string, opts Options) (Reader, error) {
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: %s is empty (a header row is required)", ErrSchema, source)
+			return nil, fmt.Errorf("%w: %s has no header row", ErrEmpty, source)
 		}
 		return nil, fmt.Errorf("ingest: %s line 1: %w", source, err)
 	}
@@ -45,7 +48,9 @@ func NewCSV(r io.Reader, source string, opts Options) (Reader, error) {
 			return nil, fmt.Errorf("ingest: %s line 1: column %d: header %s", source, i+1, e.Reason())
 		}
 	}
-	c := &csvReader{src: source, cr: cr, opts: opts, header: header, schema: opts.Schema}
+	line, _ := cr.FieldPos(0)
+	c := &csvReader{src: source, cr: cr, opts: opts, header: header, schema: opts.Schema,
+		pos: Position{Line: int64(line), Offset: cr.InputOffset()}}
 	if c.schema == nil {
 		if err := c.infer(); err != nil {
 			return nil, err
@@ -65,15 +70,17 @@ func NewCSV(r io.Reader, source string, opts Options) (Reader, error) {
 
 func (c *csvReader) Schema() *arrow.Schema { return c.schema }
 func (c *csvReader) Close() error          { return nil }
+func (c *csvReader) Position() Position    { return c.pos }
 
-func (c *csvReader) read() ([]string, int64, error) {
+// read returns the next record, its line and the offset just past it.
+func (c *csvReader) read() ([]string, int64, int64, error) {
 	if len(c.queued) > 0 {
-		rec, line := c.queued[0], c.qlines[0]
-		c.queued, c.qlines = c.queued[1:], c.qlines[1:]
-		return rec, line, nil
+		rec, line, end := c.queued[0], c.qlines[0], c.qends[0]
+		c.queued, c.qlines, c.qends = c.queued[1:], c.qlines[1:], c.qends[1:]
+		return rec, line, end, nil
 	}
 	rec, err := c.cr.Read()
-	return rec, c.lineOf(rec, err), err
+	return rec, c.lineOf(rec, err), c.cr.InputOffset(), err
 }
 
 // lineOf is the source line of the record just read (FieldPos panics
@@ -91,7 +98,10 @@ func (c *csvReader) lineOf(rec []string, err error) int64 {
 }
 
 func (c *csvReader) infer() error {
-	type kinds struct{ notInt, notFloat, notBool, seen bool }
+	type kinds struct {
+		notInt, notFloat, notBool, seen bool
+		temporal                        temporalKinds
+	}
 	ks := make([]kinds, len(c.header))
 	for len(c.queued) < c.opts.SampleRows {
 		rec, err := c.cr.Read()
@@ -107,10 +117,12 @@ func (c *csvReader) infer() error {
 			// Keep the row: Next reports it.
 			c.queued = append(c.queued, nil)
 			c.qlines = append(c.qlines, line)
+			c.qends = append(c.qends, c.cr.InputOffset())
 			continue
 		}
 		c.queued = append(c.queued, rec)
 		c.qlines = append(c.qlines, line)
+		c.qends = append(c.qends, c.cr.InputOffset())
 		for i := 0; i < len(rec) && i < len(ks); i++ {
 			v := strings.TrimSpace(rec[i])
 			if v == "" {
@@ -126,6 +138,9 @@ func (c *csvReader) infer() error {
 			if v != "true" && v != "false" {
 				ks[i].notBool = true
 			}
+			if c.opts.InferDates {
+				ks[i].temporal.see(v)
+			}
 		}
 	}
 	fs := make([]arrow.Field, len(c.header))
@@ -139,6 +154,8 @@ func (c *csvReader) infer() error {
 			t = arrow.PrimitiveTypes.Float64
 		case !k.notBool:
 			t = arrow.FixedWidthTypes.Boolean
+		case c.opts.InferDates && k.temporal.typ() != nil:
+			t = k.temporal.typ()
 		}
 		fs[i] = arrow.Field{Name: h, Type: t, Nullable: true}
 	}
@@ -156,11 +173,13 @@ func (c *csvReader) Next() (*Batch, error) {
 	out := &Batch{}
 	rows := 0
 	for rows < c.opts.BatchRows {
-		rec, line, err := c.read()
+		rec, line, end, err := c.read()
 		if errors.Is(err, io.EOF) {
 			c.done = true
+			c.pos.Offset = c.cr.InputOffset()
 			break
 		}
+		c.pos = Position{Line: max(line, c.pos.Line), Offset: end}
 		var pe *csv.ParseError
 		if err != nil && !errors.As(err, &pe) {
 			return nil, fmt.Errorf("ingest: %s line %d: %w", c.src, line, err)
@@ -207,6 +226,7 @@ func (c *csvReader) Next() (*Batch, error) {
 			appendValue(bld.Field(i), v)
 		}
 		out.Lines = append(out.Lines, line)
+		out.Ends = append(out.Ends, end)
 		rows++
 	}
 	if rows > 0 {
@@ -243,6 +263,9 @@ func convertCSV(t arrow.DataType, v string) (any, error) {
 			return nil, fmt.Errorf("want true or false, got %q", truncate(v))
 		}
 		return b, nil
+	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP:
+		cv, _, err := convertTemporal(t, v)
+		return cv, err
 	}
 	return nil, fmt.Errorf("column type %s is not supported for CSV input", t)
 }

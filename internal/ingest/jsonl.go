@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -28,6 +29,9 @@ type Options struct {
 	// table's columns): an input field named in Hint takes its type, other
 	// fields are inferred (and evolve the table as new nullable columns).
 	Hint *arrow.Schema
+	// InferDates infers string columns of ISO-8601 dates as date32 and of
+	// ISO-8601 timestamps as timestamp(us, UTC) (see the package doc).
+	InferDates bool
 }
 
 // applyHint replaces inferred types by the hint's for the fields it names.
@@ -53,23 +57,53 @@ func (o *Options) defaults() {
 
 type jsonlReader struct {
 	src    string
-	sc     *bufio.Scanner
+	in     recordSource
 	opts   Options
 	schema *arrow.Schema
-	line   int64
-	queued [][]byte // sampled lines not yet parsed
-	qline  int64    // line number of queued[0]
+	queued []record // sampled records not yet parsed
+	pos    Position
 	done   bool
 }
 
-// NewJSONL reads JSON Lines: one JSON object per line; blank lines are
-// skipped.
+// record is one JSON value of the input: a line of JSON Lines (blank
+// lines included, as empty records) or an element of a JSON array.
+type record struct {
+	b    []byte
+	line int64 // the line it starts on
+	end  int64 // the byte offset just past it
+}
+
+// recordSource yields the records of an input.
+type recordSource interface {
+	next() (record, bool)
+	// err is the error that ended next, if any.
+	err() error
+	// eof is the position past the whole input (after next returned
+	// false without an error).
+	eof() Position
+}
+
+// NewJSONL reads JSON: JSON Lines (one JSON object per line; blank lines
+// are skipped) or, when the first byte that is not white space is "[", one
+// JSON array of objects. An input without a JSON value (no byte, only
+// white space, or an empty array) is ErrEmpty when no schema is given.
 func NewJSONL(r io.Reader, source string, opts Options) (Reader, error) {
 	opts.defaults()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	jr := &jsonlReader{src: source, sc: sc, opts: opts, schema: opts.Schema}
+	br := bufio.NewReaderSize(r, 64<<10)
+	first, err := firstNonSpace(br)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %s: %w", source, err)
+	}
+	jr := &jsonlReader{src: source, opts: opts, schema: opts.Schema}
+	if first == '[' {
+		jr.in = newArraySource(br, source)
+	} else {
+		jr.in = newLineSource(br)
+	}
 	if jr.schema == nil {
+		if first == 0 {
+			return nil, fmt.Errorf("%w: %s holds no JSON", ErrEmpty, source)
+		}
 		if err := jr.infer(); err != nil {
 			return nil, err
 		}
@@ -77,23 +111,185 @@ func NewJSONL(r io.Reader, source string, opts Options) (Reader, error) {
 	return jr, nil
 }
 
+// firstNonSpace peeks at the first byte of br that is not JSON white
+// space: 0 when the input has none, ' ' when the buffer holds only white
+// space (then it is not an array).
+func firstNonSpace(br *bufio.Reader) (byte, error) {
+	for n := 1; ; n *= 2 {
+		b, err := br.Peek(n)
+		for _, c := range b {
+			switch c {
+			case ' ', '\t', '\r', '\n':
+			default:
+				return c, nil
+			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return 0, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			return ' ', nil
+		case err != nil:
+			return 0, err
+		}
+	}
+}
+
+// lineSource reads JSON Lines.
+type lineSource struct {
+	sc   *bufio.Scanner
+	line int64
+	off  int64 // bytes consumed through the last line scanned
+	e    error
+}
+
+func newLineSource(r io.Reader) *lineSource {
+	ls := &lineSource{}
+	ls.sc = bufio.NewScanner(r)
+	ls.sc.Buffer(make([]byte, 64<<10), 64<<20)
+	ls.sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		adv, tok, err := bufio.ScanLines(data, atEOF)
+		ls.off += int64(adv)
+		return adv, tok, err
+	})
+	return ls
+}
+
+func (l *lineSource) next() (record, bool) {
+	if !l.sc.Scan() {
+		if err := l.sc.Err(); err != nil {
+			l.e = fmt.Errorf("line %d: %w", l.line+1, err)
+		}
+		return record{}, false
+	}
+	l.line++
+	return record{b: bytes.TrimSpace(l.sc.Bytes()), line: l.line, end: l.off}, true
+}
+
+func (l *lineSource) err() error    { return l.e }
+func (l *lineSource) eof() Position { return Position{Line: l.line, Offset: l.off} }
+
+// arraySource reads the elements of one JSON array.
+type arraySource struct {
+	lc     *lineCounter
+	dec    *json.Decoder
+	opened bool
+	closed bool
+	e      error
+}
+
+func newArraySource(r io.Reader, source string) *arraySource {
+	lc := &lineCounter{r: r, line: 1}
+	return &arraySource{lc: lc, dec: json.NewDecoder(lc)}
+}
+
+// fail ends the array with err, naming the line where it happened.
+func (a *arraySource) fail(err error) {
+	off := a.dec.InputOffset()
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		off, err = a.lc.total, io.ErrUnexpectedEOF
+	}
+	a.e = fmt.Errorf("line %d: JSON array: %w", a.lc.lineAt(off), err)
+}
+
+func (a *arraySource) next() (record, bool) {
+	if a.e != nil || a.closed {
+		return record{}, false
+	}
+	if !a.opened {
+		a.opened = true
+		if _, err := a.dec.Token(); err != nil { // [
+			a.fail(err)
+			return record{}, false
+		}
+	}
+	if !a.dec.More() {
+		if _, err := a.dec.Token(); err != nil { // ]
+			a.fail(err)
+			return record{}, false
+		}
+		if tok, err := a.dec.Token(); !errors.Is(err, io.EOF) {
+			if err == nil {
+				err = fmt.Errorf("%v after the array's end", tok)
+			}
+			a.fail(err)
+			return record{}, false
+		}
+		a.closed = true
+		return record{}, false
+	}
+	var raw json.RawMessage
+	if err := a.dec.Decode(&raw); err != nil {
+		a.fail(err)
+		return record{}, false
+	}
+	end := a.dec.InputOffset()
+	return record{b: raw, line: a.lc.lineAt(end - int64(len(raw))), end: end}, true
+}
+
+func (a *arraySource) err() error { return a.e }
+
+func (a *arraySource) eof() Position {
+	return Position{Line: a.lc.lineAt(max(a.lc.total-1, 0)), Offset: a.lc.total}
+}
+
+// lineCounter passes reads through, keeping the bytes not yet counted so
+// that the line of a later offset can be told.
+type lineCounter struct {
+	r     io.Reader
+	buf   []byte // bytes from base on
+	base  int64
+	line  int64 // line of the byte at base
+	total int64
+}
+
+func (c *lineCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.buf = append(c.buf, p[:n]...)
+	c.total += int64(n)
+	return n, err
+}
+
+// lineAt returns the line of the byte at off (off never goes back).
+func (c *lineCounter) lineAt(off int64) int64 {
+	if k := min(off-c.base, int64(len(c.buf))); k > 0 {
+		c.line += int64(bytes.Count(c.buf[:k], []byte{'\n'}))
+		c.buf = c.buf[k:]
+		c.base += k
+	}
+	return c.line
+}
+
 func (r *jsonlReader) Schema() *arrow.Schema { return r.schema }
 func (r *jsonlReader) Close() error          { return nil }
+func (r *jsonlReader) Position() Position    { return r.pos }
 
 // kinds observed per field during inference.
-type kindSet struct{ ints, floats, strs, bools, nested bool }
+type kindSet struct {
+	ints, floats, strs, bools, nested bool
+	temporal                          temporalKinds
+}
 
 func (r *jsonlReader) infer() error {
 	fields := map[string]*kindSet{}
 	var order []string
-	r.qline = r.line + 1
-	for len(r.queued) < r.opts.SampleRows && r.sc.Scan() {
-		r.line++
-		b := bytes.TrimSpace(r.sc.Bytes())
-		r.queued = append(r.queued, append([]byte(nil), b...))
+	values := 0
+	for len(r.queued) < r.opts.SampleRows {
+		rec, ok := r.in.next()
+		if !ok {
+			break
+		}
+		rec.b = append([]byte(nil), rec.b...)
+		r.queued = append(r.queued, rec)
+		b := rec.b
 		if len(b) == 0 {
 			continue
 		}
+		values++
 		var m map[string]json.RawMessage
 		if json.Unmarshal(b, &m) != nil {
 			continue // reported when parsed
@@ -118,6 +314,14 @@ func (r *jsonlReader) infer() error {
 			case len(v) == 0 || string(v) == "null":
 			case v[0] == '"':
 				ks.strs = true
+				if r.opts.InferDates {
+					var s string
+					if json.Unmarshal(v, &s) == nil {
+						ks.temporal.see(s)
+					} else {
+						ks.temporal.other = true
+					}
+				}
 			case v[0] == 't' || v[0] == 'f':
 				ks.bools = true
 			case v[0] == '{' || v[0] == '[':
@@ -131,17 +335,26 @@ func (r *jsonlReader) infer() error {
 			}
 		}
 	}
-	if err := r.sc.Err(); err != nil {
-		return fmt.Errorf("ingest: %s: %w", r.src, err)
+	if err := r.in.err(); err != nil {
+		return fmt.Errorf("ingest: %s %w", r.src, err)
+	}
+	if values == 0 {
+		return fmt.Errorf("%w: %s holds no JSON value", ErrEmpty, r.src)
 	}
 	if len(order) == 0 {
-		return fmt.Errorf("%w: %s has no JSON object to infer a schema from", ErrSchema, r.src)
+		what := "line"
+		if _, ok := r.in.(*arraySource); ok {
+			what = "array element"
+		}
+		return fmt.Errorf("%w: no %s of %s (of the first %d) is a JSON object to infer a schema from", ErrSchema, what, r.src, len(r.queued))
 	}
 	fs := make([]arrow.Field, len(order))
 	for i, name := range order {
 		ks := fields[name]
 		var t arrow.DataType = arrow.BinaryTypes.String
 		switch {
+		case ks.strs && !ks.nested && !ks.ints && !ks.floats && !ks.bools && ks.temporal.typ() != nil:
+			t = ks.temporal.typ()
 		case ks.strs || ks.nested:
 		case ks.bools && !ks.ints && !ks.floats:
 			t = arrow.FixedWidthTypes.Boolean
@@ -157,19 +370,13 @@ func (r *jsonlReader) infer() error {
 	return nil
 }
 
-func (r *jsonlReader) nextLine() ([]byte, int64, bool) {
+func (r *jsonlReader) nextRecord() (record, bool) {
 	if len(r.queued) > 0 {
-		b := r.queued[0]
+		rec := r.queued[0]
 		r.queued = r.queued[1:]
-		n := r.qline
-		r.qline++
-		return b, n, true
+		return rec, true
 	}
-	if !r.sc.Scan() {
-		return nil, 0, false
-	}
-	r.line++
-	return bytes.TrimSpace(r.sc.Bytes()), r.line, true
+	return r.in.next()
 }
 
 func (r *jsonlReader) Next() (*Batch, error) {
@@ -181,22 +388,26 @@ func (r *jsonlReader) Next() (*Batch, error) {
 	out := &Batch{}
 	rows := 0
 	for rows < r.opts.BatchRows {
-		b, line, ok := r.nextLine()
+		rec, ok := r.nextRecord()
 		if !ok {
-			if err := r.sc.Err(); err != nil {
-				return nil, fmt.Errorf("ingest: %s line %d: %w", r.src, r.line+1, err)
+			if err := r.in.err(); err != nil {
+				return nil, fmt.Errorf("ingest: %s %w", r.src, err)
 			}
 			r.done = true
+			r.pos = r.in.eof()
 			break
 		}
+		r.pos = Position{Line: rec.line, Offset: rec.end}
+		b := rec.b
 		if len(b) == 0 {
 			continue
 		}
 		if field, reason := appendJSON(bld, r.schema, b); reason != "" {
-			out.Bad = append(out.Bad, BadRow{Source: r.src, Line: line, Field: field, Reason: reason, Raw: truncate(string(b))})
+			out.Bad = append(out.Bad, BadRow{Source: r.src, Line: rec.line, Field: field, Reason: reason, Raw: truncate(string(b))})
 			continue
 		}
-		out.Lines = append(out.Lines, line)
+		out.Lines = append(out.Lines, rec.line)
+		out.Ends = append(out.Ends, rec.end)
 		rows++
 	}
 	if rows > 0 {
@@ -280,6 +491,32 @@ func convertJSON(t arrow.DataType, v []byte) (any, error) {
 			return false, nil
 		}
 		return nil, fmt.Errorf("want true or false, got %s", truncate(string(v)))
+	case arrow.DATE32, arrow.DATE64, arrow.TIMESTAMP:
+		if v[0] == '"' {
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, err
+			}
+			cv, _, err := convertTemporal(t, s)
+			return cv, err
+		}
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			if t.ID() == arrow.TIMESTAMP {
+				return nil, fmt.Errorf("want an ISO-8601 timestamp string or an integer in %s since the epoch, got %s", unitName(t.(*arrow.TimestampType)), truncate(string(v)))
+			}
+			return nil, fmt.Errorf("want a date string (YYYY-MM-DD) or an integer number of days since 1970-01-01, got %s", truncate(string(v)))
+		}
+		switch t.ID() {
+		case arrow.DATE32:
+			if n > math.MaxInt32 || n < math.MinInt32 {
+				return nil, fmt.Errorf("%d days do not fit a date", n)
+			}
+			return int32(n), nil
+		case arrow.DATE64:
+			return n * 86400000, nil
+		}
+		return n, nil
 	}
 	return nil, fmt.Errorf("column type %s is not supported for JSON input", t)
 }
@@ -316,6 +553,12 @@ func appendValue(b array.Builder, v any) {
 		b.Append(float32(v.(float64)))
 	case *array.BooleanBuilder:
 		b.Append(v.(bool))
+	case *array.Date32Builder:
+		b.Append(arrow.Date32(v.(int32)))
+	case *array.Date64Builder:
+		b.Append(arrow.Date64(v.(int64)))
+	case *array.TimestampBuilder:
+		b.Append(arrow.Timestamp(v.(int64)))
 	default:
 		b.AppendNull()
 	}

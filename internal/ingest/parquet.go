@@ -43,6 +43,9 @@ func NewParquet(r io.ReaderAt, size int64, source string, opts Options) (_ Reade
 
 func (p *parquetReader) Schema() *arrow.Schema { return p.rr.Schema() }
 
+// Position counts rows; Parquet has no byte offsets of rows.
+func (p *parquetReader) Position() Position { return Position{Line: p.row, Offset: -1} }
+
 func (p *parquetReader) Close() (err error) {
 	defer recoverCorrupt(p.src, &err)
 	p.rr.Release()
@@ -66,11 +69,13 @@ func (p *parquetReader) Next() (_ *Batch, err error) {
 	rec := p.rr.RecordBatch()
 	rec.Retain()
 	lines := make([]int64, rec.NumRows())
+	ends := make([]int64, rec.NumRows())
 	for i := range lines {
 		p.row++
 		lines[i] = p.row
+		ends[i] = -1
 	}
-	return &Batch{Rec: rec, Lines: lines}, nil
+	return &Batch{Rec: rec, Lines: lines, Ends: ends}, nil
 }
 
 // recoverCorrupt turns a panic of arrow-go's Parquet reader, which some
