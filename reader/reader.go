@@ -13,6 +13,16 @@
 // the range's log records), and the merged records are filtered to the
 // range — so a late log record of the range shows up even where the
 // snapshot keeps the newer base record.
+//
+// Open the table with table.OpenForRead: it also opens tables that keep a
+// Hudi metadata table (.hoodie/metadata, hoodie.table.metadata.partitions,
+// Spark's default), which hoodie writes refuse. The reader never reads the
+// metadata table: the file-system view comes from listing storage outside
+// .hoodie/, checked against the data table's timeline, as hudi-rs does for
+// v6 tables.
+//
+//	tbl, err := table.OpenForRead(ctx, st)
+//	batches, err := reader.ReadAll(ctx, tbl, reader.Options{})
 package reader
 
 import (
@@ -181,8 +191,23 @@ func (s *Snapshot) Records(ctx context.Context) iter.Seq2[arrow.RecordBatch, err
 // tables builds its file-system view from those commits' write stats: a
 // base file written before the range is not read (its slice's logs of the
 // range are merged on their own), nor are logs written before the range.
+//
+// A write stat's path is the file it wrote. Its logFiles list is not only
+// new files: Hudi's append handle lists every log file of the slice, the
+// earlier ones included, while hoodie lists the log versions it wrote
+// (several when a write rolls over to a new version). So a logFiles entry
+// counts as written in the range unless a commit at or before begin lists
+// it too.
 func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeline, slices []*table.FileSlice, begin, end string) ([]*table.FileSlice, error) {
+	withDir := func(ws timeline.WriteStat, name string) string {
+		if ws.PartitionPath != "" {
+			return ws.PartitionPath + "/" + name
+		}
+		return name
+	}
 	affected := map[string]bool{}
+	candidates := map[string]bool{} // logFiles entries other than a stat's path
+	oldest := ""                    // smallest base instant among the candidates
 	for _, c := range tl.CompletedCommits() {
 		if c.Timestamp <= begin || c.Timestamp > end {
 			continue
@@ -196,11 +221,37 @@ func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeli
 				affected[ws.Path] = true
 			}
 			for _, n := range ws.LogFiles {
-				if ws.PartitionPath != "" {
-					n = ws.PartitionPath + "/" + n
+				p := withDir(ws, n)
+				if p == ws.Path {
+					continue
 				}
-				affected[n] = true
+				candidates[p] = true
+				if lf, err := table.ParseLogFileName(n); err == nil && (oldest == "" || lf.BaseInstant < oldest) {
+					oldest = lf.BaseInstant
+				}
 			}
+		}
+	}
+	if len(candidates) > 0 {
+		// Logs listed by commits up to begin were written before the range
+		// (a log is written at or after its slice's base instant).
+		for _, c := range tl.CompletedCommits() {
+			if c.Timestamp > begin || (oldest != "" && c.Timestamp < oldest) {
+				continue
+			}
+			md, err := timeline.ReadCommitMetadata(ctx, st, c)
+			if err != nil {
+				return nil, fmt.Errorf("reader: incremental: %w", err)
+			}
+			for _, ws := range md.Stats() {
+				delete(candidates, ws.Path)
+				for _, n := range ws.LogFiles {
+					delete(candidates, withDir(ws, n))
+				}
+			}
+		}
+		for p := range candidates {
+			affected[p] = true
 		}
 	}
 	var out []*table.FileSlice

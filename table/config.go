@@ -132,8 +132,9 @@ var (
 	// ErrUnsupportedLayout: hoodie.timeline.layout.version is not 1.
 	ErrUnsupportedLayout = errors.New("table: unsupported timeline layout version")
 	// ErrMetadataTableEnabled: the table maintains a metadata table
-	// (hoodie.table.metadata.partitions non-empty); writing around it would
-	// hide new files from Java readers.
+	// (hoodie.table.metadata.partitions or its inflight list non-empty):
+	// hoodie reads it (OpenForRead) but refuses to write it, since writing
+	// around the metadata table would hide new files from Java readers.
 	ErrMetadataTableEnabled = errors.New("table: metadata table enabled")
 	// ErrMissingProperty: a required property is absent or empty.
 	ErrMissingProperty = errors.New("table: missing property")
@@ -373,11 +374,65 @@ func (c *Config) Properties() map[string]string {
 	return out
 }
 
-// Validate checks the cross-key rules a table must satisfy for hoodie to
-// write it without damaging it. Errors match one of ErrMissingProperty,
-// ErrUnsupportedVersion, ErrUnsupportedLayout, ErrMetadataTableEnabled,
-// ErrUnsupportedFeature or ErrInvalidConfig.
+// Validate checks the rules a table must satisfy for hoodie to write it
+// without damaging it: those of ValidateRead, and that the table keeps no
+// Hudi metadata table (ErrMetadataTableEnabled: hoodie does not maintain
+// one, so its writes would be invisible to readers listing files through
+// it). Errors match one of ErrMissingProperty, ErrUnsupportedVersion,
+// ErrUnsupportedLayout, ErrMetadataTableEnabled, ErrUnsupportedFeature or
+// ErrInvalidConfig.
 func (c *Config) Validate() error {
+	errs := c.readErrors()
+	if err := c.ValidateWrite(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateRead checks the rules a table must satisfy for hoodie to read it
+// correctly: table version 6, timeline layout 1, a consistent key and
+// partition configuration, and no feature that changes what readers must
+// do (CDC, bootstrap, non-Parquet base files, unknown payload, merger or
+// key generator, ...). A Hudi metadata table is accepted: hoodie lists
+// storage instead of reading it, as hudi-rs does for v6 tables. Errors
+// match those of Validate except ErrMetadataTableEnabled.
+func (c *Config) ValidateRead() error {
+	return errors.Join(c.readErrors()...)
+}
+
+// ValidateWrite checks what writing needs beyond ValidateRead: that the
+// table keeps no Hudi metadata table (hoodie.table.metadata.partitions and
+// its inflight list empty). The error matches ErrMetadataTableEnabled and
+// says how to disable the metadata table.
+func (c *Config) ValidateWrite() error {
+	if len(c.MetadataPartitions) == 0 && len(c.MetadataPartitionsInflight) == 0 {
+		return nil
+	}
+	what := fmt.Sprintf("%s=%q", KeyMetadataPartitions, strings.Join(c.MetadataPartitions, ","))
+	if len(c.MetadataPartitionsInflight) > 0 {
+		what += fmt.Sprintf(", %s=%q", KeyMetadataPartitionsInfl, strings.Join(c.MetadataPartitionsInflight, ","))
+	}
+	return fmt.Errorf("%w: %s: %s", ErrMetadataTableEnabled, what, MetadataTableAdvice)
+}
+
+// MetadataTableAdvice tells a user how to make a table with a Hudi metadata
+// table writable by hoodie. (Hudi 0.15: a write whose config has
+// hoodie.metadata.enable=false runs HoodieTable.maybeDeleteMetadataTable,
+// which deletes .hoodie/metadata and empties
+// hoodie.table.metadata.partitions; interop/metadata_read_test.go checks
+// it with Spark.)
+const MetadataTableAdvice = "hoodie reads this table (by listing storage) but does not maintain Hudi's metadata table " +
+	"(.hoodie/metadata), so a hoodie write would be invisible to Spark and other readers that list files through it. " +
+	"To write with hoodie, disable the metadata table first with one Spark write to the table that sets " +
+	"hoodie.metadata.enable=false (a datasource write with .option(\"hoodie.metadata.enable\", \"false\"), or in " +
+	"Spark SQL: SET hoodie.metadata.enable=false, then an INSERT INTO the table): Hudi then deletes " +
+	".hoodie/metadata and empties hoodie.table.metadata.partitions. " +
+	"Keep hoodie.metadata.enable=false on every later Spark write, or Spark rebuilds the metadata table " +
+	"and hoodie refuses to write again. Reading works as is (hoodie query, files, timeline, stats; " +
+	"table.OpenForRead in Go)"
+
+// readErrors are the violations of ValidateRead's rules.
+func (c *Config) readErrors() []error {
 	var errs []error
 	add := func(sentinel error, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...))
@@ -405,11 +460,6 @@ func (c *Config) Validate() error {
 		add(ErrMissingProperty, "%s (layout 1 required)", KeyTimelineLayoutVersion)
 	default:
 		add(ErrUnsupportedLayout, "%s=%d, hoodie supports %d only", KeyTimelineLayoutVersion, c.TimelineLayoutVersion, TimelineLayoutVersion)
-	}
-	if len(c.MetadataPartitions) > 0 || len(c.MetadataPartitionsInflight) > 0 {
-		add(ErrMetadataTableEnabled, "%s=%q %s=%q; disable the metadata table first",
-			KeyMetadataPartitions, strings.Join(c.MetadataPartitions, ","),
-			KeyMetadataPartitionsInfl, strings.Join(c.MetadataPartitionsInflight, ","))
 	}
 	if sum, ok := c.Props[KeyChecksum]; ok && c.Name != "" {
 		want := Checksum(c.Database, c.Name)
@@ -468,7 +518,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 func (c *Config) checkKeyGenerator() error {

@@ -5,7 +5,8 @@
 // log file names, and the file-system view of file groups and slices.
 //
 // hoodie writes Hudi table version 6 with timeline layout 1 only. Open
-// refuses any other table rather than risk damaging it:
+// refuses any other table rather than risk damaging it; OpenForRead also
+// opens tables hoodie reads but must not write (a Hudi metadata table):
 //
 //	st, _ := storage.Open(ctx, "s3://bucket/tables/trips", storage.Options{})
 //	t, err := table.Create(ctx, st, table.CreateOptions{
@@ -16,6 +17,7 @@
 //		PrecombineField: "ts",
 //	})
 //	t, err = table.Open(ctx, st) // errors.Is(err, table.ErrNotHudiTable), ...
+//	t, err = table.OpenForRead(ctx, st) // for reader.Plan, timeline.Load, BuildView
 package table
 
 import (
@@ -46,7 +48,9 @@ const (
 // for concurrent use.
 type Table struct {
 	st storage.Storage
-	mu struct {
+	// readOnly is why the table may not be written, or nil (see OpenForRead).
+	readOnly error
+	mu       struct {
 		sync.Mutex
 		cfg *Config
 	}
@@ -236,19 +240,17 @@ func formatTableProperties(props map[string]string, now time.Time) []byte {
 	})
 }
 
-// Open opens the table in st: it reads .hoodie/hoodie.properties, falling
-// back to hoodie.properties.backup (left by an interrupted update) when the
-// main file is missing or fails its checksum, as Java does, and validates
-// it. Errors: ErrNotHudiTable when neither file exists, else those of
-// Config.Validate.
+// Open opens the table in st for reading and writing: it reads
+// .hoodie/hoodie.properties, falling back to hoodie.properties.backup (left
+// by an interrupted update) when the main file is missing or fails its
+// checksum, as Java does, and validates it for writing. Errors:
+// ErrNotHudiTable when neither file exists, else those of Config.Validate —
+// among them ErrMetadataTableEnabled for a table with a Hudi metadata
+// table, which OpenForRead accepts.
 func Open(ctx context.Context, st storage.Storage) (*Table, error) {
-	props, err := loadProperties(ctx, st)
+	cfg, err := openConfig(ctx, st)
 	if err != nil {
 		return nil, err
-	}
-	cfg, err := ParseConfig(props)
-	if err != nil {
-		return nil, fmt.Errorf("table: open: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("table: open: %w", err)
@@ -257,6 +259,54 @@ func Open(ctx context.Context, st storage.Storage) (*Table, error) {
 	t.mu.cfg = cfg
 	return t, nil
 }
+
+// OpenForRead opens the table in st for reading (snapshot, time travel,
+// incremental reads, timeline, file listing, stats). It reads
+// hoodie.properties as Open does but checks only Config.ValidateRead, so
+// it also opens tables hoodie reads and does not write: those with a Hudi
+// metadata table (hoodie.table.metadata.partitions, as every Spark table
+// has by default), which hoodie reads by listing storage, as hudi-rs does
+// for v6 tables, without looking into .hoodie/metadata.
+//
+// A table that fails Config.Validate is opened read-only: Writable returns
+// why, and its Storage fails every Create and Delete with that error, so
+// handing it to a writer, compactor, cleaner or rollback changes nothing
+// and fails with, e.g., ErrMetadataTableEnabled. Other tables are opened
+// as by Open.
+func OpenForRead(ctx context.Context, st storage.Storage) (*Table, error) {
+	cfg, err := openConfig(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ValidateRead(); err != nil {
+		return nil, fmt.Errorf("table: open: %w", err)
+	}
+	t := &Table{st: st}
+	if err := cfg.Validate(); err != nil {
+		t.readOnly = fmt.Errorf("table: opened read-only: %w", err)
+		t.st = &readOnlyStorage{Storage: st, err: t.readOnly}
+	}
+	t.mu.cfg = cfg
+	return t, nil
+}
+
+// openConfig loads and parses hoodie.properties (not validated).
+func openConfig(ctx context.Context, st storage.Storage) (*Config, error) {
+	props, err := loadProperties(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := ParseConfig(props)
+	if err != nil {
+		return nil, fmt.Errorf("table: open: %w", err)
+	}
+	return cfg, nil
+}
+
+// Writable returns nil when hoodie may write the table, else why not (a
+// table OpenForRead opened read-only; errors.Is finds the reason, e.g.
+// ErrMetadataTableEnabled).
+func (t *Table) Writable() error { return t.readOnly }
 
 // readPropertiesFile reads and parses one properties file and checks its
 // checksum, if it has one.
@@ -286,7 +336,7 @@ func loadProperties(ctx context.Context, st storage.Storage) (map[string]string,
 	if mainErr == nil {
 		return props, nil
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || storageUnavailable(mainErr) {
 		return nil, fmt.Errorf("table: open: %w", mainErr)
 	}
 	props, backupErr := readPropertiesFile(ctx, st, PropertiesBackupFile)
@@ -300,6 +350,13 @@ func loadProperties(ctx context.Context, st storage.Storage) (map[string]string,
 		return nil, fmt.Errorf("table: open: %w", mainErr)
 	}
 	return nil, fmt.Errorf("table: open: %w", errors.Join(mainErr, backupErr))
+}
+
+// storageUnavailable reports a store that cannot be read at all (no such
+// bucket, refused credentials, no answer): the backup would fail the same
+// way, after as long again.
+func storageUnavailable(err error) bool {
+	return errors.Is(err, storage.ErrNoSuchBucket) || errors.Is(err, storage.ErrAccessDenied) || errors.Is(err, storage.ErrUnreachable)
 }
 
 // UpdateProperties changes hoodie.properties with Java's backup protocol so

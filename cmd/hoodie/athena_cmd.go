@@ -66,7 +66,7 @@ locally and copied to S3.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			tbl, tl, err := g.openTable(ctx, location)
+			tbl, tl, err := g.openTableForRead(ctx, location)
 			if err != nil {
 				return err
 			}

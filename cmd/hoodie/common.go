@@ -14,7 +14,9 @@ import (
 )
 
 func (g *globalFlags) storageOptions() storage.Options {
-	return storage.Options{S3Endpoint: g.s3Endpoint, S3Region: g.s3Region, S3PathStyle: g.s3PathStyle}
+	return storage.Options{S3Endpoint: g.s3Endpoint, S3Region: g.s3Region, S3PathStyle: g.s3PathStyle,
+		S3ConnectTimeout: g.s3ConnectTimeout, S3RequestTimeout: g.s3RequestTimeout, S3MaxAttempts: g.s3MaxAttempts,
+		S3CreateBucket: g.createBucket}
 }
 
 // openStorage opens the store rooted at a table location.
@@ -25,13 +27,27 @@ func (g *globalFlags) openStorage(ctx context.Context, location string) (storage
 	return storage.Open(ctx, location, g.storageOptions())
 }
 
-// openTable opens the Hudi table at location and loads its timeline.
+// openTable opens the Hudi table at location for writing (table.Open: a
+// table hoodie must not write, e.g. one with a Hudi metadata table, is
+// refused) and loads its timeline.
 func (g *globalFlags) openTable(ctx context.Context, location string) (*table.Table, *timeline.Timeline, error) {
+	return g.openTableWith(ctx, location, table.Open)
+}
+
+// openTableForRead opens the Hudi table at location for reading
+// (table.OpenForRead: tables with a Hudi metadata table are read by
+// listing storage) and loads its timeline.
+func (g *globalFlags) openTableForRead(ctx context.Context, location string) (*table.Table, *timeline.Timeline, error) {
+	return g.openTableWith(ctx, location, table.OpenForRead)
+}
+
+func (g *globalFlags) openTableWith(ctx context.Context, location string,
+	open func(context.Context, storage.Storage) (*table.Table, error)) (*table.Table, *timeline.Timeline, error) {
 	st, err := g.openStorage(ctx, location)
 	if err != nil {
 		return nil, nil, err
 	}
-	tbl, err := table.Open(ctx, st)
+	tbl, err := open(ctx, st)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -31,7 +31,7 @@ func newFilesCmd(g *globalFlags) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			tbl, tl, err := g.openTable(ctx, location)
+			tbl, tl, err := g.openTableForRead(ctx, location)
 			if err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,8 +36,19 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hoodie:", err)
-		exit(1)
+		exit(processExitCode(err))
 	}
+}
+
+// processExitCode is the process status for a failed run: the error's own
+// ExitCode() when it carries one (2: rows rejected beyond --max-errors),
+// else 1.
+func processExitCode(err error) int {
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) && ec.ExitCode() != 0 {
+		return ec.ExitCode()
+	}
+	return 1
 }
 
 // globalFlags are shared by every verb.

@@ -38,7 +38,7 @@ delete rules) into temporary Parquet files; --read-optimized reads base files on
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			tbl, _, err := g.openTable(ctx, location)
+			tbl, _, err := g.openTableForRead(ctx, location)
 			if err != nil {
 				return err
 			}
@@ -115,7 +115,7 @@ func localFiles(ctx context.Context, st storage.Storage, snap *reader.Snapshot) 
 			return append(out, files...), cleanup, nil
 		}
 	}
-	l := st.(*storage.Local)
+	l, _ := localStore(st)
 	for _, f := range snap.Files {
 		out = append(out, filepath.Join(l.Root(), filepath.FromSlash(f.Path)))
 	}
@@ -123,8 +123,23 @@ func localFiles(ctx context.Context, st storage.Storage, snap *reader.Snapshot) 
 }
 
 func isLocal(st storage.Storage) bool {
-	_, ok := st.(*storage.Local)
+	_, ok := localStore(st)
 	return ok
+}
+
+// localStore returns the local store st is or wraps (a read-only table's
+// storage wraps the one it was opened on).
+func localStore(st storage.Storage) (*storage.Local, bool) {
+	for {
+		switch s := st.(type) {
+		case *storage.Local:
+			return s, true
+		case interface{ Inner() storage.Storage }:
+			st = s.Inner()
+		default:
+			return nil, false
+		}
+	}
 }
 
 // writeMerged writes one merged slice to a local Parquet file.

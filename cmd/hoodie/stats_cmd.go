@@ -53,6 +53,7 @@ type tableStats struct {
 	HiveStyle          bool           `json:"hiveStylePartitioning"`
 	KeyGenerator       string         `json:"keyGenerator"`
 	PayloadClass       string         `json:"payloadClass,omitempty"`
+	MetadataPartitions []string       `json:"metadataPartitions,omitempty"` // Hudi metadata table partitions, completed and inflight
 	Instants           []instantCount `json:"instants"`
 	LastCommit         string         `json:"lastCommit,omitempty"`
 	LastCommitTime     string         `json:"lastCommitTime,omitempty"`
@@ -79,6 +80,7 @@ func newStatsCmd(g *globalFlags) *cobra.Command {
 		Short: "Summarise a table: config, instants by action and state, partitions, file groups, files, records",
 		Long: `stats reads hoodie.properties, the active timeline and the file-system view (as of the latest
 completed commit) and reports: the table type and key, precombine and partition fields; the
+Hudi metadata table's partitions, if the table keeps one (it is read by listing storage); the
 instants by action and state; the last completed commit; partitions and file groups; file
 slices with their base and log files and bytes (every visible slice, and the latest slice of
 each file group); records, from the commit metadata: the rows of the latest base files and the
@@ -93,7 +95,7 @@ Records are "known" when every latest file's writing commit is still in the acti
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			tbl, tl, err := g.openTable(ctx, location)
+			tbl, tl, err := g.openTableForRead(ctx, location)
 			if err != nil {
 				return err
 			}
@@ -102,7 +104,8 @@ Records are "known" when every latest file's writing commit is still in the acti
 			s := &tableStats{Table: location, Name: cfg.Name, Database: cfg.Database, Type: string(cfg.Type), Version: cfg.Version,
 				RecordKeyFields: nonNil(cfg.RecordKeyFields), PrecombineField: cfg.PrecombineField, PartitionFields: nonNil(cfg.PartitionFields),
 				HiveStyle: cfg.HiveStylePartitioning, KeyGenerator: cfg.KeyGeneratorClass(), PayloadClass: cfg.PayloadClass,
-				Instants: []instantCount{}, PendingCompactions: []string{}, PendingWrites: []string{}}
+				MetadataPartitions: append(append([]string(nil), cfg.MetadataPartitions...), cfg.MetadataPartitionsInflight...),
+				Instants:           []instantCount{}, PendingCompactions: []string{}, PendingWrites: []string{}}
 
 			counts := map[[2]string]int{}
 			// writes maps the path of every file a completed write wrote to
@@ -192,6 +195,7 @@ func statsPairs(s *tableStats) [][2]string {
 		{"record_key_fields", strings.Join(s.RecordKeyFields, ",")}, {"precombine_field", s.PrecombineField},
 		{"partition_fields", strings.Join(s.PartitionFields, ",")}, {"hive_style_partitioning", strconv.FormatBool(s.HiveStyle)},
 		{"key_generator", s.KeyGenerator}, {"payload_class", s.PayloadClass},
+		{"metadata_partitions", strings.Join(s.MetadataPartitions, ",")},
 		{"last_commit", s.LastCommit}, {"last_commit_time", s.LastCommitTime},
 		{"partitions", strconv.Itoa(s.Partitions)}, {"file_groups", strconv.Itoa(s.FileGroups)},
 		{"slices", strconv.Itoa(s.Visible.Slices)},
@@ -234,6 +238,10 @@ func printStats(cmd *cobra.Command, output string, s *tableStats) error {
 	}
 	fmt.Fprintf(out, "  record key %s, precombine %s, partitions %s\n", strings.Join(s.RecordKeyFields, ","), orDash(s.PrecombineField), part)
 	fmt.Fprintf(out, "  key generator %s, payload %s\n", s.KeyGenerator, orDash(s.PayloadClass))
+	if len(s.MetadataPartitions) > 0 {
+		fmt.Fprintf(out, "  Hudi metadata table: %s (read by listing storage; hoodie does not write this table while it is enabled)\n",
+			strings.Join(s.MetadataPartitions, ","))
+	}
 	if s.LastCommit != "" {
 		fmt.Fprintf(out, "  last commit %s (%s)\n", s.LastCommit, s.LastCommitTime)
 	} else {

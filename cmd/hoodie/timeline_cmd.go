@@ -32,7 +32,7 @@ func newTimelineCmd(g *globalFlags) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			tbl, tl, err := g.openTable(ctx, location)
+			tbl, tl, err := g.openTableForRead(ctx, location)
 			if err != nil {
 				return err
 			}

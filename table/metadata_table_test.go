@@ -1,0 +1,341 @@
+package table_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sparkMORProperties is hoodie.properties as Hudi 0.15 on Spark 3.5 writes
+// it for a merge-on-read table created by a datasource write with default
+// settings (metadata table on), verbatim.
+const sparkMORProperties = `#Updated at 2026-12-06T07:24:16.056672637Z
+#Sun Dec 06 07:24:16 UTC 2026
+hoodie.compaction.payload.class=org.apache.hudi.common.model.OverwriteWithLatestAvroPayload
+hoodie.table.type=MERGE_ON_READ
+hoodie.table.metadata.partitions=files
+hoodie.table.precombine.field=ts
+hoodie.table.partition.fields=dt
+hoodie.archivelog.folder=archived
+hoodie.table.cdc.enabled=false
+hoodie.timeline.layout.version=1
+hoodie.table.checksum=2621498082
+hoodie.datasource.write.drop.partition.columns=false
+hoodie.table.timeline.timezone=LOCAL
+hoodie.table.name=t_merge_on_read
+hoodie.table.recordkey.fields=id
+hoodie.compaction.record.merger.strategy=eeb8d96f-b1e4-49fd-bbf8-28ac514178e5
+hoodie.datasource.write.hive_style_partitioning=false
+hoodie.partition.metafile.use.base.format=false
+hoodie.table.metadata.partitions.inflight=
+hoodie.table.keygenerator.class=org.apache.hudi.keygen.SimpleKeyGenerator
+hoodie.populate.meta.fields=true
+hoodie.table.base.file.format=PARQUET
+hoodie.database.name=
+hoodie.datasource.write.partitionpath.urlencode=false
+hoodie.table.version=6
+`
+
+// sparkCOWProperties is the same for a copy-on-write table.
+const sparkCOWProperties = `#Updated at 2026-12-06T07:24:08.115715450Z
+#Sun Dec 06 07:24:08 UTC 2026
+hoodie.table.type=COPY_ON_WRITE
+hoodie.table.metadata.partitions=files
+hoodie.table.precombine.field=ts
+hoodie.table.partition.fields=dt
+hoodie.table.cdc.enabled=false
+hoodie.archivelog.folder=archived
+hoodie.timeline.layout.version=1
+hoodie.table.checksum=33587975
+hoodie.datasource.write.drop.partition.columns=false
+hoodie.table.timeline.timezone=LOCAL
+hoodie.table.recordkey.fields=id
+hoodie.table.name=t_copy_on_write
+hoodie.partition.metafile.use.base.format=false
+hoodie.datasource.write.hive_style_partitioning=false
+hoodie.table.metadata.partitions.inflight=
+hoodie.populate.meta.fields=true
+hoodie.table.keygenerator.class=org.apache.hudi.keygen.SimpleKeyGenerator
+hoodie.table.base.file.format=PARQUET
+hoodie.database.name=
+hoodie.datasource.write.partitionpath.urlencode=false
+hoodie.table.version=6
+`
+
+// sparkMORFiles are the other files of that MOR table: three deltacommits
+// (the second an update into log files), three partitions, and the
+// metadata table under .hoodie/metadata with its own timeline, properties
+// and "files" partition (which has partition metadata of its own).
+var sparkMORFiles = []string{
+	".hoodie/20261206072415617.deltacommit",
+	".hoodie/20261206072415617.deltacommit.inflight",
+	".hoodie/20261206072415617.deltacommit.requested",
+	".hoodie/20261206072417034.deltacommit",
+	".hoodie/20261206072417034.deltacommit.inflight",
+	".hoodie/20261206072417034.deltacommit.requested",
+	".hoodie/20261206072418182.deltacommit",
+	".hoodie/20261206072418182.deltacommit.inflight",
+	".hoodie/20261206072418182.deltacommit.requested",
+	".hoodie/metadata/.hoodie/00000000000000010.deltacommit",
+	".hoodie/metadata/.hoodie/00000000000000010.deltacommit.inflight",
+	".hoodie/metadata/.hoodie/00000000000000010.deltacommit.requested",
+	".hoodie/metadata/.hoodie/20261206072415617.deltacommit",
+	".hoodie/metadata/.hoodie/20261206072415617.deltacommit.inflight",
+	".hoodie/metadata/.hoodie/20261206072415617.deltacommit.requested",
+	".hoodie/metadata/.hoodie/20261206072418182.deltacommit.requested",
+	".hoodie/metadata/.hoodie/hoodie.properties",
+	".hoodie/metadata/files/.files-0000-0_00000000000000010.log.1_0-0-0",
+	".hoodie/metadata/files/.files-0000-0_00000000000000010.log.2_0-148-162",
+	".hoodie/metadata/files/.hoodie_partition_metadata",
+	".hoodie/metadata/files/files-0000-0_0-121-131_00000000000000010.hfile",
+	".hoodie/metadata/files/files-0000-0_0-5-4_00000000000000010.parquet",
+	"2024-01-01/.8c656ddf-38f3-4f14-b27c-85e726216f86-0_20261206072415617.log.1_1-167-189",
+	"2024-01-01/.hoodie_partition_metadata",
+	"2024-01-01/8c656ddf-38f3-4f14-b27c-85e726216f86-0_1-138-154_20261206072415617.parquet",
+	"2024-01-02/.485d0a00-6ba2-4b84-a27b-b43219eac4d3-0_20261206072415617.log.1_0-167-188",
+	"2024-01-02/.hoodie_partition_metadata",
+	"2024-01-02/485d0a00-6ba2-4b84-a27b-b43219eac4d3-0_0-138-153_20261206072415617.parquet",
+	"2024-01-03/.hoodie_partition_metadata",
+	"2024-01-03/db83f32c-62e7-4f49-89a2-f3ebd2928bcd-0_0-196-220_20261206072418182.parquet",
+}
+
+func sparkConfig(t *testing.T, content string) *table.Config {
+	t.Helper()
+	props, err := table.ParseProperties(strings.NewReader(content))
+	require.NoError(t, err)
+	cfg, err := table.ParseConfig(props)
+	require.NoError(t, err)
+	return cfg
+}
+
+// TestValidateReadAcceptsSparkDefaults: the properties Spark writes by
+// default (metadata table on, empty database and inflight list, LOCAL
+// timezone, the default merger, ...) pass ValidateRead; Validate refuses
+// them for the metadata table alone, with an error that says how to
+// proceed; once Spark disabled the metadata table (the list emptied),
+// Validate passes.
+func TestValidateReadAcceptsSparkDefaults(t *testing.T) {
+	for name, content := range map[string]string{"mor": sparkMORProperties, "cow": sparkCOWProperties} {
+		t.Run(name, func(t *testing.T) {
+			cfg := sparkConfig(t, content)
+			assert.Equal(t, []string{"files"}, cfg.MetadataPartitions)
+			assert.Empty(t, cfg.MetadataPartitionsInflight)
+			require.NoError(t, cfg.ValidateRead())
+
+			err := cfg.Validate()
+			require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
+			for _, other := range []error{table.ErrMissingProperty, table.ErrInvalidConfig, table.ErrUnsupportedFeature,
+				table.ErrUnsupportedVersion, table.ErrUnsupportedLayout} {
+				assert.NotErrorIs(t, err, other, "the metadata table is the only reason")
+			}
+			require.ErrorIs(t, cfg.ValidateWrite(), table.ErrMetadataTableEnabled)
+			for _, want := range []string{`hoodie.table.metadata.partitions="files"`, ".hoodie/metadata",
+				"hoodie.metadata.enable=false", "SET hoodie.metadata.enable=false", "Spark"} {
+				assert.Contains(t, err.Error(), want)
+			}
+
+			cfg.MetadataPartitions = nil
+			require.NoError(t, cfg.Validate(), "writable once the metadata table is disabled")
+			require.NoError(t, cfg.ValidateWrite())
+		})
+	}
+}
+
+// TestValidateReadStillRefuses: ValidateRead accepts the inflight list too
+// (an index being built), but not what changes how the table must be read.
+func TestValidateReadStillRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(m map[string]string)
+		want   error // nil: ValidateRead accepts, Validate refuses with ErrMetadataTableEnabled
+	}{
+		{"inflight only", func(m map[string]string) {
+			m[table.KeyMetadataPartitions] = ""
+			m[table.KeyMetadataPartitionsInfl] = "files"
+		}, nil},
+		{"several partitions", func(m map[string]string) {
+			m[table.KeyMetadataPartitions] = "files,column_stats"
+			m[table.KeyMetadataPartitionsInfl] = "record_index"
+		}, nil},
+		{"version 8", func(m map[string]string) { m[table.KeyVersion] = "8" }, table.ErrUnsupportedVersion},
+		{"layout 2", func(m map[string]string) { m[table.KeyTimelineLayoutVersion] = "2" }, table.ErrUnsupportedLayout},
+		{"cdc", func(m map[string]string) { m[table.KeyCDCEnabled] = "true" }, table.ErrUnsupportedFeature},
+		{"drop partition columns", func(m map[string]string) { m[table.KeyDropPartitionColumns] = "true" }, table.ErrUnsupportedFeature},
+		{"bootstrap", func(m map[string]string) { m[table.KeyBootstrapBasePath] = "s3://b/src" }, table.ErrUnsupportedFeature},
+		{"orc", func(m map[string]string) { m[table.KeyBaseFileFormat] = "ORC" }, table.ErrUnsupportedFeature},
+		{"unknown payload", func(m map[string]string) { m[table.KeyPayloadClass] = "com.example.P" }, table.ErrUnsupportedFeature},
+		{"bad checksum", func(m map[string]string) { m[table.KeyChecksum] = "1" }, table.ErrInvalidConfig},
+		{"no type", func(m map[string]string) { delete(m, table.KeyType) }, table.ErrMissingProperty},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			props, err := table.ParseProperties(strings.NewReader(sparkMORProperties))
+			require.NoError(t, err)
+			tc.change(props)
+			cfg, err := table.ParseConfig(props)
+			require.NoError(t, err)
+			if tc.want == nil {
+				require.NoError(t, cfg.ValidateRead())
+				require.ErrorIs(t, cfg.Validate(), table.ErrMetadataTableEnabled)
+				return
+			}
+			require.ErrorIs(t, cfg.ValidateRead(), tc.want)
+			require.ErrorIs(t, cfg.Validate(), tc.want)
+		})
+	}
+}
+
+// sparkMDTStore is a store holding the Spark MOR table above (file
+// contents are placeholders: nothing here reads them).
+func sparkMDTStore(t *testing.T) storage.Storage {
+	t.Helper()
+	ctx := context.Background()
+	st := storage.NewMem()
+	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile, []byte(sparkMORProperties), storage.CreateOptions{}))
+	for _, f := range sparkMORFiles {
+		require.NoError(t, storage.WriteFile(ctx, st, f, []byte("x"), storage.CreateOptions{}))
+	}
+	return st
+}
+
+// snapshot maps every key of st to its content.
+func snapshot(t *testing.T, st storage.Storage) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	for obj, err := range st.List(ctx, "", "") {
+		require.NoError(t, err)
+		b, err := storage.ReadFile(ctx, st, obj.Path)
+		require.NoError(t, err)
+		out[obj.Path] = string(b)
+	}
+	return out
+}
+
+// TestOpenForReadMetadataTable: OpenForRead opens a table with a metadata
+// table; its partitions, file groups and timeline come from listing
+// storage and the data table's .hoodie/, never from .hoodie/metadata; Open
+// refuses the table, and the read-only handle refuses every write without
+// touching storage.
+func TestOpenForReadMetadataTable(t *testing.T) {
+	ctx := context.Background()
+	st := sparkMDTStore(t)
+	before := snapshot(t, st)
+
+	_, err := table.Open(ctx, st)
+	require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
+	assert.Contains(t, err.Error(), "hoodie.metadata.enable=false")
+
+	tbl, err := table.OpenForRead(ctx, st)
+	require.NoError(t, err)
+	cfg := tbl.Config()
+	assert.Equal(t, table.MergeOnRead, cfg.Type)
+	assert.Equal(t, []string{"files"}, cfg.MetadataPartitions)
+	require.ErrorIs(t, tbl.Writable(), table.ErrMetadataTableEnabled)
+
+	// Reads pass through the read-only storage.
+	rst := tbl.Storage()
+	b, err := storage.ReadFile(ctx, rst, table.PropertiesFile)
+	require.NoError(t, err)
+	assert.Equal(t, sparkMORProperties, string(b))
+	ok, err := storage.Exists(ctx, rst, ".hoodie/metadata/.hoodie/hoodie.properties")
+	require.NoError(t, err)
+	assert.True(t, ok)
+
+	// Partitions and the timeline ignore .hoodie/metadata.
+	parts, err := table.ListPartitions(ctx, rst)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"2024-01-01", "2024-01-02", "2024-01-03"}, parts)
+	tl, err := timeline.Load(ctx, rst)
+	require.NoError(t, err)
+	var instants []string
+	for _, i := range tl.Instants() {
+		instants = append(instants, i.Timestamp+"."+string(i.Action)+"."+i.State.String())
+	}
+	assert.Equal(t, []string{
+		"20261206072415617.deltacommit.COMPLETED",
+		"20261206072417034.deltacommit.COMPLETED",
+		"20261206072418182.deltacommit.COMPLETED",
+	}, instants, "the metadata table's instants (00000000000000010) are not the data table's")
+
+	view, err := table.BuildView(ctx, rst, tl, table.ViewOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, parts, view.Partitions())
+	require.Len(t, view.FileGroups(), 3)
+	var logs, hidden int
+	for _, fg := range view.FileGroups() {
+		assert.NotContains(t, fg.PartitionPath, ".hoodie")
+		logs += len(fg.Latest().Logs)
+	}
+	for _, f := range view.Hidden {
+		assert.NotContains(t, f.Path, ".hoodie/", "files of .hoodie/ are not data files, not even hidden ones")
+		hidden++
+	}
+	assert.Equal(t, 2, logs)
+	assert.Zero(t, hidden)
+
+	// A partition list naming .hoodie/metadata is refused, not listed.
+	assert.ErrorIs(t, table.ValidatePartitionPath(".hoodie/metadata/files"), table.ErrInvalidPartitionPath)
+
+	// Every write through the read-only handle is refused, nothing changes.
+	_, err = rst.Create(ctx, ".hoodie/20261206080000000.commit.requested", storage.CreateOptions{IfAbsent: true})
+	require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
+	err = storage.WriteFile(ctx, rst, "2024-01-01/x.parquet", []byte("x"), storage.CreateOptions{})
+	require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
+	require.ErrorIs(t, rst.Delete(ctx, "2024-01-03/db83f32c-62e7-4f49-89a2-f3ebd2928bcd-0_0-196-220_20261206072418182.parquet"),
+		table.ErrMetadataTableEnabled)
+	err = tbl.UpdateProperties(ctx, func(m map[string]string) error {
+		m[table.KeyMetadataPartitions] = ""
+		return nil
+	})
+	require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
+	assert.Equal(t, before, snapshot(t, st), "nothing under the table changed")
+}
+
+// TestOpenForReadLocalPaths: the read-only storage of a local table still
+// renders full paths (commit metadata, plans) as the local store does.
+func TestOpenForReadLocalPaths(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := storage.NewLocal(dir)
+	require.NoError(t, err)
+	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile, []byte(sparkCOWProperties), storage.CreateOptions{}))
+	tbl, err := table.OpenForRead(ctx, st)
+	require.NoError(t, err)
+	require.ErrorIs(t, tbl.Writable(), table.ErrMetadataTableEnabled)
+	key := "2024-01-01/a.parquet"
+	assert.Equal(t, filepath.Join(dir, "2024-01-01", "a.parquet"), storage.FullPath(tbl.Storage(), key))
+	got, ok := storage.KeyOf(tbl.Storage(), storage.FullPath(tbl.Storage(), key))
+	assert.True(t, ok)
+	assert.Equal(t, key, got)
+}
+
+// TestOpenForReadWritableTable: a table hoodie may write opens for reading
+// as by Open: writable, on the store it was opened on.
+func TestOpenForReadWritableTable(t *testing.T) {
+	ctx := context.Background()
+	st := storage.NewMem()
+	props, err := table.ParseProperties(strings.NewReader(sparkCOWProperties))
+	require.NoError(t, err)
+	props[table.KeyMetadataPartitions] = "" // as Spark leaves it after hoodie.metadata.enable=false
+	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile,
+		table.FormatProperties(props, table.PropertiesOptions{Last: []string{table.KeyChecksum}}), storage.CreateOptions{}))
+
+	tbl, err := table.OpenForRead(ctx, st)
+	require.NoError(t, err)
+	require.NoError(t, tbl.Writable())
+	assert.Same(t, st, tbl.Storage().(*storage.Mem))
+	_, err = table.Open(ctx, st)
+	require.NoError(t, err)
+
+	_, err = table.OpenForRead(ctx, storage.NewMem())
+	require.ErrorIs(t, err, table.ErrNotHudiTable)
+	require.False(t, errors.Is(err, table.ErrMetadataTableEnabled))
+}
