@@ -70,6 +70,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,6 +97,10 @@ var (
 	// decoded.
 	ErrCorrupt = errors.New("index: corrupt")
 )
+
+// emptyMemTable is the message of ristretto's z.NewFile, which Badger
+// returns (formatted, not wrapped) when it finds an empty memtable file.
+const emptyMemTable = "Create a new file"
 
 // MaxKeySize bounds len(partition path)+len(record key) (scoped) or
 // len(record key) (global); Badger's limit is 65000 bytes per key.
@@ -242,7 +247,9 @@ type Index struct {
 	}
 }
 
-// Open opens the index in opts.Dir, creating it if needed.
+// Open opens the index in opts.Dir, creating it if needed. A directory
+// that another open index holds (in this or another process) is refused
+// with an error wrapping ErrLocked that names the holding process.
 func Open(opts Options) (*Index, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -274,7 +281,17 @@ func Open(opts Options) (*Index, error) {
 		// than 4 KiB (shorter block-index searches) and than 64 KiB.
 		WithBlockSize(16 << 10)
 	db, err := badger.Open(bo)
+	if err != nil && !opts.InMemory && strings.Contains(err.Error(), emptyMemTable) {
+		// A crash between creating a memtable file and writing it leaves it
+		// empty, and Badger refuses to open (dgraph-io/badger#2207); its
+		// failed attempt has sized the file, which opens as an empty
+		// memtable now.
+		db, err = badger.Open(bo)
+	}
 	if err != nil {
+		if !opts.InMemory && isLockError(opts.Dir, err) {
+			return nil, newLockedError(opts.Dir)
+		}
 		return nil, fmt.Errorf("index: open %s: %w", opts.Dir, err)
 	}
 	x := &Index{opts: opts, db: db}

@@ -427,6 +427,80 @@ func (x *Index) AppliedInstants(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// MarkApplied records instants as applied without writing entries: the
+// caller knows their entries are already in the index (a Rebuild from the
+// table's latest file slices covers every instant completed when it
+// started, not only the one it is recorded as of).
+func (x *Index) MarkApplied(ctx context.Context, instants []string) error {
+	for _, in := range instants {
+		if in == "" {
+			return fmt.Errorf("index: mark applied: %w", ErrInvalidInstant)
+		}
+	}
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	if err := x.enter(); err != nil {
+		return err
+	}
+	defer x.leave()
+	if x.needsRebuild() {
+		return ErrNeedsRebuild
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fresh []string
+	x.mu.RLock()
+	last := x.mu.last
+	for _, in := range instants {
+		if _, ok := x.mu.applied[in]; !ok {
+			fresh = append(fresh, in)
+		}
+	}
+	x.mu.RUnlock()
+	if len(fresh) == 0 {
+		return nil
+	}
+	newLast := last
+	err := x.db.Update(func(txn *badger.Txn) error {
+		for _, in := range fresh {
+			if err := txn.Set(appliedKey(in), nil); err != nil {
+				return err
+			}
+			newLast = max(newLast, in)
+		}
+		if newLast != last {
+			return txn.Set(metaLast, []byte(newLast))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index: mark applied: %w", err)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, in := range fresh {
+		x.mu.applied[in] = struct{}{}
+	}
+	x.mu.last = max(x.mu.last, newLast)
+	return nil
+}
+
+// OldestApplied returns the smallest applied instant, or "" if none.
+// Completed instants after it that are not applied are missing from the
+// index (instants complete out of order when writers run concurrently).
+func (x *Index) OldestApplied() string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	oldest := ""
+	for in := range x.mu.applied {
+		if oldest == "" || in < oldest {
+			oldest = in
+		}
+	}
+	return oldest
+}
+
 // IsApplied reports whether the entries of instant are in the index (Put,
 // Delete or Rebuild as of instant finished).
 func (x *Index) IsApplied(instant string) bool {

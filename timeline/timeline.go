@@ -233,6 +233,27 @@ func Claim(ctx context.Context, st storage.Storage, action Action, content []byt
 
 // ClaimAt is Claim with a clock, for tests.
 func ClaimAt(ctx context.Context, st storage.Storage, action Action, content []byte, now func() time.Time) (Instant, error) {
+	return ClaimWith(ctx, st, action, content, ClaimOptions{Now: now})
+}
+
+// ClaimOptions are the knobs of ClaimWith.
+type ClaimOptions struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// BeforeRequested, if set, runs once the instant time is claimed and
+	// before the instant's first timeline file is written (a writer starts
+	// its heartbeat there, so no other process ever sees its pending
+	// instant without one). An error abandons the claimed time: no
+	// timeline file is written and ClaimWith returns the error.
+	BeforeRequested func(ts string) error
+}
+
+// ClaimWith is Claim with options.
+func ClaimWith(ctx context.Context, st storage.Storage, action Action, content []byte, opts ClaimOptions) (Instant, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	tl, err := Load(ctx, st)
 	if err != nil {
 		return Instant{}, err
@@ -251,6 +272,11 @@ func ClaimAt(ctx context.Context, st storage.Storage, action Action, content []b
 		inst := Instant{Timestamp: ts, Action: action, State: Requested}
 		if action == Savepoint {
 			inst.State = Inflight
+		}
+		if opts.BeforeRequested != nil {
+			if err := opts.BeforeRequested(ts); err != nil {
+				return Instant{}, err
+			}
 		}
 		if err := writeInstant(ctx, st, inst, content); err != nil {
 			return Instant{}, err

@@ -65,7 +65,12 @@ func (w *Writer) CommitWithCheckpoint(ctx context.Context, checkpoint string) (*
 	}
 	start := time.Now()
 	res, err := w.commit(ctx, w.mu.batches, w.mu.schema, checkpoint)
-	for retry := 0; errors.Is(err, ErrConflict) && retry < w.opts.ConflictRetries; retry++ {
+	for retry := 1; errors.Is(err, ErrConflict) && retry <= w.opts.ConflictRetries; retry++ {
+		select {
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		case <-time.After(conflictBackoff(retry)):
+		}
 		res, err = w.commit(ctx, w.mu.batches, w.mu.schema, checkpoint)
 	}
 	if err != nil {
@@ -122,9 +127,15 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	if err != nil {
 		return nil, err
 	}
+	if w.opts.Concurrency == SingleWriter {
+		if err := w.checkAlone(ctx, tl, ""); err != nil {
+			return nil, err
+		}
+	}
 	if err := w.catchUpIndex(ctx, tl); err != nil {
 		return nil, err
 	}
+	w.hook("begun")
 	// The view covers the partitions this commit touches (with a global
 	// index, where a key may live in any partition, the whole table).
 	vo := table.ViewOptions{}
@@ -175,15 +186,23 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		}
 	}
 
-	inst, err := timeline.Claim(ctx, w.st, action, nil)
+	// The heartbeat starts before the instant appears on the timeline and
+	// stops after it completed or was rolled back.
+	var hb *heartbeat
+	inst, err := timeline.ClaimWith(ctx, w.st, action, nil, timeline.ClaimOptions{BeforeRequested: func(ts string) error {
+		var err error
+		hb, err = startHeartbeat(ctx, w.st, ts, w.opts.HeartbeatTimeout)
+		return err
+	}})
 	if err != nil {
+		if hb != nil {
+			hb.stop(ctx)
+		}
 		return nil, err
 	}
+	defer hb.stop(ctx)
 	T := inst.Timestamp
-	if w.opts.Concurrency == Optimistic {
-		stop := w.heartbeat(ctx, T)
-		defer stop()
-	}
+	w.seen[T] = true // whatever becomes of it, it is not another writer's
 	committed := false
 	earlyStarted := false
 	defer func() {
@@ -281,7 +300,12 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		if w.beforeSlot != nil {
 			w.beforeSlot()
 		}
-		if err := w.claimSlot(ctx, tl, T, touchedGroups(work)); err != nil {
+		ins := insertedKeys(work)
+		check := ins
+		if op == OpInsert || op == OpBulkInsert {
+			check = nil // not routed by the index: a retry would change nothing
+		}
+		if err := w.claimSlot(ctx, tl, T, touchedGroups(work), ins, check); err != nil {
 			return nil, err
 		}
 	}
@@ -316,6 +340,20 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	b, err := md.Marshal()
 	if err != nil {
 		return nil, err
+	}
+	// Last checks: the heartbeat stayed fresh (no other writer may take T
+	// for a failed write); in single-writer mode, no other writer appeared
+	// (the check reads the timeline after this commit's heartbeat and
+	// instant exist, so of two concurrent writers at least the later one
+	// sees the other); in optimistic mode claimSlot checked.
+	if err := hb.check(); err != nil {
+		return nil, err
+	}
+	if w.opts.Concurrency == SingleWriter {
+		w.hook("before-check")
+		if err := w.checkAlone(ctx, nil, T); err != nil {
+			return nil, err
+		}
 	}
 	// The commit point.
 	if _, err := timeline.Transition(ctx, w.st, inst, timeline.Completed, b); err != nil {

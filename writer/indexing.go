@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,10 +79,17 @@ func (w *Writer) catchUpIndex(ctx context.Context, tl *timeline.Timeline) error 
 		w.indexDirty = false
 		return nil
 	}
-	applied := w.idx.LastApplied()
+	// Missed: every completed commit not applied since the oldest applied
+	// one, not only those after the newest: concurrent writers complete
+	// out of instant order (an instant claimed earlier completes later).
+	// Instants before the oldest applied one predate the index's last
+	// rebuild, which covered them (a rebuild records every instant it
+	// covered; an index rebuilt by an older hoodie records only the
+	// newest).
+	oldest := w.idx.OldestApplied()
 	var missed []timeline.Instant
 	for _, c := range commits {
-		if c.Timestamp > applied && !w.idx.IsApplied(c.Timestamp) {
+		if c.Timestamp > oldest && !w.idx.IsApplied(c.Timestamp) {
 			missed = append(missed, c)
 		}
 	}
@@ -100,6 +108,15 @@ func (w *Writer) catchUpIndex(ctx context.Context, tl *timeline.Timeline) error 
 		}
 		if c.Action == timeline.ReplaceCommit {
 			return w.rebuildIndex(ctx, tl, last)
+		}
+		if tl.IsCompaction(c.Timestamp) || md.OperationType == timeline.OpCompact {
+			// A compaction keeps every key in its file group, and its base
+			// files are a snapshot as of its plan: replaying them could
+			// bring back keys that later commits deleted or moved.
+			if err := w.idx.MarkApplied(ctx, []string{c.Timestamp}); err != nil {
+				return fmt.Errorf("writer: index catch-up: %w", err)
+			}
+			continue
 		}
 		var entries []index.Entry
 		var removed []index.Key
@@ -122,6 +139,11 @@ func (w *Writer) catchUpIndex(ctx context.Context, tl *timeline.Timeline) error 
 				continue
 			}
 			keys, err := readKeys(ctx, w.st, s.Path)
+			if errors.Is(err, storage.ErrNotExist) {
+				// Cleaned since (a newer slice replaced it): the latest
+				// slices tell where its keys are now.
+				return w.rebuildIndex(ctx, tl, last)
+			}
 			if err != nil {
 				return fmt.Errorf("writer: index catch-up from %s: %w", c, err)
 			}
@@ -244,6 +266,15 @@ func (w *Writer) rebuildIndex(ctx context.Context, tl *timeline.Timeline, last s
 		return nil
 	}
 	if err := w.idx.Rebuild(ctx, last, src, nil); err != nil {
+		return fmt.Errorf("writer: index bootstrap: %w", err)
+	}
+	// The latest slices hold every commit completed on tl, also those
+	// before last that completed after it.
+	var covered []string
+	for _, c := range tl.CompletedCommits() {
+		covered = append(covered, c.Timestamp)
+	}
+	if err := w.idx.MarkApplied(ctx, covered); err != nil {
 		return fmt.Errorf("writer: index bootstrap: %w", err)
 	}
 	return nil

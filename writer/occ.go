@@ -20,27 +20,40 @@ type Concurrency int
 
 const (
 	// SingleWriter (the default, Hudi's SINGLE_WRITER): one writer at a
-	// time; Open rolls back every pending write as a crashed one.
+	// time. Open rolls back every pending write whose writer is gone (no
+	// live heartbeat) as a crashed one. Another writer is refused with
+	// ErrConcurrentWriter instead of being written over: at Open and at the
+	// start of each commit, a pending write of another writer whose
+	// heartbeat is live, or a write completed since Open; right before the
+	// commit point, the same again (the refused commit's files are rolled
+	// back, nothing is visible). So two writers never both commit from
+	// views that miss each other, and a key is never inserted twice.
+	// Table services (compaction, clean) may run alongside.
 	SingleWriter Concurrency = iota
 	// Optimistic (Hudi's OPTIMISTIC_CONCURRENCY_CONTROL, without a lock
 	// service): writers commit concurrently. Each commit takes the next
 	// commit slot, a create-if-absent object in .hoodie/.aux/.commit-slots,
-	// after checking that no commit it did not see (a slot whose instant
-	// was not completed in its view) touched the same file groups; the
-	// loser of an overlap fails with ErrConflict and rolls its files back.
-	// Pending writes are rolled back only once their heartbeat
-	// (.hoodie/.heartbeat/<instant>) is older than HeartbeatTimeout.
-	// Concurrent inserts of the same new key into different file groups
-	// are not detected (as in Hudi). Every writer of the table must use it.
+	// after checking every commit it did not see (a slot whose instant was
+	// not completed in its view): the loser of an overlap fails with
+	// ErrConflict and rolls its files back (Options.ConflictRetries
+	// retries it from a fresh view). Overlaps are Hudi's (both write a
+	// file group) and one Hudi cannot see: both insert the same new key,
+	// each into a new file group of its own (see the new keys recorded
+	// next to the slots). A write completed by a writer not in this mode
+	// (no slot) also conflicts. Pending writes are rolled back only once
+	// their writer is gone (heartbeat older than HeartbeatTimeout, or its
+	// process ended). Every writer of the table must use it.
 	Optimistic
 )
 
-// ErrConflict reports a commit that overlapped a concurrent commit's file
-// groups; nothing of it is visible. Retry it (Options.ConflictRetries).
+// ErrConflict reports a commit that overlapped a concurrent commit (same
+// file group, or same new key) in optimistic mode; nothing of it is
+// visible. Retry it (Options.ConflictRetries).
 var ErrConflict = errors.New("writer: conflict with a concurrent commit")
 
-// DefaultHeartbeatTimeout is when an optimistic writer's pending instant
-// counts as failed (Hudi: heartbeat interval 60 s).
+// DefaultHeartbeatTimeout is when a writer's pending instant counts as
+// failed, unless its process is known to be gone (Hudi: heartbeat interval
+// 60 s).
 const DefaultHeartbeatTimeout = 60 * time.Second
 
 const (
@@ -52,68 +65,41 @@ const (
 type slot struct {
 	Instant string                 `json:"instant"`
 	Groups  []timeline.FileGroupID `json:"groups"`
+	// InsertKeys: the commit's new keys are in keysPath(Instant).
+	InsertKeys bool `json:"insertKeys,omitempty"`
+	// InsertPartitions: the partitions it inserts new keys into, when it
+	// has too many to record.
+	InsertPartitions []string `json:"insertPartitions,omitempty"`
 }
 
 func slotName(seq int64) string { return fmt.Sprintf("%s%020d", slotFolder, seq) }
 
-// heartbeat writes the instant's heartbeat now and then every timeout/4
-// until stop is called.
-func (w *Writer) heartbeat(ctx context.Context, instant string) (stop func()) {
-	p := heartbeatFolder + instant
-	beat := func() {
-		_ = storage.WriteFile(ctx, w.st, p, []byte(time.Now().UTC().Format(time.RFC3339Nano)), storage.CreateOptions{})
-	}
-	beat()
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(w.opts.HeartbeatTimeout / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				beat()
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		_ = w.st.Delete(context.WithoutCancel(ctx), p)
-	}
-}
-
-// expired reports whether a pending instant's writer is gone: no heartbeat
-// (and its timeline file older than the timeout), or a stale one.
-func expired(ctx context.Context, st storage.Storage, inst timeline.Instant, timeout time.Duration) (bool, error) {
-	info, err := st.Stat(ctx, heartbeatFolder+inst.Timestamp)
-	if errors.Is(err, storage.ErrNotExist) {
-		p, perr := timeline.InstantPath(inst)
-		if perr != nil {
-			return true, nil
-		}
-		if info, err = st.Stat(ctx, p); err != nil {
-			return true, nil
-		}
-	} else if err != nil {
-		return false, err
-	}
-	return time.Since(info.ModTime) > timeout, nil
-}
-
-// claimSlot takes the next commit slot for instant T touching groups, after
-// checking every slot whose instant view's timeline tl had not completed.
-func (w *Writer) claimSlot(ctx context.Context, tl *timeline.Timeline, T string, groups []timeline.FileGroupID) error {
+// claimSlot takes the next commit slot for instant T touching groups and
+// inserting the new keys ins, after checking every slot whose instant the
+// commit's view tl had not completed. check is this commit's new keys to
+// check against other slots' (nil: it did not route keys by the index, as
+// inserts do not). A slot whose instant is no longer on the timeline
+// (rolled back) is ignored, and a write completed since tl that took no
+// slot (a writer not in optimistic mode) conflicts.
+func (w *Writer) claimSlot(ctx context.Context, tl *timeline.Timeline, T string, groups []timeline.FileGroupID, ins, check *newKeys) error {
 	mine := map[timeline.FileGroupID]bool{}
 	for _, g := range groups {
 		mine[g] = true
 	}
-	content, err := json.Marshal(slot{Instant: T, Groups: groups})
+	me := slot{Instant: T, Groups: groups}
+	if ins != nil {
+		if err := ins.record(ctx, w.st, T, &me); err != nil {
+			return err
+		}
+	}
+	content, err := json.Marshal(me)
 	if err != nil {
 		return err
 	}
 	for attempt := 0; attempt < 1000; attempt++ {
 		var top int64 = -1
+		var others []slot
+		slotted := map[string]bool{}
 		for obj, err := range w.st.List(ctx, slotFolder, "/") {
 			if err != nil {
 				return fmt.Errorf("writer: commit slots: %w", err)
@@ -134,23 +120,57 @@ func (w *Writer) claimSlot(ctx context.Context, tl *timeline.Timeline, T string,
 				}
 				w.slots[seq] = s
 			}
-			if s.Instant == T || tl.IsCompleted(s.Instant) {
-				continue // our own, or part of our view
+			slotted[s.Instant] = true
+			if s.Instant != T && !tl.IsCompleted(s.Instant) {
+				others = append(others, s) // not part of our view
+			}
+		}
+		// Listed after the slots: a slot's instant, pending before the
+		// slot was taken, is missing only when it was rolled back.
+		now, err := timeline.Load(ctx, w.st)
+		if err != nil {
+			return err
+		}
+		if err := ownStillPending(now, T); err != nil {
+			return err
+		}
+		for _, s := range others {
+			if _, ok := now.Find(s.Instant); !ok {
+				continue // rolled back (or long archived): nothing of it is visible
 			}
 			for _, g := range s.Groups {
 				if mine[g] {
 					return fmt.Errorf("%w: %s and %s both write file group %s", ErrConflict, T, s.Instant, g)
 				}
 			}
+			what, err := w.overlap(ctx, check, s, w.opts.GlobalIndex)
+			if err != nil {
+				return err
+			}
+			if what != "" {
+				return fmt.Errorf("%w: %s and %s both insert %s (it would be stored twice)", ErrConflict, T, s.Instant, what)
+			}
 		}
-		err := storage.WriteFile(ctx, w.st, slotName(top+1), content, storage.CreateOptions{IfAbsent: true})
+		for _, inst := range now.Completed() {
+			if tl.IsCompleted(inst.Timestamp) || slotted[inst.Timestamp] || !inst.IsWriteAction() {
+				continue
+			}
+			service, err := isServiceCommit(ctx, w.st, now, inst)
+			if err != nil {
+				return err
+			}
+			if !service {
+				return fmt.Errorf("%w: %s %s was committed meanwhile by a writer not in optimistic mode", ErrConflict, inst.Action, inst.Timestamp)
+			}
+		}
+		err = storage.WriteFile(ctx, w.st, slotName(top+1), content, storage.CreateOptions{IfAbsent: true})
 		if errors.Is(err, storage.ErrExist) {
 			continue // another writer took it: check its groups, then try the next
 		}
 		if err != nil {
 			return fmt.Errorf("writer: commit slot: %w", err)
 		}
-		w.slots[top+1] = slot{Instant: T, Groups: groups}
+		w.slots[top+1] = me
 		return nil
 	}
 	return fmt.Errorf("writer: commit slot: too many concurrent commits")

@@ -20,50 +20,94 @@ import (
 )
 
 // rollbackPending rolls back every pending commit, deltacommit and
-// replacecommit: the writes of crashed writers. hoodie tables have one
-// writer at a time, so a pending write instant at Open is always a failed
-// one. (hudi-rs reads every base file at or before the latest completed
-// instant without checking completion, so failed files must be gone before
-// the next commit completes.)
+// replacecommit whose writer is gone: the writes of crashed writers. A
+// write whose writer is alive (see probeWriter) is left alone in
+// optimistic mode and, in single-writer mode, refused with
+// ErrConcurrentWriter before anything is rolled back. (hudi-rs reads every
+// base file at or before the latest completed instant without checking
+// completion, so failed files must be gone before the next commit
+// completes.)
 //
 // It reports whether a rolled-back instant was an insert or bulk insert
 // that got as far as writing data: such a write indexes its keys before
 // its commit point, possibly over entries of keys that were already
 // stored, so the caller rebuilds the index.
-func rollbackPending(ctx context.Context, st storage.Storage, failed func(timeline.Instant) (bool, error)) (indexDirty bool, err error) {
+func rollbackPending(ctx context.Context, st storage.Storage, mode Concurrency, timeout time.Duration) (indexDirty bool, err error) {
 	tl, err := timeline.Load(ctx, st)
 	if err != nil {
 		return false, err
 	}
+	var failed []timeline.Instant
+	for _, inst := range tl.Pending() {
+		if !isWriterInstant(tl, inst) {
+			continue
+		}
+		ws, err := probeWriter(ctx, st, inst, timeout, mode == SingleWriter)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case !ws.live:
+			failed = append(failed, inst)
+		case mode == SingleWriter:
+			return false, liveWriterError(ws, timeout)
+		}
+	}
 	if err := finishPendingRollbacks(ctx, st, tl); err != nil {
 		return false, err
 	}
-	for _, inst := range tl.Pending() {
-		switch inst.Action {
-		case timeline.Commit, timeline.DeltaCommit, timeline.ReplaceCommit:
-			if failed != nil {
-				gone, err := failed(inst)
-				if err != nil {
-					return indexDirty, err
+	for _, inst := range failed {
+		if inst.State == timeline.Inflight {
+			if md, err := timeline.ReadCommitMetadata(ctx, st, inst); err == nil {
+				switch md.OperationType {
+				case timeline.OpInsert, timeline.OpBulkInsert:
+					indexDirty = true
 				}
-				if !gone {
-					continue // a live concurrent writer's instant
-				}
-			}
-			if inst.State == timeline.Inflight {
-				if md, err := timeline.ReadCommitMetadata(ctx, st, inst); err == nil {
-					switch md.OperationType {
-					case timeline.OpInsert, timeline.OpBulkInsert:
-						indexDirty = true
-					}
-				}
-			}
-			if err := rollbackInstant(ctx, st, inst); err != nil {
-				return indexDirty, err
 			}
 		}
+		if err := rollbackInstant(ctx, st, inst); err != nil {
+			return indexDirty, err
+		}
+	}
+	if err := pruneHeartbeats(ctx, st, timeout); err != nil {
+		return indexDirty, err
 	}
 	return indexDirty, nil
+}
+
+// pruneHeartbeats deletes heartbeat files left behind (a writer that could
+// not delete its own): those of instants that are not pending, once they
+// are older than timeout (a writer writes its heartbeat just before its
+// instant appears).
+func pruneHeartbeats(ctx context.Context, st storage.Storage, timeout time.Duration) error {
+	var stale []string
+	for obj, err := range st.List(ctx, heartbeatFolder, "/") {
+		if err != nil {
+			return fmt.Errorf("writer: heartbeats: %w", err)
+		}
+		if !obj.IsDir && time.Since(obj.ModTime) > timeout {
+			stale = append(stale, obj.Path)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	tl, err := timeline.Load(ctx, st)
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		if inst, ok := tl.Find(path.Base(p)); ok && inst.State != timeline.Completed {
+			continue // its instant's fate is the rollback's business
+		}
+		if _, ok := activeBeats.Load(path.Base(p)); ok {
+			continue
+		}
+		if err := st.Delete(ctx, p); err != nil && !errors.Is(err, storage.ErrNotExist) {
+			return fmt.Errorf("writer: heartbeats: %w", err)
+		}
+	}
+	return nil
 }
 
 // rollbackInstant undoes a failed instant F the way Hudi does: a rollback
@@ -179,6 +223,12 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	}
 	if err := timeline.DeletePending(ctx, st, inst); err != nil {
 		return fmt.Errorf("writer: rollback %s: %w", inst, err)
+	}
+	// Its heartbeat and new keys no longer matter to other writers.
+	for _, p := range []string{heartbeatFolder + F, keysPath(F)} {
+		if err := st.Delete(ctx, p); err != nil && !errors.Is(err, storage.ErrNotExist) {
+			return fmt.Errorf("writer: rollback %s: %w", inst, err)
+		}
 	}
 	return nil
 }
@@ -373,6 +423,16 @@ func Rollback(ctx context.Context, tbl *table.Table, ts string) error {
 	case timeline.Commit, timeline.DeltaCommit, timeline.ReplaceCommit:
 	default:
 		return fmt.Errorf("%w: %s is a %s, not a write", ErrRollbackRefused, ts, inst.Action)
+	}
+	if inst.State != timeline.Completed {
+		ws, err := probeWriter(ctx, st, inst, DefaultHeartbeatTimeout, true)
+		if err != nil {
+			return err
+		}
+		if ws.live {
+			return fmt.Errorf("%w: %s is being written by a live writer (%s): stop it first (its instant counts as failed once its heartbeat is %s old)",
+				ErrRollbackRefused, ts, ws.describe(), DefaultHeartbeatTimeout)
+		}
 	}
 	if err := finishPendingRollbacks(ctx, st, tl); err != nil {
 		return err

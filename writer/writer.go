@@ -27,6 +27,12 @@
 // behind the timeline catches it up from the commits it missed. A crash
 // before the commit point leaves a pending instant that the next writer
 // rolls back before writing (single-writer tables).
+//
+// Concurrent writers. Each pending write has a heartbeat; in the default
+// single-writer mode a writer refuses (ErrConcurrentWriter) to write
+// alongside another live writer or over a write it did not see, and in
+// optimistic mode concurrent commits that overlap (same file group, or the
+// same new key) fail with ErrConflict and are retried. See Concurrency.
 package writer
 
 import (
@@ -109,12 +115,14 @@ type Options struct {
 	// Concurrency selects single-writer (default) or optimistic
 	// concurrency with other writers of the table.
 	Concurrency Concurrency
-	// HeartbeatTimeout: an optimistic writer's pending instant whose
-	// heartbeat is older than this is rolled back by other writers.
-	// Default DefaultHeartbeatTimeout.
+	// HeartbeatTimeout: a pending instant whose heartbeat is older than
+	// this counts as failed: other writers roll it back (a writer whose
+	// process is gone is noticed at once on its own machine). Writers
+	// rewrite their heartbeat every HeartbeatTimeout/4. Default
+	// DefaultHeartbeatTimeout.
 	HeartbeatTimeout time.Duration
 	// ConflictRetries retries a commit that failed with ErrConflict this
-	// many times (re-reading the table each time).
+	// many times (re-reading the table each time, after a short pause).
 	ConflictRetries int
 	// LogFileMaxSize rolls a merge-on-read log file to the next version
 	// past this size. Default DefaultLogFileMaxSize (1 GiB).
@@ -203,6 +211,9 @@ type Writer struct {
 
 	// slots caches commit slots read (optimistic concurrency).
 	slots map[int64]slot
+	// seen holds the writes this writer's view holds: those completed at
+	// Open and its own (single-writer mode refuses any other).
+	seen map[string]bool
 
 	// beforeSlot, if set, runs before an optimistic commit takes its slot
 	// (tests force interleavings with it).
@@ -251,21 +262,22 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 	w := &Writer{tbl: tbl, st: tbl.Storage(), cfg: cfg, opts: opts}
 	w.mu.keygens = map[*arrow.Schema]*keygen.Generator{}
 	w.slots = map[int64]slot{}
-	var failed func(timeline.Instant) (bool, error)
-	if opts.Concurrency == Optimistic {
-		failed = func(inst timeline.Instant) (bool, error) {
-			return expired(ctx, w.st, inst, opts.HeartbeatTimeout)
-		}
-	}
-	dirty, err := rollbackPending(ctx, w.st, failed)
+	w.seen = map[string]bool{}
+	dirty, err := rollbackPending(ctx, w.st, opts.Concurrency, opts.HeartbeatTimeout)
 	if err != nil {
 		return nil, err
 	}
 	w.indexDirty = dirty
+	if opts.Concurrency == Optimistic {
+		if err := pruneCommitKeys(ctx, w.st); err != nil {
+			return nil, err
+		}
+	}
 	tl, err := timeline.Load(ctx, w.st)
 	if err != nil {
 		return nil, err
 	}
+	w.noteSeen(tl)
 	sch, err := currentSchema(ctx, w.st, tl, cfg)
 	if err != nil {
 		return nil, err

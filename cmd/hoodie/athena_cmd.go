@@ -25,7 +25,15 @@ const (
 type athenaTable struct {
 	Name        string `json:"name"`
 	View        string `json:"view"` // snapshot (COW), read_optimized (_ro) or realtime (_rt)
-	InputFormat string `json:"inputFormat"`
+	InputFormat string `json:"input_format"`
+}
+
+// athenaOutput is athena-ddl --output json.
+type athenaOutput struct {
+	Database   string        `json:"database"`
+	Tables     []athenaTable `json:"tables"`
+	Partitions int           `json:"partitions"` // partitions of the latest snapshot
+	Statements []string      `json:"statements"` // the CREATE TABLE statements, then the ALTER TABLE ... ADD PARTITION ones, without semicolons
 }
 
 func newAthenaDDLCmd(g *globalFlags) *cobra.Command {
@@ -140,7 +148,7 @@ locally and copied to S3.`,
 			}
 			out := cmd.OutOrStdout()
 			if g.output == "json" {
-				return printJSON(out, map[string]any{"database": database, "tables": tables, "partitions": len(parts), "statements": stmts})
+				return printJSON(out, athenaOutput{Database: database, Tables: tables, Partitions: len(parts), Statements: nonNil(stmts)})
 			}
 			for _, s := range stmts {
 				if _, err := fmt.Fprintf(out, "%s;\n\n", s); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -17,6 +18,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/cdc"
 	"github.com/hoodie-lake/hoodie/internal/ingest"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
+	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
 	"github.com/spf13/cobra"
@@ -34,7 +36,11 @@ type cdcArgs struct {
 	sourceID       string
 	noResume       bool
 	metricsAddr    string
+	maxErrors      errorBudget
+	onTruncate     string
+	onMessage      string
 	create         createArgs
+	concurrency    concurrencyValue
 }
 
 // cdcSummary is what cdc reports.
@@ -56,6 +62,9 @@ type cdcSummary struct {
 	Deletes    int64    `json:"deletes"`
 	Late       int64    `json:"lateIgnored"`
 	Combined   int64    `json:"duplicatesCombined"`
+	Truncates  int64    `json:"truncates"`       // applied with --on-truncate=delete-all
+	Messages   int64    `json:"messagesSkipped"` // --on-message=skip
+	Unchanged  int      `json:"inputsUnchanged"`
 	Seconds    float64  `json:"seconds"`
 }
 
@@ -101,13 +110,30 @@ neither replays nor reordering ever resurrect a deleted row; readers filter
 "WHERE NOT ` + cdc.DeletedField + `". On partitioned tables a delete's before image must hold the partition
 fields (PostgreSQL: REPLICA IDENTITY FULL), else the event is reported as bad.
 
+Truncates (PostgreSQL op t) and messages (op m, logical decoding messages). --on-truncate=fail (the
+default) stops the run at a truncate: the events before it are committed, neither it nor any
+later event is applied, and the exit status is 1; a re-run resumes at the truncate.
+--on-truncate=delete-all applies it: the events before it are committed, then every row of the
+table is deleted (a hard delete, also with --soft-deletes) in a commit of its own, and the run
+goes on. --on-message=skip (the default) skips message events, counted in the summary
+(messagesSkipped); --on-message=fail stops at one as a truncate does.
+
 Bad events (unparseable, missing op or key, unknown op, no position, a string that is not valid
 UTF-8 or an unpaired \u surrogate escape, which JSON decoding would silently turn into U+FFFD) go
-with their file, line and reason to the error file (JSON Lines, --errors, as ingest); --strict fails the run on the
-first one instead. Commits happen every --commit-every events, every --commit-interval, at the
-end of the input, and when interrupted (SIGINT/SIGTERM). Each commit records the last line
-read per input file (and per --source-id for stdin), so a re-run skips what was committed.
---metrics-addr serves Prometheus metrics at /metrics while the run lasts.`,
+with their file, line and reason to the error file (JSON Lines, --errors, as ingest); the
+summary says how many; --strict fails the run on the first one instead. A null partition value
+in an upsert goes to Hudi's default partition __HIVE_DEFAULT_PARTITION__, as ingest does.
+
+` + exitStatusHelp + `
+
+Commits happen every --commit-every events, every --commit-interval, at the end of the input,
+and when interrupted (SIGINT/SIGTERM). Each commit records the last line read per input file
+with the identity of what was read, as ingest does (an unchanged file is skipped, one that grew
+resumes, one that changed is read again from its first line, which ordering by source position
+makes safe), and per --source-id for stdin, so a re-run skips what was committed. Input files
+may be gzip or zstd compressed; in directories, hidden files and files that are not .jsonl or
+.json are skipped with a note. --metrics-addr serves Prometheus metrics at /metrics while the
+run lasts.`,
 		Example: `  hoodie cdc --table /tmp/users --key id --partition region users.cdc.jsonl
   kafka-console-consumer --topic pg.public.users ... | hoodie cdc --table s3://bucket/users --key id \
       --soft-deletes --commit-interval 30s --metrics-addr 127.0.0.1:9464 --source-id pg.public.users -
@@ -130,7 +156,11 @@ read per input file (and per --source-id for stdin), so a re-run skips what was 
 	f.StringVar(&a.sourceID, "source-id", "", "name standard input for exactly-once resumption (a replayable stream); without it stdin is not checkpointed")
 	f.BoolVar(&a.noResume, "no-resume", false, "ignore the table's checkpoint: read every input from its first line")
 	f.StringVar(&a.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (port 0: any free port, logged)")
+	bindMaxErrors(cmd, &a.maxErrors, "events")
+	f.StringVar(&a.onTruncate, "on-truncate", "fail", "truncate events: fail (stop before applying it, after committing the events before it) or delete-all (delete every row of the table)")
+	f.StringVar(&a.onMessage, "on-message", "skip", "logical decoding message events: skip (counted in the summary) or fail (stop as at a truncate)")
 	a.create.bind(cmd)
+	addConcurrencyFlag(cmd, &a.concurrency)
 	f.Lookup("precombine").Usage = "ordering field when creating the table (default " + cdc.PosField + ", the source position; keep it)"
 	return cmd
 }
@@ -146,22 +176,25 @@ type cdcRow struct {
 
 // cdcRun is the state of one cdc invocation.
 type cdcRun struct {
-	ctx      context.Context
-	a        *cdcArgs
-	cfg      *table.Config
-	w        *writer.Writer
-	kind     keygen.Kind
-	errOut   *errorSink
-	sum      *cdcSummary
-	m        *metrics
-	prog     *progress
-	rows     []cdcRow
-	types    map[string]arrow.DataType // from schema envelopes, first seen wins
-	columns  []string                  // row image fields, in first-seen order
-	seen     map[string]bool
-	posKind  cdc.Kind
-	cp       *ingestCheckpoint
-	progress map[string]int64
+	ctx     context.Context
+	a       *cdcArgs
+	tbl     *table.Table
+	cfg     *table.Config
+	w       *writer.Writer
+	kind    keygen.Kind
+	errOut  *errorSink
+	sum     *cdcSummary
+	m       *metrics
+	prog    *progress
+	stderr  io.Writer
+	rows    []cdcRow
+	types   map[string]arrow.DataType // from schema envelopes, first seen wins
+	columns []string                  // row image fields, in first-seen order
+	seen    map[string]bool
+	posKind cdc.Kind
+	rs      *resumeState
+	cur     *inputTracker // the input being read
+	curEnd  int64         // the byte offset past the line being applied
 }
 
 func runCDC(cmd *cobra.Command, g *globalFlags, a *cdcArgs, inputs []string) error {
@@ -175,15 +208,31 @@ func runCDC(cmd *cobra.Command, g *globalFlags, a *cdcArgs, inputs []string) err
 	if a.commitEvery < 0 || a.commitInterval < 0 {
 		return fmt.Errorf("--commit-every and --commit-interval must not be negative")
 	}
+	switch a.onTruncate {
+	case "fail", "delete-all":
+	default:
+		return fmt.Errorf("--on-truncate %q: want fail or delete-all", a.onTruncate)
+	}
+	switch a.onMessage {
+	case "skip", "fail":
+	default:
+		return fmt.Errorf("--on-message %q: want skip or fail", a.onMessage)
+	}
 	if a.create.precombine == "" {
 		a.create.precombine = cdc.PosField
 	}
 	if a.create.payload == "latest" {
 		return fmt.Errorf("--payload latest: cdc needs event-time ordering across commits (the default payload), or replayed events would overwrite newer rows")
 	}
-	sources, err := expandInputs(inputs, "jsonl")
+	sources, skipped, err := expandInputs(inputs, "jsonl")
 	if err != nil {
 		return err
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "hoodie: skipped %s: %s\n", s.path, s.reason)
+	}
+	if len(sources) == 0 {
+		return fmt.Errorf("cdc: no input files (%d skipped)", len(skipped))
 	}
 	st, err := g.openStorage(ctx, a.location)
 	if err != nil {
@@ -195,50 +244,77 @@ func runCDC(cmd *cobra.Command, g *globalFlags, a *cdcArgs, inputs []string) err
 	}
 	defer stopMetrics()
 	sum := &cdcSummary{Table: a.location, Inputs: len(sources), Commits: []string{}}
-	tbl, err := table.Open(ctx, st)
-	if errors.Is(err, table.ErrNotHudiTable) {
-		opts, cerr := a.create.options(a.location)
-		if cerr != nil {
-			return fmt.Errorf("%w (the table does not exist; give the create flags to create it)", cerr)
-		}
-		if tbl, err = table.Create(ctx, st, opts); err != nil {
-			return err
-		}
-		sum.Created = true
-		fmt.Fprintf(stderr, "hoodie: created table %s at %s\n", opts.Name, a.location)
-	} else if err != nil {
+	tbl, created, err := openOrCreateTable(ctx, st, &a.create, a.location, "cdc", false, stderr)
+	if err != nil {
 		return err
 	}
-	cfg := tbl.Config()
+	sum.Created = created
+	r := &cdcRun{ctx: ctx, a: a, tbl: tbl, cfg: tbl.Config(), sum: sum, m: m, prog: newProgress(stderr), stderr: stderr,
+		errOut: &errorSink{path: a.errorsPath}, types: map[string]arrow.DataType{}, seen: map[string]bool{}}
+	defer r.errOut.close()
+	interrupted, err := r.run(sources, ord)
+	err = finishCreated(ctx, &sum.Created, len(sum.Commits), tbl, a.location, "cdc", stderr, err)
+	if err != nil {
+		return err
+	}
+	if r.errOut.n > 0 {
+		sum.Errors = r.errOut.path
+	}
+	sum.Ordering = string(r.posKind)
+	sum.Seconds = time.Since(start).Seconds()
+	out := cmd.OutOrStdout()
+	if g.output == "json" {
+		if err := printJSON(out, sum); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "applied %d change events (%d upserts, %d deletes; %d tombstones skipped) from %d inputs to %s in %d commits (%.1fs): %d inserts, %d updates, %d deletes, %d late ignored, %d duplicates combined\n",
+			sum.Events, sum.Upserts, sum.DelEvents, sum.Tombstones, sum.Inputs, sum.Table, len(sum.Commits), sum.Seconds,
+			sum.Inserts, sum.Updates, sum.Deletes, sum.Late, sum.Combined)
+		if sum.Truncates > 0 || sum.Messages > 0 {
+			fmt.Fprintf(out, "%d truncates applied (every row deleted), %d message events skipped\n", sum.Truncates, sum.Messages)
+		}
+		if sum.Unchanged > 0 {
+			fmt.Fprintf(out, "%d inputs unchanged since applied: skipped\n", sum.Unchanged)
+		}
+		if sum.Bad > 0 {
+			fmt.Fprintf(out, "%d events rejected, written to %s\n", sum.Bad, sum.Errors)
+		}
+	}
+	if interrupted {
+		return ctx.Err()
+	}
+	if !a.maxErrors.allows(sum.Bad, sum.Events) {
+		return &exitError{code: exitRejected, err: fmt.Errorf("cdc: %d of %d events rejected (written to %s), more than --max-errors %s allows; the %d good events were applied",
+			sum.Bad, sum.Bad+sum.Events, sum.Errors, a.maxErrors.String(), sum.Events)}
+	}
+	return nil
+}
+
+// run reads every source and commits; the writer is closed on return.
+func (r *cdcRun) run(sources []source, ord cdc.Ordering) (interrupted bool, err error) {
+	cfg := r.cfg
 	if cfg.PrecombineField != cdc.PosField {
-		fmt.Fprintf(stderr, "hoodie: warning: the table orders by %s, not %s: events are ordered by the row's %s, not by their source position\n",
+		fmt.Fprintf(r.stderr, "hoodie: warning: the table orders by %s, not %s: events are ordered by the row's %s, not by their source position\n",
 			orDash(cfg.PrecombineField), cdc.PosField, orDash(cfg.PrecombineField))
 	}
 	if cfg.PayloadClass != table.PayloadDefault {
-		fmt.Fprintf(stderr, "hoodie: warning: the table's payload class is %s: across commits the last write wins whatever its position, so replayed events can overwrite newer rows\n",
+		fmt.Fprintf(r.stderr, "hoodie: warning: the table's payload class is %s: across commits the last write wins whatever its position, so replayed events can overwrite newer rows\n",
 			orDash(cfg.PayloadClass))
 	}
-	kind, err := keygen.KindFromClass(cfg.KeyGeneratorClass())
+	if r.kind, err = keygen.KindFromClass(cfg.KeyGeneratorClass()); err != nil {
+		return false, fmt.Errorf("cdc: %w", err)
+	}
+	if r.w, err = writer.Open(r.ctx, r.tbl, r.a.concurrency.apply(writer.Options{IndexDir: r.a.indexDir, IndexLocation: r.a.location})); err != nil {
+		return false, err
+	}
+	defer r.w.Close()
+	cp, err := loadIngestCheckpoint(r.ctx, r.w)
 	if err != nil {
-		return err
+		return false, err
 	}
-	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: a.indexDir, IndexLocation: a.location})
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	errOut := &errorSink{path: a.errorsPath}
-	defer errOut.close()
-	cp := &ingestCheckpoint{Inputs: map[string]int64{}}
-	if !a.noResume {
-		if cp, err = loadIngestCheckpoint(ctx, w); err != nil {
-			return err
-		}
-	}
-	r := &cdcRun{ctx: ctx, a: a, cfg: cfg, w: w, kind: kind, errOut: errOut, sum: sum, m: m, prog: newProgress(stderr),
-		types: map[string]arrow.DataType{}, seen: map[string]bool{}, cp: cp, progress: map[string]int64{}}
-
-	interrupted := false
+	r.rs = newResumeState(cp, r.a.noResume, "", "cdc", r.stderr)
+	defer r.rs.close()
 	for _, src := range sources {
 		if interrupted, err = r.readSource(src, ord); err != nil || interrupted {
 			break
@@ -246,62 +322,61 @@ func runCDC(cmd *cobra.Command, g *globalFlags, a *cdcArgs, inputs []string) err
 	}
 	r.prog.done()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if interrupted {
 		// Commit what was read (a SIGINT/SIGTERM ends a stream on stdin).
-		fmt.Fprintln(stderr, "hoodie: interrupted: committing the buffered events")
-		r.ctx = context.WithoutCancel(ctx)
+		fmt.Fprintln(r.stderr, "hoodie: interrupted: committing the buffered events")
+		r.ctx = context.WithoutCancel(r.ctx)
 	}
-	if err := r.flush(); err != nil {
-		return err
-	}
-	if errOut.n > 0 {
-		sum.Errors = errOut.path
-	}
-	sum.Ordering = string(r.posKind)
-	sum.Seconds = time.Since(start).Seconds()
-	out := cmd.OutOrStdout()
-	if g.output == "json" {
-		return printJSON(out, sum)
-	}
-	fmt.Fprintf(out, "applied %d change events (%d upserts, %d deletes; %d tombstones skipped) from %d inputs to %s in %d commits (%.1fs): %d inserts, %d updates, %d deletes, %d late ignored, %d duplicates combined\n",
-		sum.Events, sum.Upserts, sum.DelEvents, sum.Tombstones, sum.Inputs, sum.Table, len(sum.Commits), sum.Seconds,
-		sum.Inserts, sum.Updates, sum.Deletes, sum.Late, sum.Combined)
-	if sum.Bad > 0 {
-		fmt.Fprintf(out, "%d bad events written to %s\n", sum.Bad, sum.Errors)
-	}
-	if interrupted {
-		return ctx.Err()
-	}
-	return nil
+	return interrupted, r.flush()
 }
 
 type lineMsg struct {
 	b   []byte
 	n   int64
+	end int64 // byte offset just past the line
 	err error
 }
 
-// scanLines sends the lines of rd to ch until EOF, an error or stop.
+// scanLines sends the lines of rd, decompressed if it is gzip or zstd, to
+// ch until EOF, an error or stop. (Detecting the compression waits for the
+// first bytes: it runs here, so that an idle stream can be interrupted.)
 func scanLines(rd io.Reader, ch chan<- lineMsg, stop <-chan struct{}) {
 	defer close(ch)
-	sc := bufio.NewScanner(rd)
+	dec, _, err := ingest.Decompress(rd)
+	if err != nil {
+		select {
+		case ch <- lineMsg{n: 1, err: err}:
+		case <-stop:
+		}
+		return
+	}
+	defer dec.Close()
+	sc := bufio.NewScanner(dec)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var off int64
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		adv, tok, err := bufio.ScanLines(data, atEOF)
+		off += int64(adv)
+		return adv, tok, err
+	})
 	var n int64
 	for sc.Scan() {
 		n++
 		select {
-		case ch <- lineMsg{b: append([]byte(nil), sc.Bytes()...), n: n}:
+		case ch <- lineMsg{b: append([]byte(nil), sc.Bytes()...), n: n, end: off}:
 		case <-stop:
 			return
 		}
 	}
+	msg := lineMsg{n: n, end: off, err: io.EOF}
 	if err := sc.Err(); err != nil {
-		select {
-		case ch <- lineMsg{n: n + 1, err: err}:
-		case <-stop:
-		}
+		msg = lineMsg{n: n + 1, err: err}
+	}
+	select {
+	case ch <- msg:
+	case <-stop:
 	}
 }
 
@@ -309,6 +384,20 @@ func scanLines(rd io.Reader, ch chan<- lineMsg, stop <-chan struct{}) {
 // reported as interrupted), flushing on --commit-every and
 // --commit-interval.
 func (r *cdcRun) readSource(src source, ord cdc.Ordering) (interrupted bool, err error) {
+	id := checkpointID(src, r.a.sourceID)
+	tr, skip, err := r.rs.start(src, id)
+	if err != nil {
+		return false, err
+	}
+	if skip {
+		r.sum.Unchanged++
+		return false, nil
+	}
+	defer func() {
+		if tr != nil && !tr.ended && !tr.moved {
+			r.rs.drop(tr)
+		}
+	}()
 	var rd io.Reader = os.Stdin
 	size := int64(-1)
 	name := "standard input"
@@ -324,8 +413,10 @@ func (r *cdcRun) readSource(src source, ord cdc.Ordering) (interrupted bool, err
 		rd, name = f, src.path
 	}
 	rd = r.prog.input(name, size, rd)
-	id := checkpointID(src, r.a.sourceID)
-	done := r.cp.Inputs[id]
+	done := int64(0)
+	if tr != nil {
+		done = tr.done
+	}
 	ch := make(chan lineMsg, 256)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -346,21 +437,23 @@ func (r *cdcRun) readSource(src source, ord cdc.Ordering) (interrupted bool, err
 			}
 		case msg, ok := <-ch:
 			if !ok {
-				return false, nil
+				return false, nil // stopped
+			}
+			if errors.Is(msg.err, io.EOF) {
+				return false, r.rs.finish(tr, ingest.Position{Line: msg.n, Offset: msg.end})
 			}
 			if msg.err != nil {
-				return false, fmt.Errorf("%s line %d: %w", src.path, msg.n, msg.err)
+				return false, fmt.Errorf("cdc: %s line %d: %w", src.path, msg.n, msg.err)
 			}
-			if id != "" {
-				if msg.n <= done {
-					r.sum.Skipped++
-					continue
-				}
-				r.progress[id] = max(r.progress[id], msg.n)
+			if msg.n <= done {
+				r.sum.Skipped++
+				continue
 			}
+			r.cur, r.curEnd = tr, msg.end
 			if err := r.event(src.path, msg.n, msg.b, ord); err != nil {
 				return false, err
 			}
+			r.rs.advance(tr, msg.n, msg.end)
 			if r.a.commitEvery > 0 && len(r.rows) >= r.a.commitEvery {
 				if err := r.flush(); err != nil {
 					return false, err
@@ -370,7 +463,9 @@ func (r *cdcRun) readSource(src source, ord cdc.Ordering) (interrupted bool, err
 	}
 }
 
-// event parses one line into a pending row, or reports it as bad.
+// event parses one line into a pending row, or reports it as bad. A
+// truncate or message event that stops the run (or a truncate applied)
+// first commits the events before it.
 func (r *cdcRun) event(src string, line int64, b []byte, ord cdc.Ordering) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
@@ -387,6 +482,31 @@ func (r *cdcRun) event(src string, line int64, b []byte, ord cdc.Ordering) error
 		r.sum.Tombstones++
 		r.m.tombstone()
 		return nil
+	}
+	switch ev.Op {
+	case cdc.Message:
+		if r.a.onMessage == "skip" {
+			r.sum.Messages++
+			return nil
+		}
+		if err := r.flush(); err != nil {
+			return err
+		}
+		return fmt.Errorf("cdc: %s line %d: message event: stopping before applying it or any later event (--on-message=fail); the events before it are committed (--on-message=skip skips such events)",
+			src, line)
+	case cdc.Truncate:
+		what := "truncate"
+		if ev.Table != "" {
+			what += " of " + ev.Table
+		}
+		if err := r.flush(); err != nil {
+			return err
+		}
+		if r.a.onTruncate != "delete-all" {
+			return fmt.Errorf("cdc: %s line %d: %s: stopping before applying it or any later event (--on-truncate=fail); the events before it are committed; re-run with --on-truncate=delete-all to delete every row of the table and go on",
+				src, line, what)
+		}
+		return r.truncate(src, line, what)
 	}
 	if r.posKind == "" {
 		r.posKind = ev.Kind
@@ -416,6 +536,44 @@ func (r *cdcRun) event(src string, line int64, b []byte, ord cdc.Ordering) error
 	}
 	r.rows = append(r.rows, cdcRow{src: src, line: line, raw: truncRaw(string(b)), js: js, del: del})
 	return nil
+}
+
+// truncate applies a truncate event (after the events before it were
+// committed): every row of the table is deleted by key through the
+// writer's delete path, in a commit of its own that also covers the
+// event's line.
+func (r *cdcRun) truncate(src string, line int64, what string) error {
+	snap, err := reader.Plan(r.ctx, r.tbl, reader.Options{})
+	if err != nil {
+		return fmt.Errorf("cdc: %s line %d: %s: reading the table: %w", src, line, what, err)
+	}
+	var cols []string
+	for _, f := range append(append([]string(nil), r.cfg.RecordKeyFields...), r.cfg.PartitionFields...) {
+		if top := strings.SplitN(f, ".", 2)[0]; !slices.Contains(cols, top) {
+			cols = append(cols, top)
+		}
+	}
+	n := int64(0)
+	for rec, err := range snap.Records(r.ctx) {
+		if err != nil {
+			r.w.Abort()
+			return fmt.Errorf("cdc: %s line %d: %s: reading the table: %w", src, line, what, err)
+		}
+		keys := arrowutil.Project(rec, cols)
+		rec.Release()
+		err = r.w.Delete(keys)
+		n += keys.NumRows()
+		keys.Release()
+		if err != nil {
+			r.w.Abort()
+			return fmt.Errorf("cdc: %s line %d: %s: %w", src, line, what, err)
+		}
+	}
+	r.sum.Truncates++
+	r.m.read(n, n)
+	r.rs.advance(r.cur, line, r.curEnd)
+	fmt.Fprintf(r.stderr, "hoodie: %s line %d: %s: deleting all %d rows of the table (--on-truncate=delete-all)\n", src, line, what, n)
+	return r.commit()
 }
 
 // report sends bad rows to the error output, or fails with --strict.
@@ -595,6 +753,16 @@ func (r *cdcRun) check(b *ingest.Batch, del bool, at func(line int64, field, rea
 			bad = append(bad, at(b.Lines[i], field, reason))
 		}
 	}
+	// Upserts without a partition field: the default partition, as a
+	// null value (and as ingest does).
+	if miss := missingFields(b.Rec.Schema(), cfg.PartitionFields); !del && len(miss) > 0 &&
+		!slices.ContainsFunc(miss, func(n string) bool { return strings.Contains(n, ".") }) {
+		var ts *arrow.Schema
+		if s := r.w.Schema(); s != nil {
+			ts = s.ToArrow()
+		}
+		b.Rec = withNullColumns(b.Rec, miss, ts)
+	}
 	// A key or partition field no row of the batch has: every row is bad.
 	for _, f := range append(append([]string(nil), cfg.RecordKeyFields...), cfg.PartitionFields...) {
 		if arrowutil.Column(b.Rec, f) != nil {
@@ -654,13 +822,16 @@ func (r *cdcRun) commit() error {
 	if r.w.Buffered() == 0 {
 		return nil // progress (bad rows, tombstones only) goes with the next commit
 	}
-	next := r.cp.merged(r.progress)
+	next, err := r.rs.next()
+	if err != nil {
+		return err
+	}
 	res, err := r.w.CommitWithCheckpoint(r.ctx, next.String())
 	if err != nil {
 		r.m.commitFailed()
 		return err
 	}
-	r.cp, r.progress = next, map[string]int64{}
+	r.rs.committed(next)
 	r.m.committed(res)
 	s := res.Stats
 	r.sum.Commits = append(r.sum.Commits, res.Instant)

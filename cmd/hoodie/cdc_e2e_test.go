@@ -250,9 +250,9 @@ func TestCDCE2EErrors(t *testing.T) {
 		pgEvent("u", 15, nil, user(1, "ann", "eu", 2)),
 	))
 	errFile := filepath.Join(dir, "bad.jsonl")
-	out, _, err := hoodieCLI(t, "", "cdc", "--table", loc, "--key", "id", "--partition", "region",
+	out, _, code := exitCode(t, "", "cdc", "--table", loc, "--key", "id", "--partition", "region",
 		"--index-dir", filepath.Join(dir, "idx"), "--errors", errFile, "--output", "json", in)
-	require.NoError(t, err)
+	require.Equal(t, exitRejected, code, "rejected events: exit status 2, the good ones applied")
 	var sum cdcSummary
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
 	assert.Equal(t, int64(7), sum.Bad)
@@ -306,7 +306,7 @@ func TestCDCE2EMetrics(t *testing.T) {
 	dir := t.TempDir()
 	loc := filepath.Join(dir, "users")
 	cmd := exec.Command(hoodieBinary(t), "cdc", "--table", loc, "--key", "id", "--index-dir", filepath.Join(dir, "idx"),
-		"--commit-every", "2", "--metrics-addr", "127.0.0.1:0", "--errors", filepath.Join(dir, "bad.jsonl"), "-")
+		"--commit-every", "2", "--metrics-addr", "127.0.0.1:0", "--errors", filepath.Join(dir, "bad.jsonl"), "--max-errors", "1", "-")
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stderr, err := cmd.StderrPipe()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -56,13 +55,6 @@ func (g *globalFlags) openTableWith(ctx context.Context, location string,
 		return nil, nil, err
 	}
 	return tbl, tl, nil
-}
-
-// printJSON writes v as indented JSON.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // printTable writes rows as aligned columns under a header.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/hoodie-lake/hoodie/writer"
 	"github.com/spf13/cobra"
 )
@@ -29,9 +31,14 @@ func newDemoCmd(g *globalFlags) *cobra.Command {
 partitioned by dt/game_id/region, hive-style) and upserts generated events in several
 commits: every commit carries retries of its own events, late versions of earlier events
 (older event time: ignored, the stored version is newer) and newer versions (updates),
-which go to Avro log files. It then compacts the table (merging the logs into new base
-files), cleans the superseded file slices, prints the timeline and file groups, and asks DuckDB over the merged snapshot for
-the row count and the distinct keys: one row per key.
+which go to Avro log files. Each commit reports its inserts (new keys), updates (newer
+versions that replace the stored one), late events ignored (an older event time than the
+stored version, which stays; counted alike on both table types, although a merge-on-read
+commit writes them to the log, where readers drop them) and retries combined within the
+commit. It then compacts the table (merging the logs into new base files), cleans the
+superseded file slices, prints the timeline and the first file groups, asks DuckDB over the
+merged snapshot for the row count and the distinct keys (one row per key), and ends with a
+summary: where the table is, the counters, the snapshot, and commands to run next.
 Without --table it uses a new directory under the system temp dir. --type cow writes a
 copy-on-write table instead.`,
 		Example: `  go run ./cmd/hoodie demo
@@ -74,11 +81,12 @@ copy-on-write table instead.`,
 			if _, ok := st.(*storage.Local); ok {
 				opts.IndexDir = filepath.Join(filepath.Dir(location), "index")
 			}
-			if err := demoIngest(ctx, out, tbl, opts, events, commits); err != nil {
+			tot, err := demoIngest(ctx, out, tbl, opts, events, commits)
+			if err != nil {
 				return err
 			}
 			if tbl.Config().Type == table.MergeOnRead {
-				if err := demoQuery(ctx, out, tbl, "before compaction"); err != nil {
+				if _, err := demoQuery(ctx, out, tbl, "before compaction"); err != nil {
 					return err
 				}
 				fmt.Fprintf(out, "\n$ hoodie compact --table %s --force\n", location)
@@ -100,15 +108,51 @@ copy-on-write table instead.`,
 				}
 				fmt.Fprintf(out, "clean %s: deleted %d superseded files (%.1f MB)\n", orDash(cr.Instant.Timestamp), len(cr.Deleted), float64(cr.Bytes)/(1<<20))
 			}
-			for _, sub := range []*cobra.Command{newTimelineCmd(g), newFilesCmd(g)} {
-				fmt.Fprintf(out, "\n$ hoodie %s --table %s\n", sub.Name(), location)
-				sub.SetOut(out)
-				sub.SetArgs([]string{"--table", location})
-				if err := sub.ExecuteContext(ctx); err != nil {
-					return err
-				}
+			fmt.Fprintf(out, "\n$ hoodie timeline --table %s\n", location)
+			tlCmd := newTimelineCmd(g)
+			tlCmd.SetOut(out)
+			tlCmd.SetArgs([]string{"--table", location})
+			if err := tlCmd.ExecuteContext(ctx); err != nil {
+				return err
 			}
-			return demoQuery(ctx, out, tbl, "")
+			fmt.Fprintf(out, "\n$ hoodie files --table %s\n", location)
+			tl, err := timeline.Load(ctx, st)
+			if err != nil {
+				return err
+			}
+			view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
+			if err != nil {
+				return err
+			}
+			slices := sliceRows(view, false)
+			if err := printSlices(out, view, slices, demoFilesShown, " (hoodie files lists them all)"); err != nil {
+				return err
+			}
+			rows, err := demoQuery(ctx, out, tbl, "")
+			if err != nil {
+				return err
+			}
+			var baseFiles, logFiles int
+			var bytes int64
+			for _, r := range slices {
+				if r.BaseFile != nil {
+					baseFiles++
+				}
+				logFiles += len(r.LogFiles)
+				bytes += r.TotalBytes
+			}
+			cfg := tbl.Config()
+			fmt.Fprintf(out, "\nSummary\n")
+			fmt.Fprintf(out, "  table     %s: %s, %s table, partitioned %s\n", location, cfg.Name, demoTypeName(cfg.Type), strings.Join(cfg.PartitionFields, "/"))
+			fmt.Fprintf(out, "  ingested  %d events in %d commits: %d inserts, %d updates, %d late ignored, %d retries combined\n",
+				tot.events, commits, tot.inserts, tot.updates, tot.late, tot.retries)
+			fmt.Fprintf(out, "  snapshot  %d rows, one per key, in %d partitions: %d file groups, %d base files, %d log files, %.1f MB\n",
+				rows, len(view.Partitions()), len(view.FileGroups()), baseFiles, logFiles, float64(bytes)/(1<<20))
+			loc := shellQuote(location)
+			fmt.Fprintf(out, "  next      hoodie query --table %s \"SELECT game_id, count(*) AS events FROM t GROUP BY game_id ORDER BY game_id\"\n", loc)
+			fmt.Fprintf(out, "            hoodie stats --table %s\n", loc)
+			fmt.Fprintf(out, "            hoodie files --table %s\n", loc)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&location, "table", "", "table location (default: a new directory under the temp dir)")
@@ -118,16 +162,37 @@ copy-on-write table instead.`,
 	return cmd
 }
 
+// demoFilesShown is how many file slices the demo lists.
+const demoFilesShown = 8
+
+// demoTotals are the demo's counters over all its commits.
+type demoTotals struct {
+	events, inserts, updates, late, retries int64
+}
+
 // demoIngest upserts generated events in commits; each commit after the
 // first also replays part of the previous one: late versions (older time)
 // and updates (newer time).
-func demoIngest(ctx context.Context, out io.Writer, tbl *table.Table, opts writer.Options, events, commits int) error {
+//
+// The counters are the same for both table types: an update replaces the
+// stored version, a late event (older event time than the stored
+// version, under DefaultHoodieRecordPayload) leaves it in place. A
+// copy-on-write commit resolves that while writing (Stats.LateDropped); a
+// merge-on-read commit writes late events to the log like updates (the
+// reader keeps the newer stored version), so its Stats.Updates count them.
+// The demo knows the event time of every stored version, so it counts the
+// late events itself and reports the rest of the writer's updates as
+// updates.
+func demoIngest(ctx context.Context, out io.Writer, tbl *table.Table, opts writer.Options, events, commits int) (demoTotals, error) {
+	var tot demoTotals
 	w, err := writer.Open(ctx, tbl, opts)
 	if err != nil {
-		return err
+		return tot, err
 	}
 	defer w.Close()
 	gen := bench.NewGenerator(bench.WorkloadConfig{Seed: 7, DupShare: 0.05})
+	ordered := tbl.Config().PayloadClass == table.PayloadDefault
+	stored := map[string]int64{} // uuid -> event time of the stored version
 	var prev []bench.Event
 	fmt.Fprintf(out, "\ningesting %d events in %d commits (with retries, late events and updates):\n", events, commits)
 	for c := 0; c < commits; c++ {
@@ -145,31 +210,60 @@ func demoIngest(ctx context.Context, out io.Writer, tbl *table.Table, opts write
 		err := w.Upsert(b)
 		b.Release()
 		if err != nil {
-			return err
+			return tot, err
 		}
 		res, err := w.Commit(ctx)
 		if err != nil {
-			return err
+			return tot, err
 		}
 		s := res.Stats
+		late := demoLate(stored, evs, ordered)
+		updates := s.Updates + s.LateDropped - late
+		tot.events += int64(len(evs))
+		tot.inserts += s.Inserts
+		tot.updates += updates
+		tot.late += late
+		tot.retries += s.Duplicates
 		fmt.Fprintf(out, "  commit %s: %d events -> %d inserts, %d updates, %d late ignored, %d retries combined; %d files, %.1f MB in %s\n",
-			res.Instant, len(evs), s.Inserts, s.Updates, s.LateDropped, s.Duplicates, s.FilesWritten, float64(s.BytesWritten)/(1<<20), s.Duration.Round(time.Millisecond))
+			res.Instant, len(evs), s.Inserts, updates, late, s.Duplicates, s.FilesWritten, float64(s.BytesWritten)/(1<<20), s.Duration.Round(time.Millisecond))
 	}
-	return nil
+	return tot, nil
+}
+
+// demoLate counts the keys of a committed batch whose winning event (the
+// latest event time within the batch) is older than the stored version
+// (with ordered, i.e. DefaultHoodieRecordPayload; otherwise the incoming
+// record always wins) and records the batch's winners in stored.
+func demoLate(stored map[string]int64, evs []bench.Event, ordered bool) int64 {
+	winners := map[string]int64{}
+	for _, e := range evs {
+		if t, ok := winners[e.UUID]; !ok || e.Time >= t {
+			winners[e.UUID] = e.Time
+		}
+	}
+	var late int64
+	for k, t := range winners {
+		if old, ok := stored[k]; ok && ordered && t < old {
+			late++
+			continue
+		}
+		stored[k] = t
+	}
+	return late
 }
 
 // demoQuery asks DuckDB, over the snapshot (merged for MOR), for rows and
 // distinct keys.
-func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table, when string) error {
+func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table, when string) (int64, error) {
 	db, closeDB, err := openDuckDB(ctx, tbl, reader.Options{})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer closeDB()
 	q := "SELECT count(*) AS rows, count(DISTINCT _hoodie_record_key) AS keys, count(DISTINCT _hoodie_partition_path) AS partitions FROM t"
 	var rows, keys, parts int64
 	if err := db.QueryRowContext(ctx, q).Scan(&rows, &keys, &parts); err != nil {
-		return fmt.Errorf("duckdb: %w", err)
+		return 0, fmt.Errorf("duckdb: %w", err)
 	}
 	if when != "" {
 		when = " (" + when + ")"
@@ -179,9 +273,27 @@ func demoQuery(ctx context.Context, out io.Writer, tbl *table.Table, when string
 		fmt.Fprintln(out, " — one row per key.")
 	} else {
 		fmt.Fprintln(out, " — DUPLICATES.")
-		return fmt.Errorf("demo: %d rows but %d keys", rows, keys)
+		return rows, fmt.Errorf("demo: %d rows but %d keys", rows, keys)
 	}
-	return nil
+	return rows, nil
+}
+
+// demoTypeName is a table type as the demo's text names it.
+func demoTypeName(t table.TableType) string {
+	if t == table.MergeOnRead {
+		return "merge-on-read"
+	}
+	return "copy-on-write"
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-:+=@%,", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
 }
 
 // typeName maps the --type flag to a table type name.

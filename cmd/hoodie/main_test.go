@@ -92,7 +92,8 @@ func TestSampleTimelineAndFiles(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &rows))
 	require.Len(t, rows, 3)
 	assert.Equal(t, "replacecommit", rows[2].Action)
-	assert.Equal(t, "INSERT_OVERWRITE_TABLE", rows[2].Operation)
+	require.NotNil(t, rows[2].Operation)
+	assert.Equal(t, "insert_overwrite_table", *rows[2].Operation)
 	assert.Equal(t, int64(1), rows[2].Inserts)
 
 	out, err = run(t, "files", "--table", loc)
@@ -117,7 +118,11 @@ func TestDemo(t *testing.T) {
 	assert.Positive(t, rows[2].Updates)
 	var actions []string
 	for _, r := range rows {
-		actions = append(actions, r.Action+"/"+r.Operation)
+		op := ""
+		if r.Operation != nil {
+			op = *r.Operation
+		}
+		actions = append(actions, r.Action+"/"+op)
 	}
-	assert.Equal(t, []string{"deltacommit/UPSERT", "deltacommit/UPSERT", "deltacommit/UPSERT", "commit/COMPACT", "clean/"}, actions)
+	assert.Equal(t, []string{"deltacommit/upsert", "deltacommit/upsert", "deltacommit/upsert", "commit/compact", "clean/"}, actions)
 }

@@ -134,7 +134,7 @@ func TestMetadataTableE2E(t *testing.T) {
 				var s tableStats
 				require.NoError(t, json.Unmarshal([]byte(e.run(t, "", "stats", "--table", loc, "--output", "json")), &s))
 				assert.Equal(t, []string{"files"}, s.MetadataPartitions)
-				s.MetadataPartitions = nil
+				s.MetadataPartitions = []string{}
 				assert.Equal(t, statsBefore, s, "stats as before, but for the metadata table")
 				assert.Contains(t, e.run(t, "", "stats", "--table", loc), "Hudi metadata table: files")
 				assert.Equal(t, "n\n4\n", e.query(t, loc, "SELECT count(*) AS n FROM t"))

@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"database/sql"
-	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/schema"
@@ -31,7 +34,14 @@ func newQueryCmd(g *globalFlags) *cobra.Command {
 the latest base files (read_parquet; files on S3 are downloaded to a temporary directory
 first), and runs the SQL with the table visible as t, meta columns included. Merge-on-read
 file groups with log files are merged by hoodie's snapshot reader (Hudi's ordering and
-delete rules) into temporary Parquet files; --read-optimized reads base files only.`,
+delete rules) into temporary Parquet files; --read-optimized reads base files only.
+
+Values print as DuckDB prints them: DATE 2013-01-01, DECIMAL(12,3) 123.450, TIMESTAMP WITH
+TIME ZONE in DuckDB's time zone (the local one: TZ=UTC prints UTC), lists and structs in
+DuckDB's notation; NULL is NULL in the table, an empty field in CSV (an empty string is "")
+and null in JSON. Columns keep the SELECT order, JSON objects too; in JSON numbers and
+decimals are numbers (decimals with their exact digits), timestamps RFC 3339 strings (UTC
+for TIMESTAMP WITH TIME ZONE), nested values arrays and objects.`,
 		Example: `  hoodie query --table /tmp/events "SELECT count(*), count(DISTINCT uuid) FROM t"
   hoodie query --table /tmp/events --as-of 20261122120000000 "SELECT * FROM t LIMIT 10"
   hoodie query --table s3://bucket/events --s3-path-style --output csv "SELECT dt, count(*) FROM t GROUP BY dt"`,
@@ -47,12 +57,7 @@ delete rules) into temporary Parquet files; --read-optimized reads base files on
 				return err
 			}
 			defer closeDB()
-			rows, err := db.QueryContext(ctx, args[0])
-			if err != nil {
-				return fmt.Errorf("query: %w", err)
-			}
-			defer rows.Close()
-			return printRows(cmd.OutOrStdout(), g.output, rows)
+			return printQuery(ctx, db, cmd.OutOrStdout(), g.output, args[0])
 		},
 	}
 	cmd.Flags().StringVar(&location, "table", "", "table location: a path, file:// or s3://bucket/prefix")
@@ -267,62 +272,379 @@ func duckType(t arrow.DataType) string {
 	return "VARCHAR"
 }
 
-// printRows writes a result set as a table, CSV or JSON (an array of
-// objects).
-func printRows(w io.Writer, format string, rows *sql.Rows) error {
+// colKind is how a result column is rendered in JSON.
+type colKind int
+
+const (
+	kindString      colKind = iota // a JSON string of DuckDB's text
+	kindNumber                     // a JSON number of DuckDB's text (a string if it is not one)
+	kindBool                       // true or false
+	kindTimestamp                  // RFC 3339 without offset
+	kindTimestampTZ                // RFC 3339 in UTC
+	kindJSON                       // the JSON value itself
+	kindNested                     // to_json, else DuckDB's text as a string
+)
+
+// resultCol is one column of a query's result.
+type resultCol struct {
+	name string // as the query names it (unique: DuckDB's subquery names)
+	kind colKind
+}
+
+// printQuery runs q on db and writes its result in format (table, csv or
+// json), every value rendered as DuckDB renders it. It binds the query
+// inside a projection, SELECT ... FROM (<query>) AS q(c0, c1, ...),
+// that has DuckDB cast every column to text (and, for JSON, nested values
+// to JSON): what is printed is DuckDB's text (JSON timestamps: DuckDB's
+// text rewritten to RFC 3339), never Go's formatting. Columns are in
+// SELECT order, named as DuckDB names them (a name used twice gets DuckDB's
+// suffix: a, a_1).
+//
+//   - table and csv: each value as CAST(v AS VARCHAR) gives it: DATE
+//     2013-01-01, TIMESTAMP 2024-01-01 12:00:00, TIMESTAMP WITH TIME ZONE
+//     2024-01-01 12:00:00+00 (in DuckDB's TimeZone setting: the local time
+//     zone; run with TZ=UTC for UTC), DECIMAL 123.450 (every digit of the
+//     scale), BLOB \xAA..., lists [1, 2], structs {'a': 1}, maps {k=1}.
+//     NULL is NULL in the table and an empty field in CSV, where an empty
+//     string is "" (as DuckDB's COPY writes them).
+//   - json: an array with one object per row, keys in SELECT order. NULL
+//     is null; BOOLEAN true/false; integers, FLOAT and DOUBLE JSON
+//     numbers (NaN and infinities the strings "nan", "inf", "-inf");
+//     DECIMAL a JSON number with exactly DuckDB's digits (123.450: decode
+//     it as a decimal, not a float, where precision matters); TIMESTAMP
+//     WITH TIME ZONE an RFC 3339 string in UTC (2024-01-01T12:00:00Z);
+//     TIMESTAMP (no time zone) an RFC 3339 date-time without offset
+//     (2024-01-01T12:00:00); JSON values as they are; lists, arrays,
+//     structs, maps and unions JSON arrays and objects as DuckDB's to_json
+//     writes them (struct fields in order; values inside them in to_json's
+//     forms); everything else (DATE, TIME, INTERVAL, UUID, VARCHAR, BLOB,
+//     ENUM, ...) a string, as the text output prints it.
+//
+// Statements DuckDB does not take as a subquery (EXPLAIN, PRAGMA, several
+// statements) run as they are and their values are printed by the driver's
+// Go types.
+func printQuery(ctx context.Context, db *sql.DB, w io.Writer, format, q string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	q = strings.TrimRightFunc(q, func(r rune) bool { return r == ';' || unicode.IsSpace(r) })
+	cols, ok := describeQuery(ctx, conn, q)
+	if !ok {
+		rows, err := conn.QueryContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		defer rows.Close()
+		return printDriverRows(w, format, rows)
+	}
+	sel := make([]string, 0, len(cols))
+	aliases := make([]string, len(cols))
+	for i, c := range cols {
+		aliases[i] = sqlIdent(fmt.Sprintf("c%d", i))
+		v := "__hoodie_q." + aliases[i]
+		text := "CAST(" + v + " AS VARCHAR)"
+		if format == "json" {
+			switch c.kind {
+			case kindTimestampTZ:
+				text = "CAST(timezone('UTC', " + v + ") AS VARCHAR)"
+			case kindNested:
+				sel = append(sel, "CAST(to_json("+v+") AS VARCHAR)")
+			}
+		}
+		sel = append(sel, text+" AS "+sqlIdent(c.name))
+	}
+	wrapped := "SELECT " + strings.Join(sel, ", ") + " FROM (\n" + q + "\n) AS __hoodie_q(" + strings.Join(aliases, ", ") + ")"
+	rows, err := conn.QueryContext(ctx, wrapped)
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	vals := make([]sql.NullString, len(sel))
+	ptrs := make([]any, len(sel))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	var emit func() error
+	var done func() error
+	switch format {
+	case "json":
+		jw := &jsonArrayWriter{w: w}
+		fields := make([]field, len(cols))
+		emit = func() error {
+			j := 0
+			for i, c := range cols {
+				var nested sql.NullString
+				if c.kind == kindNested {
+					nested = vals[j]
+					j++
+				}
+				fields[i] = field{key: c.name, value: jsonValue(c.kind, vals[j], nested)}
+				j++
+			}
+			return jw.write(fields)
+		}
+		done = jw.close
+	case "csv":
+		cw := &csvWriter{w: w}
+		if err := cw.write(stringPtrs(names)); err != nil {
+			return err
+		}
+		rec := make([]*string, len(cols))
+		emit = func() error {
+			for i, v := range vals {
+				rec[i] = nil
+				if v.Valid {
+					rec[i] = &vals[i].String
+				}
+			}
+			return cw.write(rec)
+		}
+		done = func() error { return nil }
+	default:
+		var table [][]string
+		emit = func() error {
+			row := make([]string, len(vals))
+			for i, v := range vals {
+				row[i] = "NULL"
+				if v.Valid {
+					row[i] = v.String
+				}
+			}
+			table = append(table, row)
+			return nil
+		}
+		done = func() error { return printTable(w, names, table) }
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if err := emit(); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	return done()
+}
+
+func stringPtrs(ss []string) []*string {
+	out := make([]*string, len(ss))
+	for i := range ss {
+		out[i] = &ss[i]
+	}
+	return out
+}
+
+// describeQuery binds (prepares, without running) q as a subquery and
+// returns its columns; ok is false when DuckDB does not take q as one
+// (EXPLAIN, PRAGMA, several statements, a syntax error: running q as it
+// is then tells).
+func describeQuery(ctx context.Context, conn *sql.Conn, q string) (cols []resultCol, ok bool) {
+	err := conn.Raw(func(dc any) error {
+		c, isDuck := dc.(*duckdb.Conn)
+		if !isDuck {
+			return fmt.Errorf("not a DuckDB connection")
+		}
+		ds, err := c.PrepareContext(ctx, "SELECT * FROM (\n"+q+"\n) AS __hoodie_q")
+		if err != nil {
+			return err
+		}
+		defer ds.Close()
+		st, isDuck := ds.(*duckdb.Stmt)
+		if !isDuck {
+			return fmt.Errorf("not a DuckDB statement")
+		}
+		if t, err := st.StatementType(); err != nil || t != duckdb.STATEMENT_TYPE_SELECT {
+			return fmt.Errorf("not a query")
+		}
+		n, err := st.ColumnCount()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			name, err := st.ColumnName(i)
+			if err != nil {
+				return err
+			}
+			t, err := st.ColumnType(i)
+			if err != nil {
+				return err
+			}
+			if t == duckdb.TYPE_INVALID {
+				return fmt.Errorf("column %d: type unknown", i)
+			}
+			alias := ""
+			if info, err := st.ColumnTypeInfo(i); err == nil {
+				alias = info.Alias()
+			}
+			cols = append(cols, resultCol{name: name, kind: kindOf(t, alias)})
+		}
+		return nil
+	})
+	return cols, err == nil && len(cols) > 0
+}
+
+// kindOf is the JSON rendering of a DuckDB type.
+func kindOf(t duckdb.Type, alias string) colKind {
+	if strings.EqualFold(alias, "JSON") {
+		return kindJSON
+	}
+	switch t {
+	case duckdb.TYPE_BOOLEAN:
+		return kindBool
+	case duckdb.TYPE_TINYINT, duckdb.TYPE_SMALLINT, duckdb.TYPE_INTEGER, duckdb.TYPE_BIGINT,
+		duckdb.TYPE_UTINYINT, duckdb.TYPE_USMALLINT, duckdb.TYPE_UINTEGER, duckdb.TYPE_UBIGINT,
+		duckdb.TYPE_HUGEINT, duckdb.TYPE_UHUGEINT, duckdb.TYPE_BIGNUM,
+		duckdb.TYPE_FLOAT, duckdb.TYPE_DOUBLE, duckdb.TYPE_DECIMAL:
+		return kindNumber
+	case duckdb.TYPE_TIMESTAMP, duckdb.TYPE_TIMESTAMP_S, duckdb.TYPE_TIMESTAMP_MS, duckdb.TYPE_TIMESTAMP_NS:
+		return kindTimestamp
+	case duckdb.TYPE_TIMESTAMP_TZ:
+		return kindTimestampTZ
+	case duckdb.TYPE_LIST, duckdb.TYPE_ARRAY, duckdb.TYPE_STRUCT, duckdb.TYPE_MAP, duckdb.TYPE_UNION:
+		return kindNested
+	}
+	return kindString
+}
+
+// duckTimestamp is how DuckDB prints a TIMESTAMP (to nanoseconds).
+const duckTimestamp = "2006-01-02 15:04:05.999999999"
+
+// jsonValue encodes one value: text is DuckDB's text of it (for
+// kindTimestampTZ: of the value in UTC), nested its to_json text.
+func jsonValue(kind colKind, text, nested sql.NullString) json.RawMessage {
+	if !text.Valid {
+		return json.RawMessage("null")
+	}
+	s := text.String
+	switch kind {
+	case kindNumber, kindBool:
+		if json.Valid([]byte(s)) {
+			return json.RawMessage(s)
+		}
+	case kindJSON:
+		if json.Valid([]byte(s)) {
+			return json.RawMessage(s)
+		}
+	case kindNested:
+		if nested.Valid && json.Valid([]byte(nested.String)) {
+			return json.RawMessage(nested.String)
+		}
+	case kindTimestamp, kindTimestampTZ:
+		if t, err := time.Parse(duckTimestamp, s); err == nil {
+			if kind == kindTimestampTZ {
+				s = t.Format(time.RFC3339Nano)
+			} else {
+				s = t.Format("2006-01-02T15:04:05.999999999")
+			}
+		}
+	}
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// printDriverRows writes rows DuckDB could not render itself (see
+// printQuery) from the driver's Go values, in the same shapes.
+func printDriverRows(w io.Writer, format string, rows *sql.Rows) error {
 	cols, err := rows.Columns()
 	if err != nil {
 		return err
 	}
 	var table [][]string
-	var objs []map[string]any
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
+	jw := &jsonArrayWriter{w: w}
+	cw := &csvWriter{w: w}
+	if format == "csv" {
+		if err := cw.write(stringPtrs(cols)); err != nil {
+			return err
 		}
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		if format == "json" {
-			obj := map[string]any{}
+		switch format {
+		case "json":
+			fields := make([]field, len(cols))
 			for i, c := range cols {
-				obj[c] = vals[i]
+				fields[i] = field{key: c, value: driverJSON(vals[i])}
 			}
-			objs = append(objs, obj)
-			continue
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			if v == nil {
+			if err := jw.write(fields); err != nil {
+				return err
+			}
+		case "csv":
+			rec := make([]*string, len(cols))
+			for i, v := range vals {
+				if v != nil {
+					s := driverText(v)
+					rec[i] = &s
+				}
+			}
+			if err := cw.write(rec); err != nil {
+				return err
+			}
+		default:
+			row := make([]string, len(cols))
+			for i, v := range vals {
 				row[i] = "NULL"
-			} else if b, ok := v.([]byte); ok {
-				row[i] = string(b)
-			} else {
-				row[i] = fmt.Sprint(v)
+				if v != nil {
+					row[i] = driverText(v)
+				}
 			}
+			table = append(table, row)
 		}
-		table = append(table, row)
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return fmt.Errorf("query: %w", err)
 	}
 	switch format {
 	case "json":
-		if objs == nil {
-			objs = []map[string]any{}
-		}
-		return printJSON(w, objs)
+		return jw.close()
 	case "csv":
-		cw := csv.NewWriter(w)
-		if err := cw.Write(cols); err != nil {
-			return err
-		}
-		if err := cw.WriteAll(table); err != nil {
-			return err
-		}
-		return cw.Error()
+		return nil
 	}
 	return printTable(w, cols, table)
+}
+
+func driverText(v any) string {
+	switch v := v.(type) {
+	case []byte:
+		return string(v)
+	case time.Time:
+		return v.Format("2006-01-02 15:04:05.999999999Z07:00")
+	}
+	return fmt.Sprint(v)
+}
+
+func driverJSON(v any) json.RawMessage {
+	var b []byte
+	var err error
+	switch v := v.(type) {
+	case nil:
+		return json.RawMessage("null")
+	case []byte:
+		b, err = json.Marshal(string(v))
+	case time.Time:
+		b, err = json.Marshal(rfc3339(v))
+	case duckdb.Decimal:
+		b = []byte(v.String())
+	default:
+		b, err = json.Marshal(v)
+	}
+	if err != nil || !json.Valid(b) {
+		b, _ = json.Marshal(fmt.Sprint(v))
+	}
+	return b
 }

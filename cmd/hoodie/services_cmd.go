@@ -59,7 +59,7 @@ planned file groups go to the new slice. --schedule-only and --run-only split th
 			}
 			out := cmd.OutOrStdout()
 			if g.output == "json" {
-				return printJSON(out, map[string]any{"scheduled": sc, "executed": results})
+				return printJSON(out, newCompactOutput(sc, results))
 			}
 			if sc != nil {
 				fmt.Fprintf(out, "scheduled %s: %d file groups, %d log files (%d bytes) — %s\n", sc.Instant, sc.FileGroups, sc.LogFiles, sc.LogBytes, sc.Reason)
@@ -103,7 +103,8 @@ func newRollbackCmd(g *globalFlags) *cobra.Command {
 and metadata, the instant's base files deleted and its log blocks rolled back by command
 blocks in their file slices. INSTANT must be a pending (failed) write or the latest completed
 write; rolling back a completed write also drops the default record index directory, which
-the next writer rebuilds from the table.`,
+the next writer rebuilds from the table. A pending write whose writer is alive (its heartbeat
+is fresh and, on the same machine, its process runs) is refused: stop that writer first.`,
 		Example: `  hoodie rollback --table /tmp/events 20261122120000000
   hoodie timeline --table /tmp/events   # find the instant first`,
 		Args: cobra.ExactArgs(1),
@@ -117,12 +118,17 @@ the next writer rebuilds from the table.`,
 			if err := writer.Rollback(ctx, tbl, args[0]); err != nil {
 				return err
 			}
+			indexRemoved := ""
 			if completed {
 				if dir, err := writer.DefaultIndexDir(location); err == nil {
 					if err := os.RemoveAll(dir); err != nil {
 						return fmt.Errorf("rollback: dropping the index at %s: %w", dir, err)
 					}
+					indexRemoved = dir
 				}
+			}
+			if g.output == "json" {
+				return printRollback(ctx, cmd.OutOrStdout(), tbl, tl, args[0], indexRemoved)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "rolled back %s\n", args[0])
 			return nil
@@ -189,7 +195,7 @@ interrupted clean is finished first. Then, unless --archive=false, instants beyo
 			}
 			out := cmd.OutOrStdout()
 			if g.output == "json" {
-				return printJSON(out, map[string]any{"clean": res, "archive": ar})
+				return printJSON(out, newCleanOutput(res, policy, dryRun, ar))
 			}
 			switch {
 			case dryRun:

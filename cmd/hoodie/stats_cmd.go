@@ -15,17 +15,17 @@ import (
 // instantCount is the number of instants of one action in one state.
 type instantCount struct {
 	Action string `json:"action"`
-	State  string `json:"state"`
+	State  string `json:"state"` // requested, inflight or completed
 	Count  int    `json:"count"`
 }
 
 // fileCounts counts the base and log files of a set of slices.
 type fileCounts struct {
 	Slices    int   `json:"slices"`
-	BaseFiles int   `json:"baseFiles"`
-	BaseBytes int64 `json:"baseBytes"`
-	LogFiles  int   `json:"logFiles"`
-	LogBytes  int64 `json:"logBytes"`
+	BaseFiles int   `json:"base_files"`
+	BaseBytes int64 `json:"base_bytes"`
+	LogFiles  int   `json:"log_files"`
+	LogBytes  int64 `json:"log_bytes"`
 }
 
 func (c *fileCounts) add(s *table.FileSlice) {
@@ -40,37 +40,37 @@ func (c *fileCounts) add(s *table.FileSlice) {
 	}
 }
 
-// tableStats is what stats reports.
+// tableStats is what stats reports; its JSON is stats --output json.
 type tableStats struct {
-	Table              string         `json:"table"`
+	Table              string         `json:"table"` // the location given
 	Name               string         `json:"name"`
-	Database           string         `json:"database,omitempty"`
-	Type               string         `json:"type"`
+	Database           *string        `json:"database"`
+	Type               string         `json:"type"` // copy_on_write or merge_on_read
 	Version            int            `json:"version"`
-	RecordKeyFields    []string       `json:"recordKeyFields"`
-	PrecombineField    string         `json:"precombineField,omitempty"`
-	PartitionFields    []string       `json:"partitionFields"`
-	HiveStyle          bool           `json:"hiveStylePartitioning"`
-	KeyGenerator       string         `json:"keyGenerator"`
-	PayloadClass       string         `json:"payloadClass,omitempty"`
-	MetadataPartitions []string       `json:"metadataPartitions,omitempty"` // Hudi metadata table partitions, completed and inflight
-	Instants           []instantCount `json:"instants"`
-	LastCommit         string         `json:"lastCommit,omitempty"`
-	LastCommitTime     string         `json:"lastCommitTime,omitempty"`
+	RecordKeyFields    []string       `json:"record_key_fields"`
+	PrecombineField    *string        `json:"precombine_field"`
+	PartitionFields    []string       `json:"partition_fields"`
+	HiveStyle          bool           `json:"hive_style_partitioning"`
+	KeyGenerator       string         `json:"key_generator"`
+	PayloadClass       *string        `json:"payload_class"`
+	MetadataPartitions []string       `json:"metadata_partitions"` // Hudi metadata table partitions, completed and inflight
+	Instants           []instantCount `json:"instants"`            // by action, then state
+	LastCommit         *string        `json:"last_commit"`         // the last completed write's instant
+	LastCommitTime     *string        `json:"last_commit_time"`    // as RFC 3339
 	Partitions         int            `json:"partitions"`
-	FileGroups         int            `json:"fileGroups"`
+	FileGroups         int            `json:"file_groups"`
 	Visible            fileCounts     `json:"visible"` // every visible slice
 	Latest             fileCounts     `json:"latest"`  // the latest slice of each file group
 	Records            int64          `json:"records"` // rows in the latest base files (commit metadata)
-	LogRecords         int64          `json:"logRecords"`
-	RecordsKnown       bool           `json:"recordsKnown"` // every latest file has a write stat in the active timeline
-	Commits            int            `json:"commits"`      // completed writes in the active timeline
+	LogRecords         int64          `json:"log_records"`
+	RecordsKnown       bool           `json:"records_known"` // every latest file has a write stat in the active timeline
+	Commits            int            `json:"commits"`       // completed writes in the active timeline
 	Inserts            int64          `json:"inserts"`
 	Updates            int64          `json:"updates"`
 	Deletes            int64          `json:"deletes"`
-	BytesWritten       int64          `json:"bytesWritten"`
-	PendingCompactions []string       `json:"pendingCompactions"`
-	PendingWrites      []string       `json:"pendingInstants"`
+	BytesWritten       int64          `json:"bytes_written"`
+	PendingCompactions []instantJSON  `json:"pending_compactions"`
+	PendingInstants    []instantJSON  `json:"pending_instants"` // other pending instants
 }
 
 func newStatsCmd(g *globalFlags) *cobra.Command {
@@ -101,23 +101,24 @@ Records are "known" when every latest file's writing commit is still in the acti
 			}
 			st := tbl.Storage()
 			cfg := tbl.Config()
-			s := &tableStats{Table: location, Name: cfg.Name, Database: cfg.Database, Type: string(cfg.Type), Version: cfg.Version,
-				RecordKeyFields: nonNil(cfg.RecordKeyFields), PrecombineField: cfg.PrecombineField, PartitionFields: nonNil(cfg.PartitionFields),
-				HiveStyle: cfg.HiveStylePartitioning, KeyGenerator: cfg.KeyGeneratorClass(), PayloadClass: cfg.PayloadClass,
-				MetadataPartitions: append(append([]string(nil), cfg.MetadataPartitions...), cfg.MetadataPartitionsInflight...),
-				Instants:           []instantCount{}, PendingCompactions: []string{}, PendingWrites: []string{}}
+			s := &tableStats{Table: location, Name: cfg.Name, Database: optString(cfg.Database), Type: strings.ToLower(string(cfg.Type)), Version: cfg.Version,
+				RecordKeyFields: nonNil(cfg.RecordKeyFields), PrecombineField: optString(cfg.PrecombineField), PartitionFields: nonNil(cfg.PartitionFields),
+				HiveStyle: cfg.HiveStylePartitioning, KeyGenerator: cfg.KeyGeneratorClass(), PayloadClass: optString(cfg.PayloadClass),
+				MetadataPartitions: append(append([]string{}, cfg.MetadataPartitions...), cfg.MetadataPartitionsInflight...),
+				Instants:           []instantCount{}, PendingCompactions: []instantJSON{}, PendingInstants: []instantJSON{}}
 
 			counts := map[[2]string]int{}
+			lastCommit := ""
 			// writes maps the path of every file a completed write wrote to
 			// the records it holds (base files) or got (log files).
 			writes := map[string]int64{}
 			for _, inst := range tl.Instants() {
-				counts[[2]string{string(inst.Action), inst.State.String()}]++
+				counts[[2]string{string(inst.Action), strings.ToLower(inst.State.String())}]++
 				if inst.State != timeline.Completed {
 					if tl.IsCompaction(inst.Timestamp) {
-						s.PendingCompactions = append(s.PendingCompactions, inst.Timestamp)
+						s.PendingCompactions = append(s.PendingCompactions, newInstantJSON(inst))
 					} else {
-						s.PendingWrites = append(s.PendingWrites, inst.Timestamp+" "+string(inst.Action)+" "+inst.State.String())
+						s.PendingInstants = append(s.PendingInstants, newInstantJSON(inst))
 					}
 					continue
 				}
@@ -134,7 +135,7 @@ Records are "known" when every latest file's writing commit is still in the acti
 				s.Updates += upd
 				s.Deletes += del
 				s.BytesWritten += bytes
-				s.LastCommit = inst.Timestamp
+				lastCommit = inst.Timestamp
 				for _, ws := range md.Stats() {
 					writes[ws.Path] = ws.NumWrites
 				}
@@ -149,9 +150,7 @@ Records are "known" when every latest file's writing commit is still in the acti
 				}
 				return a.State < b.State
 			})
-			if t, err := timeline.ParseInstantTime(s.LastCommit); err == nil && s.LastCommit != "" {
-				s.LastCommitTime = t.Format("2006-01-02 15:04:05.000Z")
-			}
+			s.LastCommit, s.LastCommitTime = optString(lastCommit), instantTime(lastCommit)
 			view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
 			if err != nil {
 				return err
@@ -186,33 +185,49 @@ Records are "known" when every latest file's writing commit is still in the acti
 	return cmd
 }
 
-// statsPairs flattens s into name/value pairs (csv output, and the text
-// output's body).
+// statsPairs flattens s into name/value pairs (csv output); null is
+// empty.
 func statsPairs(s *tableStats) [][2]string {
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
+	var pc, pi []string
+	for _, x := range s.PendingCompactions {
+		pc = append(pc, x.Instant)
+	}
+	for _, x := range s.PendingInstants {
+		pi = append(pi, x.Instant+" "+x.Action+" "+x.State)
+	}
 	p := [][2]string{
-		{"table", s.Table}, {"name", s.Name}, {"type", s.Type}, {"version", strconv.Itoa(s.Version)},
-		{"record_key_fields", strings.Join(s.RecordKeyFields, ",")}, {"precombine_field", s.PrecombineField},
+		{"table", s.Table}, {"name", s.Name}, {"database", deref(s.Database)}, {"type", s.Type}, {"version", strconv.Itoa(s.Version)},
+		{"record_key_fields", strings.Join(s.RecordKeyFields, ",")}, {"precombine_field", deref(s.PrecombineField)},
 		{"partition_fields", strings.Join(s.PartitionFields, ",")}, {"hive_style_partitioning", strconv.FormatBool(s.HiveStyle)},
-		{"key_generator", s.KeyGenerator}, {"payload_class", s.PayloadClass},
+		{"key_generator", s.KeyGenerator}, {"payload_class", deref(s.PayloadClass)},
 		{"metadata_partitions", strings.Join(s.MetadataPartitions, ",")},
-		{"last_commit", s.LastCommit}, {"last_commit_time", s.LastCommitTime},
+		{"last_commit", deref(s.LastCommit)}, {"last_commit_time", deref(s.LastCommitTime)},
 		{"partitions", strconv.Itoa(s.Partitions)}, {"file_groups", strconv.Itoa(s.FileGroups)},
 		{"slices", strconv.Itoa(s.Visible.Slices)},
 		{"base_files", strconv.Itoa(s.Visible.BaseFiles)}, {"base_bytes", i(s.Visible.BaseBytes)},
 		{"log_files", strconv.Itoa(s.Visible.LogFiles)}, {"log_bytes", i(s.Visible.LogBytes)},
+		{"latest_slices", strconv.Itoa(s.Latest.Slices)},
 		{"latest_base_files", strconv.Itoa(s.Latest.BaseFiles)}, {"latest_base_bytes", i(s.Latest.BaseBytes)},
 		{"latest_log_files", strconv.Itoa(s.Latest.LogFiles)}, {"latest_log_bytes", i(s.Latest.LogBytes)},
 		{"records", i(s.Records)}, {"log_records", i(s.LogRecords)}, {"records_known", strconv.FormatBool(s.RecordsKnown)},
 		{"commits", strconv.Itoa(s.Commits)}, {"inserts", i(s.Inserts)}, {"updates", i(s.Updates)}, {"deletes", i(s.Deletes)},
 		{"bytes_written", i(s.BytesWritten)},
-		{"pending_compactions", strings.Join(s.PendingCompactions, " ")},
-		{"pending_instants", strings.Join(s.PendingWrites, "; ")},
+		{"pending_compactions", strings.Join(pc, " ")},
+		{"pending_instants", strings.Join(pi, "; ")},
 	}
 	for _, c := range s.Instants {
-		p = append(p, [2]string{"instants." + c.Action + "." + strings.ToLower(c.State), strconv.Itoa(c.Count)})
+		p = append(p, [2]string{"instants." + c.Action + "." + c.State, strconv.Itoa(c.Count)})
 	}
 	return p
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func printStats(cmd *cobra.Command, output string, s *tableStats) error {
@@ -229,21 +244,21 @@ func printStats(cmd *cobra.Command, output string, s *tableStats) error {
 		cw.Flush()
 		return cw.Error()
 	}
-	fmt.Fprintf(out, "table %s (%s) at %s\n", s.Name, s.Type, s.Table)
+	fmt.Fprintf(out, "table %s (%s) at %s\n", s.Name, strings.ToUpper(s.Type), s.Table)
 	part := strings.Join(s.PartitionFields, ",")
 	if part == "" {
 		part = "(none)"
 	} else if s.HiveStyle {
 		part += " (hive-style)"
 	}
-	fmt.Fprintf(out, "  record key %s, precombine %s, partitions %s\n", strings.Join(s.RecordKeyFields, ","), orDash(s.PrecombineField), part)
-	fmt.Fprintf(out, "  key generator %s, payload %s\n", s.KeyGenerator, orDash(s.PayloadClass))
+	fmt.Fprintf(out, "  record key %s, precombine %s, partitions %s\n", strings.Join(s.RecordKeyFields, ","), orDash(deref(s.PrecombineField)), part)
+	fmt.Fprintf(out, "  key generator %s, payload %s\n", s.KeyGenerator, orDash(deref(s.PayloadClass)))
 	if len(s.MetadataPartitions) > 0 {
 		fmt.Fprintf(out, "  Hudi metadata table: %s (read by listing storage; hoodie does not write this table while it is enabled)\n",
 			strings.Join(s.MetadataPartitions, ","))
 	}
-	if s.LastCommit != "" {
-		fmt.Fprintf(out, "  last commit %s (%s)\n", s.LastCommit, s.LastCommitTime)
+	if s.LastCommit != nil {
+		fmt.Fprintf(out, "  last commit %s (%s)\n", *s.LastCommit, deref(s.LastCommitTime))
 	} else {
 		fmt.Fprintln(out, "  no completed commit")
 	}
@@ -257,13 +272,20 @@ func printStats(cmd *cobra.Command, output string, s *tableStats) error {
 	fmt.Fprintf(out, "records: %d in latest base files, %d written to their log files%s\n", s.Records, s.LogRecords, known)
 	fmt.Fprintf(out, "writes: %d completed commits in the active timeline: %d inserts, %d updates, %d deletes, %d bytes\n",
 		s.Commits, s.Inserts, s.Updates, s.Deletes, s.BytesWritten)
-	fmt.Fprintf(out, "pending compactions: %s\n", orDash(strings.Join(s.PendingCompactions, ", ")))
-	if len(s.PendingWrites) > 0 {
-		fmt.Fprintf(out, "pending instants: %s\n", strings.Join(s.PendingWrites, ", "))
+	var pc, pi []string
+	for _, x := range s.PendingCompactions {
+		pc = append(pc, x.Instant)
+	}
+	for _, x := range s.PendingInstants {
+		pi = append(pi, x.Instant+" "+x.Action+" "+strings.ToUpper(x.State))
+	}
+	fmt.Fprintf(out, "pending compactions: %s\n", orDash(strings.Join(pc, ", ")))
+	if len(pi) > 0 {
+		fmt.Fprintf(out, "pending instants: %s\n", strings.Join(pi, ", "))
 	}
 	var rows [][]string
 	for _, c := range s.Instants {
-		rows = append(rows, []string{c.Action, c.State, strconv.Itoa(c.Count)})
+		rows = append(rows, []string{c.Action, strings.ToUpper(c.State), strconv.Itoa(c.Count)})
 	}
 	if len(rows) == 0 {
 		return nil

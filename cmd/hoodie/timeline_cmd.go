@@ -3,23 +3,27 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/spf13/cobra"
 )
 
+// timelineRow is one instant of timeline --output json (an array of
+// them, oldest first). Counts are those of the instant's commit metadata:
+// 0, and operation null, for instants that are not completed writes.
 type timelineRow struct {
-	Instant   string `json:"instant"`
-	Action    string `json:"action"`
-	State     string `json:"state"`
-	Time      string `json:"time"`
-	Writes    int64  `json:"writes,omitempty"`
-	Inserts   int64  `json:"inserts,omitempty"`
-	Updates   int64  `json:"updates,omitempty"`
-	Deletes   int64  `json:"deletes,omitempty"`
-	Files     int    `json:"files,omitempty"`
-	Bytes     int64  `json:"bytes,omitempty"`
-	Operation string `json:"operation,omitempty"`
+	Instant   string  `json:"instant"`   // Hudi's instant time, yyyyMMddHHmmssSSS
+	Time      *string `json:"time"`      // the instant time as RFC 3339 (UTC)
+	Action    string  `json:"action"`    // commit, deltacommit, replacecommit, compaction, clean, rollback, ...
+	State     string  `json:"state"`     // requested, inflight or completed
+	Operation *string `json:"operation"` // the write operation, lowercase (upsert, insert, bulk_insert, delete, compact, insert_overwrite_table, ...)
+	Writes    int64   `json:"writes"`    // rows in the files written
+	Inserts   int64   `json:"inserts"`
+	Updates   int64   `json:"updates"`
+	Deletes   int64   `json:"deletes"`
+	Files     int     `json:"files"` // files written
+	Bytes     int64   `json:"bytes"` // bytes written
 }
 
 func newTimelineCmd(g *globalFlags) *cobra.Command {
@@ -39,17 +43,15 @@ func newTimelineCmd(g *globalFlags) *cobra.Command {
 			st := tbl.Storage()
 			var rows []timelineRow
 			for _, inst := range tl.Instants() {
-				r := timelineRow{Instant: inst.Timestamp, Action: string(inst.Action), State: inst.State.String()}
-				if t, err := timeline.ParseInstantTime(inst.Timestamp); err == nil {
-					r.Time = t.Format("2006-01-02 15:04:05.000Z")
-				}
+				r := timelineRow{Instant: inst.Timestamp, Time: instantTime(inst.Timestamp), Action: string(inst.Action),
+					State: strings.ToLower(inst.State.String())}
 				if inst.State == timeline.Completed && inst.IsWriteAction() {
 					md, err := timeline.ReadCommitMetadata(ctx, st, inst)
 					if err != nil {
 						return err
 					}
 					r.Writes, r.Inserts, r.Updates, r.Deletes, r.Bytes, r.Files = md.Totals()
-					r.Operation = md.OperationType
+					r.Operation = enum(md.OperationType)
 				}
 				rows = append(rows, r)
 			}
@@ -66,7 +68,15 @@ func newTimelineCmd(g *globalFlags) *cobra.Command {
 			}
 			var tr [][]string
 			for _, r := range rows {
-				tr = append(tr, []string{r.Instant, r.Action, r.State, r.Time, r.Operation,
+				when := ""
+				if t, err := timeline.ParseInstantTime(r.Instant); err == nil {
+					when = t.Format("2006-01-02 15:04:05.000Z")
+				}
+				op := ""
+				if r.Operation != nil {
+					op = strings.ToUpper(*r.Operation)
+				}
+				tr = append(tr, []string{r.Instant, r.Action, strings.ToUpper(r.State), when, op,
 					itoa(r.Writes), itoa(r.Inserts), itoa(r.Updates), itoa(r.Deletes), strconv.Itoa(r.Files), itoa(r.Bytes)})
 			}
 			return printTable(out, []string{"INSTANT", "ACTION", "STATE", "TIME", "OPERATION", "WRITES", "INSERTS", "UPDATES", "DELETES", "FILES", "BYTES"}, tr)

@@ -38,8 +38,9 @@ func readBadRows(t *testing.T, path string) map[int64]ingest.BadRow {
 // input with strings that are not valid UTF-8 (and JSON escapes of
 // unpaired surrogates, which decoding would turn into U+FFFD): those rows
 // go to the error output naming line, field and bytes, the others commit,
-// the exit status is 0 (--strict: an error, nothing committed), and the
-// table reads back with only the valid strings.
+// the exit status is 2 (rows rejected; --strict: an error, nothing
+// committed, no table left), and the table reads back with only the valid
+// strings.
 func TestIngestE2EInvalidUTF8(t *testing.T) {
 	dir := t.TempDir()
 	csvIn := writeFile(t, dir, "in.csv", "id,ts,name\na,1,ok\nb,2,x\xff\xfey\nc,3,Zürich\n")
@@ -53,9 +54,9 @@ func TestIngestE2EInvalidUTF8(t *testing.T) {
 
 	loc := filepath.Join(dir, "t")
 	errFile := filepath.Join(dir, "bad.jsonl")
-	out, _, err := hoodieCLI(t, "", "ingest", "--table", loc, "--key", "id", "--precombine", "ts",
+	out, _, code := exitCode(t, "", "ingest", "--table", loc, "--key", "id", "--precombine", "ts",
 		"--index-dir", filepath.Join(dir, "idx"), "--errors", errFile, "--output", "json", csvIn, jsonIn, pqIn)
-	require.NoError(t, err, "bad rows do not fail the run")
+	require.Equal(t, exitRejected, code, "bad rows do not fail the run: the good ones commit, the exit status says rows were rejected")
 	var sum ingestSummary
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
 	assert.Equal(t, int64(5), sum.Records)
@@ -98,7 +99,8 @@ func TestIngestE2EInvalidUTF8(t *testing.T) {
 		"--index-dir", filepath.Join(dir, "idx2"), "--strict", csvIn)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), csvIn+` line 3: field name: string is not valid UTF-8: "\xff\xfe"`)
-	assert.Contains(t, must(t, "timeline", "--table", strict), "(no instants)")
+	_, _, code = exitCode(t, "", "timeline", "--table", strict)
+	assert.NotEqual(t, 0, code, "nothing committed: no table left")
 }
 
 func writeStringParquet(t *testing.T, path string, ids, names []string) {
@@ -139,9 +141,9 @@ func TestCDCE2EInvalidUTF8(t *testing.T) {
 		pgEvent("c", 14, nil, user(5, "Jürgen", "eu", 1)),
 	))
 	errFile := filepath.Join(dir, "bad.jsonl")
-	out, _, err := hoodieCLI(t, "", "cdc", "--table", loc, "--key", "id", "--partition", "region",
+	out, _, code := exitCode(t, "", "cdc", "--table", loc, "--key", "id", "--partition", "region",
 		"--index-dir", filepath.Join(dir, "idx"), "--errors", errFile, "--output", "json", in)
-	require.NoError(t, err)
+	require.Equal(t, exitRejected, code)
 	var sum cdcSummary
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
 	assert.Equal(t, int64(3), sum.Bad)
