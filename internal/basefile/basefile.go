@@ -79,9 +79,16 @@
 // rewrites the footer and page index at Close (see mrShaper). Encodings
 // parquet-go would otherwise choose and parquet-mr never writes with v1 pages —
 // DELTA_LENGTH_BYTE_ARRAY above all, which Spark 3.5's vectorized reader
-// misreads in pages holding nulls — never appear. Remaining differences,
-// invisible to readers: created_by names hoodie; the chunk's column_orders and
-// size statistics are parquet-go's. Compaction writes through this package;
+// misreads in pages holding nulls — never appear. Pages are cut once their
+// values take the page size in PLAIN encoding (writeColumn), so the
+// dictionary stays within about twice the dictionary page size before the
+// PLAIN fallback. Remaining differences, invisible to readers: created_by
+// names hoodie; the chunk's column_orders and size statistics are
+// parquet-go's; page headers declare RLE levels where parquet-mr declares
+// BIT_PACKED for absent levels; and parquet-mr drops the dictionary of a
+// high-cardinality data column after its first page (when ids plus
+// dictionary are not smaller than the plain values), where this package
+// keeps it until it fills — both shapes are ones parquet-mr itself writes. Compaction writes through this package;
 // hoodie writes no Parquet log blocks (only Avro data blocks; it reads both).
 // Lists use parquet-avro's old 2-level structure, which cannot hold a null
 // element: Write rejects one.

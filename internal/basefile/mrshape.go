@@ -162,9 +162,10 @@ func (m *mrShaper) header(b []byte, prev int) (int, error) {
 func zigzag1(e format.Encoding) byte { return byte(e << 1) }
 
 type pageHeaderScan struct {
-	size       int
-	typ        format.PageType
-	compressed int32
+	size         int
+	typ          format.PageType
+	uncompressed int32
+	compressed   int32
 	encoding   format.Encoding
 	patch      []int // offsets of encoding bytes to rename PLAIN_DICTIONARY
 }
@@ -191,6 +192,12 @@ func scanPageHeader(b []byte) (pageHeaderScan, error) {
 				return h, err
 			}
 			h.typ = format.PageType(unzigzag(v))
+		case id == 2 && typ == ctI32:
+			v, err := r.varint()
+			if err != nil {
+				return h, err
+			}
+			h.uncompressed = int32(unzigzag(v))
 		case id == 3 && typ == ctI32:
 			v, err := r.varint()
 			if err != nil {

@@ -275,3 +275,40 @@ func TestEmptyFileShape(t *testing.T) {
 	assert.Empty(t, md.RowGroups)
 	assert.True(t, slices.Equal([]byte("PAR1"), b[:4]))
 }
+
+// TestDictionaryCappedAtDefaultPageSize: with Hudi's default page size
+// (1 MiB, also the dictionary page size), a column of long distinct strings
+// gets pages cut by size and its dictionary capped: parquet-go alone cuts a
+// dictionary-encoded page only when its 4-byte ids fill the page, so the
+// dictionary (and the one page) would grow to the whole column.
+func TestDictionaryCappedAtDefaultPageSize(t *testing.T) {
+	var vals []*string
+	for i := range 3000 {
+		if i%11 == 5 {
+			vals = append(vals, nil)
+			continue
+		}
+		vals = append(vals, ptr(fmt.Sprintf("%06d", i)+strings.Repeat("x", 2000)))
+	}
+	s, rec := stringsRecord(t, vals)
+	defer rec.Release()
+	b := writeBytes(t, s, rec, basefile.WriterOptions{})
+	md := openParquet(t, b).Metadata()
+	cm := &md.RowGroups[0].Columns[len(schema.MetaFields)].MetaData
+	pages := chunkPages(t, b, cm)
+	require.Equal(t, format.DictionaryPage, pages[0].Type)
+	assert.LessOrEqual(t, pages[0].Uncompressed, int32(2<<20)+4096, "dictionary page")
+	plain := 0
+	for _, p := range pages[1:] {
+		assert.LessOrEqual(t, p.Uncompressed, int32(2<<20)+4096, "data page")
+		if p.Encoding == format.Plain {
+			plain++
+		}
+	}
+	assert.Greater(t, plain, 1, "PLAIN pages after the dictionary filled")
+	r := openBytes(t, b)
+	got, err := r.ReadColumns(nil)
+	require.NoError(t, err)
+	defer got.Release()
+	assert.Equal(t, rowsJSON(t, rec), rowsJSON(t, dataColumns(t, got)))
+}

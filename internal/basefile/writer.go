@@ -45,6 +45,9 @@ type Writer struct {
 	decLeaves []int
 	rgDec     map[int]minMax
 	decStats  []map[int]minMax
+	// pageRaw is, per leaf, the PLAIN size of the values written since the
+	// last page cut (see writeColumn).
+	pageRaw []int64
 
 	rows, rgRows int64
 	rgStart      int64
@@ -136,6 +139,7 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 	if len(bw.cols) != len(root.leaves) {
 		return nil, fmt.Errorf("%w: parquet-go built %d columns, want %d", ErrUnsupported, len(bw.cols), len(root.leaves))
 	}
+	bw.pageRaw = make([]int64, len(root.leaves))
 	bw.leafNodes = make([]*pnode, len(root.leaves))
 	collectLeafNodes(root, bw.leafNodes)
 	for i, n := range bw.leafNodes {
@@ -281,7 +285,7 @@ func (w *Writer) writeChunk(meta *Meta, b *bound, cols []arrow.Array, from, to i
 	}
 	w.trackDecimals()
 	for leaf, vals := range w.vals {
-		if err := writeColumn(w.cols[leaf], vals); err != nil {
+		if err := w.writeColumn(leaf, vals); err != nil {
 			return fmt.Errorf("basefile: writing column %d: %w", leaf, err)
 		}
 	}
@@ -302,29 +306,66 @@ func (w *Writer) trackKey(k []byte) {
 	}
 }
 
-// writeColumn hands whole rows to parquet-go in slices of about pageRows rows
-// so pages stay near the configured page size (parquet-go only checks the
-// page size between calls).
-func writeColumn(cw *parquet.ColumnWriter, vals []parquet.Value) error {
+// writeColumn hands whole rows to parquet-go in slices of at most pageRows
+// rows, and cuts a page once the values written since the last cut take
+// PageSize bytes in PLAIN encoding. parquet-go only cuts a page when its
+// buffer is full, and the buffer of a dictionary-encoded column holds 4-byte
+// ids, not values: a column of long strings would grow one page and one
+// dictionary without bound. parquet-mr cuts pages by size and falls back
+// from the dictionary to PLAIN once the dictionary exceeds the dictionary
+// page size; cutting at PageSize of raw values lets parquet-go's fallback
+// (checked at every page cut, WriterConfig DictionaryMaxBytes) keep the
+// dictionary within about twice that size, and PLAIN pages near PageSize.
+func (w *Writer) writeColumn(leaf int, vals []parquet.Value) error {
 	const pageRows = 1024
+	cw := w.cols[leaf]
+	limit := int64(w.opts.PageSize)
 	for len(vals) > 0 {
-		n := 0
-		rows := 0
+		if w.pageRaw[leaf] >= limit {
+			if err := cw.Flush(); err != nil {
+				return err
+			}
+			w.pageRaw[leaf] = 0
+		}
+		n, rows := 0, 0
+		var raw int64
 		for n < len(vals) {
 			if vals[n].RepetitionLevel() == 0 {
-				if rows == pageRows {
+				if rows == pageRows || (rows > 0 && w.pageRaw[leaf]+raw >= limit) {
 					break
 				}
 				rows++
 			}
+			raw += plainSize(vals[n])
 			n++
 		}
 		if _, err := cw.WriteRowValues(vals[:n]); err != nil {
 			return err
 		}
+		w.pageRaw[leaf] += raw
 		vals = vals[n:]
 	}
 	return nil
+}
+
+// plainSize is a value's size in PLAIN encoding.
+func plainSize(v parquet.Value) int64 {
+	if v.IsNull() {
+		return 0
+	}
+	switch v.Kind() {
+	case parquet.ByteArray:
+		return 4 + int64(len(v.ByteArray()))
+	case parquet.FixedLenByteArray:
+		return int64(len(v.ByteArray()))
+	case parquet.Int64, parquet.Double:
+		return 8
+	case parquet.Int96:
+		return 12
+	case parquet.Boolean:
+		return 1
+	}
+	return 4
 }
 
 // Close flushes the last row group, writes the footer and returns the file's
@@ -376,6 +417,7 @@ func (w *Writer) flushRowGroup() error {
 	}
 	w.decStats = append(w.decStats, w.rgDec)
 	w.rgDec = map[int]minMax{}
+	clear(w.pageRaw)
 	w.rgRows = 0
 	w.rgStart = w.pw.Size()
 	return nil
