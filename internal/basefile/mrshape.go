@@ -166,8 +166,8 @@ type pageHeaderScan struct {
 	typ          format.PageType
 	uncompressed int32
 	compressed   int32
-	encoding   format.Encoding
-	patch      []int // offsets of encoding bytes to rename PLAIN_DICTIONARY
+	encoding     format.Encoding
+	patch        []int // offsets of encoding bytes to rename PLAIN_DICTIONARY
 }
 
 // scanPageHeader walks a Thrift compact PageHeader: type (1), compressed size
