@@ -53,8 +53,22 @@ func Conform(rec arrow.RecordBatch, target *arrow.Schema) (arrow.RecordBatch, er
 }
 
 // Cast converts an array to another type; timestamp unit changes that lose
-// precision (ns → µs) truncate, as Spark does.
+// precision (ns → µs) truncate, as Spark does. Nested arrays (lists, maps,
+// structs, at any depth) are rebuilt on their own buffers with the target
+// type and converted children (see castData): a nested field may widen from
+// non-null to nullable, and narrow from nullable to non-null only if it
+// holds no null (ErrNullInNonNullable otherwise).
 func Cast(col arrow.Array, to arrow.DataType) (arrow.Array, error) {
+	d, err := castData(col.Data(), to, "")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Release()
+	return array.MakeFromData(d), nil
+}
+
+// castLeaf casts with compute's kernels.
+func castLeaf(col arrow.Array, to arrow.DataType) (arrow.Array, error) {
 	ctx := context.Background()
 	out, err := compute.CastArray(ctx, col, compute.SafeCastOptions(to))
 	if err == nil {
