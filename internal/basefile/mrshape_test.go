@@ -312,3 +312,32 @@ func TestDictionaryCappedAtDefaultPageSize(t *testing.T) {
 	defer got.Release()
 	assert.Equal(t, rowsJSON(t, rec), rowsJSON(t, dataColumns(t, got)))
 }
+
+// TestValuesLongerThanAPage: values over the page size each make pages of
+// their own, readable back, with small page headers (no page statistics).
+func TestValuesLongerThanAPage(t *testing.T) {
+	var vals []*string
+	for i := range 12 {
+		if i%3 == 1 {
+			vals = append(vals, nil)
+			continue
+		}
+		vals = append(vals, ptr(strings.Repeat(string(rune('a'+i)), 1_500_000)))
+	}
+	s, rec := stringsRecord(t, vals)
+	defer rec.Release()
+	b := writeBytes(t, s, rec, basefile.WriterOptions{})
+	md := openParquet(t, b).Metadata()
+	cm := &md.RowGroups[0].Columns[len(schema.MetaFields)].MetaData
+	pages := chunkPages(t, b, cm)
+	assert.Greater(t, len(pages), 3)
+	for i := 1; i < len(pages); i++ {
+		assert.Less(t, pages[i].Offset-pages[i-1].Offset, int64(3<<20))
+	}
+	assert.Nil(t, cm.Statistics.MinValue, "min+max over 4096 bytes: none")
+	r := openBytes(t, b)
+	got, err := r.ReadColumns(nil)
+	require.NoError(t, err)
+	defer got.Release()
+	assert.Equal(t, rowsJSON(t, rec), rowsJSON(t, dataColumns(t, got)))
+}

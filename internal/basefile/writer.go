@@ -100,6 +100,11 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		// Unbuffered: pages go straight to the shaper, so everything
 		// written by Close is the page index and the footer.
 		parquet.WriteBufferSize(-1),
+		// No statistics in page headers: parquet-mr stopped writing them
+		// (PARQUET-1365) once the page index holds them; parquet-go's put
+		// whole values (a 1 MiB string twice) and unsigned decimal bounds
+		// there.
+		parquet.DataPageStatistics(false),
 		parquet.CreatedBy("hoodie", "0.1.0", ""),
 		parquet.KeyValueMetadata(AvroSchemaKey, s.WithMetaFieldsJSON()),
 		parquet.KeyValueMetadata(WriterModelKey, WriterModelAvro),
@@ -107,8 +112,11 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 	for k, v := range opts.ExtraMetadata {
 		options = append(options, parquet.KeyValueMetadata(k, v))
 	}
-	config, err := parquet.NewWriterConfig(options...)
-	if err != nil {
+	// Validated here (NewWriter panics on a bad config), then handed to
+	// NewWriter as options: a *WriterConfig passed as an option is merged
+	// into the defaults with boolean ORs, which would turn
+	// DataPageStatistics(false) back on.
+	if _, err := parquet.NewWriterConfig(options...); err != nil {
 		return nil, fmt.Errorf("basefile: writer config: %w", err)
 	}
 	defer func() {
@@ -122,7 +130,7 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 	shape := newMRShaper(buf)
 	// The plain Writer, not GenericWriter[any]: the latter builds reflection
 	// write funcs that reject 2-level LIST groups, and we never use them.
-	pw := parquet.NewWriter(shape, config) //nolint:staticcheck // see above
+	pw := parquet.NewWriter(shape, options...) //nolint:staticcheck // see above
 	bw := &Writer{
 		out:      cw,
 		shape:    shape,
