@@ -24,7 +24,7 @@ type Stats struct {
 	Deletes      int64 // stored records deleted
 	Writes       int64 // rows in the files written (kept + new)
 	Duplicates   int64 // records combined away within the commit
-	LateDropped  int64 // records older than the stored version (event-time ordering)
+	LateDropped  int64 // records older than the stored version (event-time ordering): not applied, not in Updates, on both table types
 	FilesWritten int
 	BytesWritten int64
 	Partitions   int
@@ -289,6 +289,18 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	if err := earlyErr(); err != nil {
 		return nil, fmt.Errorf("writer: index: %w", err)
 	}
+	// Late records are counted whether or not their handle wrote anything.
+	var late int64
+	for i, r := range results {
+		if r == nil {
+			continue
+		}
+		late += r.late
+		if r.empty {
+			results[i] = nil
+		}
+	}
+	res.Stats.LateDropped += late
 	if p.mor {
 		w.hook("before-relocate")
 		if err := w.relocateLogs(ctx, tl, T, work, results); err != nil {
@@ -333,7 +345,6 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		res.Stats.Deletes += r.stat.NumDeletes
 		res.Stats.Writes += r.stat.NumWrites
 		res.Stats.BytesWritten += r.stat.TotalWriteBytes
-		res.Stats.LateDropped += r.late
 		res.Stats.FilesWritten++
 	}
 	res.Stats.Partitions = len(parts)

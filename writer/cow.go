@@ -37,6 +37,7 @@ type handleResult struct {
 	entries []index.Entry
 	removed []index.Key
 	late    int64
+	empty   bool // merge-on-read: nothing to write (only late records, or deletes of keys not stored)
 }
 
 type writeContext struct {

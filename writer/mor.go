@@ -52,15 +52,37 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 	// Soft deletes (_hoodie_is_deleted) obey the ordering rule against the
 	// stored record as in the copy-on-write merge: resolve them now and
 	// write only effective deletes, which every reader applies the same way.
-	soft := map[string]ref{}
+	// Under DefaultHoodieRecordPayload updates obey it too: a late event
+	// (an ordering value below the stored record's) would lose the merge in
+	// every reader and in compaction, so it is counted as late, as the
+	// copy-on-write merge counts it, and not written. The stored orderings
+	// come from the merged slice of this file group only (one the batch
+	// touches), read once for soft deletes and updates together.
+	check := map[string]ref{}
+	ordered := wc.payloadDefault && w.cfg.PrecombineField != ""
 	for k, r := range h.upd {
-		if r.isDelete() && !r.explicitDelete() {
-			soft[k] = r
+		switch {
+		case r.explicitDelete():
+		case r.isDelete():
+			check[k] = r
+		case ordered:
+			if _, ok := r.ordering(); ok {
+				check[k] = r
+			}
 		}
 	}
-	stored, err := wc.storedOrdering(ctx, lt.slice, soft)
+	stored, err := wc.storedOrdering(ctx, lt.slice, check)
 	if err != nil {
 		return nil, err
+	}
+	// late reports whether r loses against the stored record of key k.
+	late := func(k string, r ref) bool {
+		so, ok := stored[k]
+		if !ordered || !ok || !so.present {
+			return false
+		}
+		in, ok := r.ordering()
+		return ok && merge.Compare(in, so.ord) < 0
 	}
 
 	var updates []ref
@@ -69,17 +91,18 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 		switch {
 		case r.explicitDelete():
 		case r.isDelete():
-			so, ok := stored[k]
-			if !ok {
+			if _, ok := stored[k]; !ok {
 				continue // nothing stored to delete
 			}
-			if wc.payloadDefault && so.present {
-				if in, ok := r.ordering(); ok && merge.Compare(in, so.ord) < 0 {
-					res.late++
-					continue
-				}
+			if late(k, r) {
+				res.late++
+				continue
 			}
 		default:
+			if late(k, r) {
+				res.late++
+				continue
+			}
 			updates = append(updates, r)
 			continue
 		}
@@ -91,7 +114,9 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 	}
 	sortByKey(updates)
 	if len(updates) == 0 && len(deletes) == 0 {
-		return nil, nil
+		// Nothing to write (every record late, or deletes of keys not
+		// stored): no log file, but the late count still goes to Stats.
+		return &handleResult{late: res.late, empty: true}, nil
 	}
 
 	// Blocks: data blocks of at most blockRecords records, then one delete
@@ -221,8 +246,8 @@ type storedValue struct {
 	ord     merge.Ordering
 }
 
-// storedOrdering reads the merged slice for the given keys (soft deletes)
-// and returns, per key that is stored, its ordering value.
+// storedOrdering reads the merged slice for the given keys (soft deletes,
+// and updates under event-time ordering) and returns, per key that is stored, its ordering value.
 func (wc *writeContext) storedOrdering(ctx context.Context, s *table.FileSlice, keys map[string]ref) (map[string]storedValue, error) {
 	out := map[string]storedValue{}
 	if len(keys) == 0 {

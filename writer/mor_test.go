@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hoodie-lake/hoodie/internal/avroplan"
@@ -165,4 +166,84 @@ func TestMORLogRollsAtMaxSize(t *testing.T) {
 	for i := 0; i < len(recs); i += 997 {
 		require.Equal(t, int64(-i), got[modelKey{"a", fmt.Sprintf("k%06d", i)}].val)
 	}
+}
+
+// TestLateEventsCountedAlike: under DefaultHoodieRecordPayload a late event
+// (an ordering value below the stored record's) is counted in
+// Stats.LateDropped and not in Stats.Updates or the commit metadata's
+// numUpdateWrites, on merge-on-read as on copy-on-write, whether the stored
+// record is in the base file or in a log file; the snapshot keeps the
+// stored version. A merge-on-read commit of late events only writes no log
+// file. Both table types report the same counters for the same input.
+func TestLateEventsCountedAlike(t *testing.T) {
+	type counters struct{ inserts, updates, deletes, late, dups, metaUpdates int64 }
+	commits := [][]modelRec{
+		{ // stored: k1..k4 at ts 100, in the base file
+			{key: "k1", part: "a", ts: 100, val: 1}, {key: "k2", part: "a", ts: 100, val: 2},
+			{key: "k3", part: "a", ts: 100, val: 3}, {key: "k4", part: "a", ts: 100, val: 4},
+		},
+		{
+			{key: "k1", part: "a", ts: 200, val: 11},               // update
+			{key: "k2", part: "a", ts: 50, val: 12},                // late
+			{key: "k3", part: "a", ts: 50, val: 13, deleted: true}, // late soft delete
+			{key: "k4", part: "a", ts: 100, val: 14},               // a tie updates
+			{key: "k5", part: "a", ts: 100, val: 15},               // insert
+			{key: "k2", part: "a", ts: 40, val: 16},                // a duplicate, also late
+		},
+		{ // late only; on MOR k1's stored version (ts 200) is in a log file
+			{key: "k1", part: "a", ts: 150, val: 21}, {key: "k4", part: "a", ts: 99, val: 22},
+		},
+		{
+			{key: "k1", part: "a", ts: 150, val: 31}, // late against the log record
+			{key: "k2", part: "a", ts: 300, val: 32}, // update
+		},
+	}
+	want := []counters{
+		{inserts: 4},
+		{inserts: 1, updates: 2, late: 2, dups: 1, metaUpdates: 2},
+		{late: 2},
+		{updates: 1, late: 1, metaUpdates: 1},
+	}
+	got := map[table.TableType][]counters{}
+	snap := map[table.TableType]map[modelKey]modelRow{}
+	for _, typ := range []table.TableType{table.CopyOnWrite, table.MergeOnRead} {
+		t.Run(string(typ), func(t *testing.T) {
+			tbl, dir := newModelTable(t, table.PayloadDefault, typ)
+			w, err := Open(context.Background(), tbl, Options{IndexDir: dir + "/index"})
+			require.NoError(t, err)
+			defer func() { require.NoError(t, w.Close()) }()
+			var before map[modelKey]modelRow
+			for i, recs := range commits {
+				logsBefore := logFileCount(t, tbl)
+				res := upsertCommit(t, w, recs)
+				s := res.Stats
+				_, _, metaUpdates, _, _, _ := res.Metadata.Totals()
+				c := counters{s.Inserts, s.Updates, s.Deletes, s.LateDropped, s.Duplicates, metaUpdates}
+				got[typ] = append(got[typ], c)
+				assert.Equal(t, want[i], c, "commit %d", i)
+				after := readTable(t, tbl)
+				switch i {
+				case 1:
+					assert.Equal(t, before[modelKey{"a", "k2"}], after[modelKey{"a", "k2"}], "late update ignored")
+					assert.Equal(t, before[modelKey{"a", "k3"}], after[modelKey{"a", "k3"}], "late soft delete ignored")
+					assert.Equal(t, int64(11), after[modelKey{"a", "k1"}].val)
+					assert.Equal(t, int64(14), after[modelKey{"a", "k4"}].val)
+					assert.Len(t, after, 5)
+				case 2:
+					assert.Equal(t, before, after, "late events change nothing")
+					if typ == table.MergeOnRead {
+						assert.Equal(t, logsBefore, logFileCount(t, tbl), "no log file for late events only")
+						assert.Empty(t, res.Metadata.Stats())
+					}
+				case 3:
+					assert.Equal(t, before[modelKey{"a", "k1"}], after[modelKey{"a", "k1"}], "late against the log record")
+					assert.Equal(t, int64(32), after[modelKey{"a", "k2"}].val)
+				}
+				before = after
+			}
+			snap[typ] = noCT(before)
+		})
+	}
+	assert.Equal(t, got[table.CopyOnWrite], got[table.MergeOnRead], "the same counters on both table types")
+	assert.Equal(t, snap[table.CopyOnWrite], snap[table.MergeOnRead], "the same snapshot on both table types")
 }

@@ -18,7 +18,11 @@
 // a newer one; OverwriteWithLatestAvroPayload lets the incoming record
 // always win. A delete buffered with Delete removes the key whatever its
 // ordering; a row with `_hoodie_is_deleted = true` is a delete that obeys
-// the ordering rule like any other record.
+// the ordering rule like any other record. A late event is counted in
+// Stats.LateDropped on both table types: copy-on-write keeps the stored row
+// in the rewritten base file; merge-on-read compares it with the stored
+// ordering value of its file group (the merged slice) and does not write
+// it to the log, where every reader's merge would drop it anyway.
 //
 // Crash safety. Data files of instant T are written (each after its marker
 // under .hoodie/.temp/T) before T's completed timeline file, which is the

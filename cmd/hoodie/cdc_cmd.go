@@ -43,29 +43,29 @@ type cdcArgs struct {
 	concurrency    concurrencyValue
 }
 
-// cdcSummary is what cdc reports.
+// cdcSummary is what cdc counts; --output json prints it as cdcOutput.
 type cdcSummary struct {
-	Table      string   `json:"table"`
-	Created    bool     `json:"created"`
-	Inputs     int      `json:"inputs"`
-	Ordering   string   `json:"ordering,omitempty"` // lsn, binlog or ts_ms
-	Events     int64    `json:"events"`             // change events buffered for writing
-	Upserts    int64    `json:"upsertEvents"`       // c, r, u (and soft deletes)
-	DelEvents  int64    `json:"deleteEvents"`
-	Tombstones int64    `json:"tombstonesSkipped"`
-	Skipped    int64    `json:"linesAlreadyCommitted"`
-	Bad        int64    `json:"badEvents"`
-	Errors     string   `json:"errorsFile,omitempty"`
-	Commits    []string `json:"commits"`
-	Inserts    int64    `json:"inserts"`
-	Updates    int64    `json:"updates"`
-	Deletes    int64    `json:"deletes"`
-	Late       int64    `json:"lateIgnored"`
-	Combined   int64    `json:"duplicatesCombined"`
-	Truncates  int64    `json:"truncates"`       // applied with --on-truncate=delete-all
-	Messages   int64    `json:"messagesSkipped"` // --on-message=skip
-	Unchanged  int      `json:"inputsUnchanged"`
-	Seconds    float64  `json:"seconds"`
+	Table      string
+	Created    bool
+	Inputs     int
+	Ordering   string // lsn, binlog or ts_ms; "" before any event
+	Events     int64  // change events buffered for writing
+	Upserts    int64  // c, r, u (and soft deletes)
+	DelEvents  int64
+	Tombstones int64
+	Skipped    int64 // lines already committed by earlier runs
+	Bad        int64
+	Errors     string // the errors file; "" when no event was rejected
+	Commits    []commitJSON
+	Inserts    int64
+	Updates    int64
+	Deletes    int64
+	Late       int64
+	Combined   int64
+	Truncates  int64 // applied with --on-truncate=delete-all
+	Messages   int64 // --on-message=skip
+	Unchanged  int
+	Seconds    float64
 }
 
 func newCDCCmd(g *globalFlags) *cobra.Command {
@@ -243,7 +243,7 @@ func runCDC(cmd *cobra.Command, g *globalFlags, a *cdcArgs, inputs []string) err
 		return err
 	}
 	defer stopMetrics()
-	sum := &cdcSummary{Table: a.location, Inputs: len(sources), Commits: []string{}}
+	sum := &cdcSummary{Table: a.location, Inputs: len(sources), Commits: []commitJSON{}}
 	tbl, created, err := openOrCreateTable(ctx, st, &a.create, a.location, "cdc", false, stderr)
 	if err != nil {
 		return err
@@ -264,7 +264,7 @@ func runCDC(cmd *cobra.Command, g *globalFlags, a *cdcArgs, inputs []string) err
 	sum.Seconds = time.Since(start).Seconds()
 	out := cmd.OutOrStdout()
 	if g.output == "json" {
-		if err := printJSON(out, sum); err != nil {
+		if err := printJSON(out, newCDCOutput(sum)); err != nil {
 			return err
 		}
 	} else {
@@ -834,7 +834,7 @@ func (r *cdcRun) commit() error {
 	r.rs.committed(next)
 	r.m.committed(res)
 	s := res.Stats
-	r.sum.Commits = append(r.sum.Commits, res.Instant)
+	r.sum.Commits = append(r.sum.Commits, newCommitJSON(res))
 	r.sum.Inserts += s.Inserts
 	r.sum.Updates += s.Updates
 	r.sum.Deletes += s.Deletes

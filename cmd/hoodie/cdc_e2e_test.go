@@ -128,13 +128,13 @@ func TestCDCE2EReplayAndReorder(t *testing.T) {
 					args = append(args, "--soft-deletes")
 				}
 				out := e.run(t, "", append(args, first)...)
-				var sum cdcSummary
+				var sum cdcOutput
 				require.NoError(t, json.Unmarshal([]byte(out), &sum))
 				assert.True(t, sum.Created)
 				assert.Equal(t, int64(7), sum.Events)
-				assert.Equal(t, int64(1), sum.Tombstones)
-				assert.Equal(t, "lsn", sum.Ordering)
-				assert.Equal(t, int64(1), sum.Late, "the late update of 1 is ignored")
+				assert.Equal(t, int64(1), sum.TombstonesSkipped)
+				assert.Equal(t, optString("lsn"), sum.Ordering)
+				assert.Equal(t, int64(1), sum.LateIgnored, "the late update of 1 is ignored")
 				require.Len(t, sum.Commits, 7)
 
 				want := "id,name,score,__op,_source_pos\n1,ann,3,u,00000000000000000140\n3,cid,5,u,00000000000000000160\n"
@@ -146,7 +146,7 @@ func TestCDCE2EReplayAndReorder(t *testing.T) {
 				assert.Equal(t, want, e.query(t, loc, q), "after the first run")
 
 				out = e.run(t, "", append(args, replay)...)
-				sum = cdcSummary{}
+				sum = cdcOutput{}
 				require.NoError(t, json.Unmarshal([]byte(out), &sum))
 				require.Len(t, sum.Commits, 5)
 				if soft {
@@ -213,11 +213,11 @@ func TestCDCE2EMySQLEnvelopeStdin(t *testing.T) {
 				`{"schema":null,"payload":null}`,
 			)
 			out := e.run(t, in, "cdc", "--table", loc, "--key", "order_id", "--index-dir", filepath.Join(e.dir, "idx"), "--output", "json", "-")
-			var sum cdcSummary
+			var sum cdcOutput
 			require.NoError(t, json.Unmarshal([]byte(out), &sum))
-			assert.Equal(t, "binlog", sum.Ordering)
-			assert.Equal(t, int64(1), sum.Tombstones)
-			assert.Equal(t, int64(1), sum.DelEvents)
+			assert.Equal(t, optString("binlog"), sum.Ordering)
+			assert.Equal(t, int64(1), sum.TombstonesSkipped)
+			assert.Equal(t, int64(1), sum.DeleteEvents)
 			assert.Equal(t, "order_id,status,price,qty,_source_pos\n1,shipped,100.00,1,0000000010.00000000000000000200.0000000000\n",
 				e.query(t, loc, "SELECT order_id, status, price, qty, _source_pos FROM t ORDER BY order_id"))
 			assert.Equal(t, "qty,order_id\nINTEGER,BIGINT\n",
@@ -253,10 +253,10 @@ func TestCDCE2EErrors(t *testing.T) {
 	out, _, code := exitCode(t, "", "cdc", "--table", loc, "--key", "id", "--partition", "region",
 		"--index-dir", filepath.Join(dir, "idx"), "--errors", errFile, "--output", "json", in)
 	require.Equal(t, exitRejected, code, "rejected events: exit status 2, the good ones applied")
-	var sum cdcSummary
+	var sum cdcOutput
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
-	assert.Equal(t, int64(7), sum.Bad)
-	assert.Equal(t, errFile, sum.Errors)
+	assert.Equal(t, int64(7), sum.BadEvents)
+	assert.Equal(t, &errFile, sum.ErrorsFile)
 	assert.Equal(t, int64(2), sum.Events)
 
 	f, err := os.Open(errFile)

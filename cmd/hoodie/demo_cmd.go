@@ -174,15 +174,12 @@ type demoTotals struct {
 // first also replays part of the previous one: late versions (older time)
 // and updates (newer time).
 //
-// The counters are the same for both table types: an update replaces the
-// stored version, a late event (older event time than the stored
-// version, under DefaultHoodieRecordPayload) leaves it in place. A
-// copy-on-write commit resolves that while writing (Stats.LateDropped); a
-// merge-on-read commit writes late events to the log like updates (the
-// reader keeps the newer stored version), so its Stats.Updates count them.
-// The demo knows the event time of every stored version, so it counts the
-// late events itself and reports the rest of the writer's updates as
-// updates.
+// The counters mean the same on both table types, and are the writer's: an
+// update replaces the stored version; a late event (an older event time
+// than the stored version, under DefaultHoodieRecordPayload) leaves it in
+// place and is counted in Stats.LateDropped, not in Stats.Updates (the
+// copy-on-write merge keeps the stored row; a merge-on-read commit does not
+// write it to the log).
 func demoIngest(ctx context.Context, out io.Writer, tbl *table.Table, opts writer.Options, events, commits int) (demoTotals, error) {
 	var tot demoTotals
 	w, err := writer.Open(ctx, tbl, opts)
@@ -191,8 +188,6 @@ func demoIngest(ctx context.Context, out io.Writer, tbl *table.Table, opts write
 	}
 	defer w.Close()
 	gen := bench.NewGenerator(bench.WorkloadConfig{Seed: 7, DupShare: 0.05})
-	ordered := tbl.Config().PayloadClass == table.PayloadDefault
-	stored := map[string]int64{} // uuid -> event time of the stored version
 	var prev []bench.Event
 	fmt.Fprintf(out, "\ningesting %d events in %d commits (with retries, late events and updates):\n", events, commits)
 	for c := 0; c < commits; c++ {
@@ -217,39 +212,15 @@ func demoIngest(ctx context.Context, out io.Writer, tbl *table.Table, opts write
 			return tot, err
 		}
 		s := res.Stats
-		late := demoLate(stored, evs, ordered)
-		updates := s.Updates + s.LateDropped - late
 		tot.events += int64(len(evs))
 		tot.inserts += s.Inserts
-		tot.updates += updates
-		tot.late += late
+		tot.updates += s.Updates
+		tot.late += s.LateDropped
 		tot.retries += s.Duplicates
 		fmt.Fprintf(out, "  commit %s: %d events -> %d inserts, %d updates, %d late ignored, %d retries combined; %d files, %.1f MB in %s\n",
-			res.Instant, len(evs), s.Inserts, updates, late, s.Duplicates, s.FilesWritten, float64(s.BytesWritten)/(1<<20), s.Duration.Round(time.Millisecond))
+			res.Instant, len(evs), s.Inserts, s.Updates, s.LateDropped, s.Duplicates, s.FilesWritten, float64(s.BytesWritten)/(1<<20), s.Duration.Round(time.Millisecond))
 	}
 	return tot, nil
-}
-
-// demoLate counts the keys of a committed batch whose winning event (the
-// latest event time within the batch) is older than the stored version
-// (with ordered, i.e. DefaultHoodieRecordPayload; otherwise the incoming
-// record always wins) and records the batch's winners in stored.
-func demoLate(stored map[string]int64, evs []bench.Event, ordered bool) int64 {
-	winners := map[string]int64{}
-	for _, e := range evs {
-		if t, ok := winners[e.UUID]; !ok || e.Time >= t {
-			winners[e.UUID] = e.Time
-		}
-	}
-	var late int64
-	for k, t := range winners {
-		if old, ok := stored[k]; ok && ordered && t < old {
-			late++
-			continue
-		}
-		stored[k] = t
-	}
-	return late
 }
 
 // demoQuery asks DuckDB, over the snapshot (merged for MOR), for rows and

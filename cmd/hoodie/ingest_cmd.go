@@ -44,25 +44,26 @@ type ingestArgs struct {
 	concurrency concurrencyValue
 }
 
-// ingestSummary is what ingest reports.
+// ingestSummary is what ingest counts; --output json prints it as
+// ingestOutput.
 type ingestSummary struct {
-	Table        string   `json:"table"`
-	Created      bool     `json:"created"`
-	Inputs       int      `json:"inputs"`
-	Unchanged    int      `json:"inputsUnchanged"` // skipped: read to their end by earlier runs
-	Empty        int      `json:"inputsEmpty"`
-	SkippedFiles int      `json:"filesSkipped"` // in directories: hidden, or not an input format
-	Records      int64    `json:"records"`
-	Bad          int64    `json:"badRecords"`
-	Errors       string   `json:"errorsFile,omitempty"`
-	Commits      []string `json:"commits"`
-	Inserts      int64    `json:"inserts"`
-	Updates      int64    `json:"updates"`
-	Deletes      int64    `json:"deletes"`
-	Late         int64    `json:"lateIgnored"`
-	Combined     int64    `json:"duplicatesCombined"`
-	KeysNotFound int64    `json:"keysNotFound,omitempty"` // --op delete of keys without partition fields
-	Seconds      float64  `json:"seconds"`
+	Table        string
+	Created      bool
+	Inputs       int
+	Unchanged    int // skipped: read to their end by earlier runs
+	Empty        int
+	SkippedFiles int // in directories: hidden, or not an input format
+	Records      int64
+	Bad          int64
+	Errors       string // the errors file; "" when no row was rejected
+	Commits      []commitJSON
+	Inserts      int64
+	Updates      int64
+	Deletes      int64
+	Late         int64
+	Combined     int64
+	KeysNotFound int64 // --op delete of keys without partition fields
+	Seconds      float64
 }
 
 func newIngestCmd(g *globalFlags) *cobra.Command {
@@ -398,7 +399,7 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 		return err
 	}
 	defer stopMetrics()
-	sum := &ingestSummary{Table: a.location, Inputs: len(sources), SkippedFiles: len(skipped), Commits: []string{}}
+	sum := &ingestSummary{Table: a.location, Inputs: len(sources), SkippedFiles: len(skipped), Commits: []commitJSON{}}
 	tbl, created, err := openOrCreateTable(ctx, st, &a.create, a.location, "ingest", op == writer.OpDelete, stderr)
 	if err != nil {
 		return err
@@ -418,7 +419,7 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 	sum.Seconds = time.Since(start).Seconds()
 	out := cmd.OutOrStdout()
 	if g.output == "json" {
-		if err := printJSON(out, sum); err != nil {
+		if err := printJSON(out, newIngestOutput(sum)); err != nil {
 			return err
 		}
 	} else {
@@ -500,8 +501,8 @@ func (r *ingestRun) commit() error {
 	}
 	r.m.committed(res)
 	r.rs.committed(next)
-	r.sum.Commits = append(r.sum.Commits, res.Instant)
 	s := res.Stats
+	r.sum.Commits = append(r.sum.Commits, newCommitJSON(res))
 	r.sum.Inserts += s.Inserts
 	r.sum.Updates += s.Updates
 	r.sum.Deletes += s.Deletes

@@ -40,9 +40,9 @@ func exitCode(t *testing.T, stdin string, args ...string) (string, string, int) 
 	return out, errOut, ee.ExitCode()
 }
 
-func ingestSum(t *testing.T, out string) ingestSummary {
+func ingestSum(t *testing.T, out string) ingestOutput {
 	t.Helper()
-	var s ingestSummary
+	var s ingestOutput
 	require.NoError(t, json.Unmarshal([]byte(out), &s), out)
 	return s
 }
@@ -239,7 +239,7 @@ func TestCDCE2ETruncateMessagesAndTs(t *testing.T) {
 
 	out, stderr, code := exitCode(t, "", append(args, "--on-truncate", "delete-all", "--output", "json", in)...)
 	require.Equal(t, 0, code, stderr)
-	var sum cdcSummary
+	var sum cdcOutput
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
 	assert.Equal(t, int64(1), sum.Truncates)
 	assert.Equal(t, int64(2), sum.Deletes, "the truncate deleted both rows")
@@ -250,9 +250,9 @@ func TestCDCE2ETruncateMessagesAndTs(t *testing.T) {
 	msgs := writeFile(t, dir, "msgs.jsonl", lines(pgEvent("c", 10, nil, user(1, "ann", "eu", 1)), pgMessage(11)))
 	out, stderr, code = exitCode(t, "", "cdc", "--table", loc2, "--key", "id", "--index-dir", filepath.Join(dir, "idx2"), "--output", "json", msgs)
 	require.Equal(t, 0, code, stderr)
-	sum = cdcSummary{}
+	sum = cdcOutput{}
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
-	assert.Equal(t, int64(1), sum.Messages)
+	assert.Equal(t, int64(1), sum.MessagesSkipped)
 	_, stderr, code = exitCode(t, "", "cdc", "--table", loc2, "--index-dir", filepath.Join(dir, "idx2"), "--no-resume", "--on-message", "fail", msgs)
 	assert.NotEqual(t, 0, code)
 	assert.Contains(t, stderr, msgs+" line 2: message event")

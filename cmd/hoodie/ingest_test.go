@@ -38,13 +38,13 @@ func TestIngestAndQuery(t *testing.T) {
 	out, err := run(t, "ingest", "--table", loc, "--key", "uuid", "--precombine", "time", "--partition", "dt", "--hive-style",
 		"--errors", errFile, "--max-errors", "3", "--output", "json", j)
 	require.NoError(t, err)
-	var sum ingestSummary
+	var sum ingestOutput
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
 	assert.True(t, sum.Created)
 	assert.Equal(t, int64(3), sum.Records)
-	assert.Equal(t, int64(3), sum.Bad)
+	assert.Equal(t, int64(3), sum.BadRecords)
 	assert.Equal(t, int64(2), sum.Inserts)
-	assert.Equal(t, int64(1), sum.Combined)
+	assert.Equal(t, int64(1), sum.DuplicatesCombined)
 	require.Len(t, sum.Commits, 1)
 
 	// The bad rows, with their lines and reasons.
@@ -72,11 +72,11 @@ func TestIngestAndQuery(t *testing.T) {
 	c := writeFile(t, dir, "b.csv", "uuid,time,dt,score\nu2,20,2026-11-01,22\nu1,5,2026-11-01,99\nu4,1,2026-11-02,4\n")
 	out, err = run(t, "ingest", "--table", loc, "--output", "json", c)
 	require.NoError(t, err)
-	sum = ingestSummary{}
+	sum = ingestOutput{}
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
 	assert.False(t, sum.Created)
 	assert.Equal(t, int64(1), sum.Updates)
-	assert.Equal(t, int64(1), sum.Late)
+	assert.Equal(t, int64(1), sum.LateIgnored)
 	assert.Equal(t, int64(1), sum.Inserts)
 
 	out, err = run(t, "query", "--table", loc, "--output", "csv", "SELECT uuid, score, dt, meta FROM t ORDER BY uuid")

@@ -13,6 +13,7 @@ import (
 	"github.com/hoodie-lake/hoodie/compactor"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
+	"github.com/hoodie-lake/hoodie/writer"
 )
 
 // printJSON writes v as indented JSON (two spaces).
@@ -53,6 +54,10 @@ import (
 //     executed (compactOutput).
 //   - clean: an object with clean and archive (cleanOutput).
 //   - rollback: an object (rollbackOutput).
+//   - ingest: an object with the run's counters and commits, one object
+//     per commit (ingestOutput, commitJSON).
+//   - cdc: an object with the run's counters and commits (cdcOutput,
+//     commitJSON).
 //   - athena-ddl: an object with database, tables, partitions and
 //     statements (athenaOutput).
 //   - create: an object with location and properties, hoodie.properties as
@@ -337,4 +342,94 @@ func printRollback(ctx context.Context, w io.Writer, tbl *table.Table, before *t
 		out.RollbackInstant, out.RollbackTime = optString(inst.Timestamp), instantTime(inst.Timestamp)
 	}
 	return printJSON(w, out)
+}
+
+// commitJSON is one commit (or deltacommit) of ingest or cdc: its instant
+// and what it wrote.
+type commitJSON struct {
+	Instant            string  `json:"instant"`
+	Time               *string `json:"time"`
+	Inserts            int64   `json:"inserts"`
+	Updates            int64   `json:"updates"`
+	Deletes            int64   `json:"deletes"`
+	LateIgnored        int64   `json:"late_ignored"`        // older than the stored version (event-time ordering): not applied
+	DuplicatesCombined int64   `json:"duplicates_combined"` // records of one key combined within the commit
+	DurationSeconds    float64 `json:"duration_seconds"`
+}
+
+func newCommitJSON(res *writer.CommitResult) commitJSON {
+	s := res.Stats
+	return commitJSON{Instant: res.Instant, Time: instantTime(res.Instant), Inserts: s.Inserts, Updates: s.Updates, Deletes: s.Deletes,
+		LateIgnored: s.LateDropped, DuplicatesCombined: s.Duplicates, DurationSeconds: seconds(s.Duration)}
+}
+
+// nonNilCommits is cs, or [] when nil.
+func nonNilCommits(cs []commitJSON) []commitJSON {
+	if cs == nil {
+		return []commitJSON{}
+	}
+	return cs
+}
+
+// ingestOutput is ingest --output json. The counters of inserts through
+// duplicates_combined add up those of commits.
+type ingestOutput struct {
+	Table              string       `json:"table"`
+	Created            bool         `json:"created"` // the table was created by this run
+	Inputs             int          `json:"inputs"`
+	InputsUnchanged    int          `json:"inputs_unchanged"` // read to their end by earlier runs: skipped
+	InputsEmpty        int          `json:"inputs_empty"`
+	FilesSkipped       int          `json:"files_skipped"` // in directories: hidden, or not an input format
+	Records            int64        `json:"records"`       // good records read
+	BadRecords         int64        `json:"bad_records"`
+	ErrorsFile         *string      `json:"errors_file"` // where bad records were written; null if none
+	Commits            []commitJSON `json:"commits"`
+	Inserts            int64        `json:"inserts"`
+	Updates            int64        `json:"updates"`
+	Deletes            int64        `json:"deletes"`
+	LateIgnored        int64        `json:"late_ignored"`
+	DuplicatesCombined int64        `json:"duplicates_combined"`
+	KeysNotFound       int64        `json:"keys_not_found"` // --op delete: keys not in the table
+	DurationSeconds    float64      `json:"duration_seconds"`
+}
+
+func newIngestOutput(s *ingestSummary) ingestOutput {
+	return ingestOutput{Table: s.Table, Created: s.Created, Inputs: s.Inputs, InputsUnchanged: s.Unchanged, InputsEmpty: s.Empty,
+		FilesSkipped: s.SkippedFiles, Records: s.Records, BadRecords: s.Bad, ErrorsFile: optString(s.Errors),
+		Commits: nonNilCommits(s.Commits), Inserts: s.Inserts, Updates: s.Updates, Deletes: s.Deletes, LateIgnored: s.Late,
+		DuplicatesCombined: s.Combined, KeysNotFound: s.KeysNotFound, DurationSeconds: math.Round(s.Seconds*1e6) / 1e6}
+}
+
+// cdcOutput is cdc --output json. The counters of inserts through
+// duplicates_combined add up those of commits.
+type cdcOutput struct {
+	Table                 string       `json:"table"`
+	Created               bool         `json:"created"` // the table was created by this run
+	Inputs                int          `json:"inputs"`
+	InputsUnchanged       int          `json:"inputs_unchanged"` // applied to their end by earlier runs: skipped
+	Ordering              *string      `json:"ordering"`         // the position ordering events: lsn, binlog or ts_ms; null before any event
+	Events                int64        `json:"events"`           // change events applied (buffered for writing)
+	UpsertEvents          int64        `json:"upsert_events"`    // c, r, u (and soft deletes)
+	DeleteEvents          int64        `json:"delete_events"`
+	TombstonesSkipped     int64        `json:"tombstones_skipped"`
+	LinesAlreadyCommitted int64        `json:"lines_already_committed"` // skipped: committed by earlier runs
+	BadEvents             int64        `json:"bad_events"`
+	ErrorsFile            *string      `json:"errors_file"` // where bad events were written; null if none
+	Commits               []commitJSON `json:"commits"`
+	Inserts               int64        `json:"inserts"`
+	Updates               int64        `json:"updates"`
+	Deletes               int64        `json:"deletes"`
+	LateIgnored           int64        `json:"late_ignored"`
+	DuplicatesCombined    int64        `json:"duplicates_combined"`
+	Truncates             int64        `json:"truncates"`        // applied with --on-truncate=delete-all
+	MessagesSkipped       int64        `json:"messages_skipped"` // --on-message=skip
+	DurationSeconds       float64      `json:"duration_seconds"`
+}
+
+func newCDCOutput(s *cdcSummary) cdcOutput {
+	return cdcOutput{Table: s.Table, Created: s.Created, Inputs: s.Inputs, InputsUnchanged: s.Unchanged, Ordering: enum(s.Ordering),
+		Events: s.Events, UpsertEvents: s.Upserts, DeleteEvents: s.DelEvents, TombstonesSkipped: s.Tombstones,
+		LinesAlreadyCommitted: s.Skipped, BadEvents: s.Bad, ErrorsFile: optString(s.Errors), Commits: nonNilCommits(s.Commits),
+		Inserts: s.Inserts, Updates: s.Updates, Deletes: s.Deletes, LateIgnored: s.Late, DuplicatesCombined: s.Combined,
+		Truncates: s.Truncates, MessagesSkipped: s.Messages, DurationSeconds: math.Round(s.Seconds*1e6) / 1e6}
 }

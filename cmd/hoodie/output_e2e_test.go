@@ -258,13 +258,25 @@ func TestJSONShapesE2E(t *testing.T) {
 		`{"uuid":"u1","time":1,"dt":"2026-11-01","score":1.5}`,
 		`{"uuid":"u2","time":1,"dt":"2026-11-02","score":2.5}`,
 	))
-	b := writeFile(t, dir, "b.jsonl", lines(`{"uuid":"u1","time":2,"dt":"2026-11-01","score":9.5}`))
+	b := writeFile(t, dir, "b.jsonl", lines(
+		`{"uuid":"u1","time":2,"dt":"2026-11-01","score":9.5}`,
+		`{"uuid":"u2","time":0,"dt":"2026-11-02","score":0.5}`, // late: ignored
+	))
 	c := writeFile(t, dir, "c.jsonl", lines(`{"uuid":"u3","time":1,"dt":"2026-11-03","score":3.5}`))
-	must(t, "ingest", "--table", loc, "--type", "mor", "--key", "uuid", "--precombine", "time", "--partition", "dt", "--hive-style", "--index-dir", idx, a)
-	must(t, "ingest", "--table", loc, "--index-dir", idx, b)
+
+	// ingest: counters, errors_file and keys_not_found present (null, 0),
+	// one object per commit.
+	out := must(t, "ingest", "--table", loc, "--type", "mor", "--key", "uuid", "--precombine", "time", "--partition", "dt", "--hive-style", "--index-dir", idx,
+		"--output", "json", a)
+	checkIngestJSON(t, out, true)
+	out = must(t, "ingest", "--table", loc, "--index-dir", idx, "--output", "json", b)
+	ing := checkIngestJSON(t, out, false)
+	assert.Equal(t, int64(1), ing.Updates)
+	assert.Equal(t, int64(1), ing.LateIgnored, "merge-on-read counts late events")
+	assert.Equal(t, int64(1), ing.Commits[0].LateIgnored)
 
 	// files before compaction: a slice with a log file.
-	out := must(t, "files", "--table", loc, "--all", "--output", "json")
+	out = must(t, "files", "--table", loc, "--all", "--output", "json")
 	decodeJSON(t, "files", out)
 	var files struct {
 		AsOf       json.RawMessage   `json:"as_of"`
@@ -392,6 +404,83 @@ func TestJSONShapesE2E(t *testing.T) {
 	out = must(t, "query", "--table", loc, "--output", "json", "SELECT count(*) AS n FROM t")
 	decodeJSON(t, "query", out)
 	assert.JSONEq(t, `[{"n":2}]`, out)
+
+	// cdc: every key, ordering lowercase; a rejected event names the
+	// errors file.
+	users := filepath.Join(dir, "users")
+	ev := writeFile(t, dir, "cdc.jsonl", lines(
+		pgEvent("c", 10, nil, user(1, "ann", "eu", 1)),
+		pgEvent("c", 11, nil, user(2, "bob", "us", 2)),
+		pgEvent("u", 12, user(1, "ann", "eu", 1), user(1, "ann", "eu", 3)),
+		pgEvent("d", 13, user(2, "bob", "us", 2), nil),
+	))
+	out = must(t, "cdc", "--table", users, "--type", "mor", "--key", "id", "--partition", "region", "--index-dir", filepath.Join(dir, "uidx"),
+		"--commit-every", "2", "--output", "json", ev)
+	decodeJSON(t, "cdc", out)
+	assertKeys(t, "cdc", json.RawMessage(out), cdcOutput{})
+	var cd cdcOutput
+	require.NoError(t, json.Unmarshal([]byte(out), &cd))
+	assert.Equal(t, optString("lsn"), cd.Ordering)
+	assert.Nil(t, cd.ErrorsFile)
+	assert.Equal(t, int64(4), cd.Events)
+	assert.Equal(t, int64(3), cd.UpsertEvents)
+	assert.Equal(t, int64(1), cd.DeleteEvents)
+	checkCommitsJSON(t, "cdc", out, len(cd.Commits))
+	require.NotEmpty(t, cd.Commits)
+	var sum commitJSON
+	for _, c := range cd.Commits {
+		sum.Inserts += c.Inserts
+		sum.Updates += c.Updates
+		sum.Deletes += c.Deletes
+	}
+	assert.Equal(t, [3]int64{cd.Inserts, cd.Updates, cd.Deletes}, [3]int64{sum.Inserts, sum.Updates, sum.Deletes}, "commits add up")
+
+	bad := writeFile(t, dir, "bad.jsonl", lines(`{"op":"x"}`, pgEvent("c", 20, nil, user(3, "cid", "eu", 1))))
+	errFile := filepath.Join(dir, "bad.errors.jsonl")
+	out, _, code := exitCode(t, "", "cdc", "--table", users, "--index-dir", filepath.Join(dir, "uidx"), "--errors", errFile, "--output", "json", bad)
+	require.Equal(t, exitRejected, code)
+	decodeJSON(t, "cdc rejected", out)
+	assertKeys(t, "cdc rejected", json.RawMessage(out), cdcOutput{})
+	cd = cdcOutput{}
+	require.NoError(t, json.Unmarshal([]byte(out), &cd))
+	assert.Equal(t, int64(1), cd.BadEvents)
+	assert.Equal(t, &errFile, cd.ErrorsFile)
+}
+
+// checkIngestJSON checks ingest --output json: the convention, every key
+// of ingestOutput and of each commit, errors_file null without bad rows,
+// and counters that add up over the commits.
+func checkIngestJSON(t *testing.T, out string, created bool) ingestOutput {
+	t.Helper()
+	decodeJSON(t, "ingest", out)
+	assertKeys(t, "ingest", json.RawMessage(out), ingestOutput{})
+	var s ingestOutput
+	require.NoError(t, json.Unmarshal([]byte(out), &s))
+	assert.Equal(t, created, s.Created)
+	assert.Nil(t, s.ErrorsFile)
+	assert.Zero(t, s.KeysNotFound)
+	require.Len(t, s.Commits, 1)
+	checkCommitsJSON(t, "ingest", out, 1)
+	c := s.Commits[0]
+	assert.Equal(t, instantTime(c.Instant), c.Time)
+	assert.Equal(t, [5]int64{s.Inserts, s.Updates, s.Deletes, s.LateIgnored, s.DuplicatesCombined},
+		[5]int64{c.Inserts, c.Updates, c.Deletes, c.LateIgnored, c.DuplicatesCombined}, "commits add up")
+	assert.Less(t, s.DurationSeconds, 600.0, "seconds, not nanoseconds")
+	return s
+}
+
+// checkCommitsJSON checks that the commits of out have every key of
+// commitJSON.
+func checkCommitsJSON(t *testing.T, what, out string, n int) {
+	t.Helper()
+	var raw struct {
+		Commits []json.RawMessage `json:"commits"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &raw))
+	require.Len(t, raw.Commits, n)
+	for _, c := range raw.Commits {
+		assertKeys(t, what+" commit", c, commitJSON{})
+	}
 }
 
 // demoCommit is a commit line of the demo.
@@ -438,15 +527,9 @@ func TestDemoCountersE2E(t *testing.T) {
 			r, ok := byInstant[c.instant]
 			require.True(t, ok, c.instant)
 			assert.Equal(t, r.Inserts, c.inserts, "%s commit %d inserts", typ, i)
-			if typ == "cow" {
-				// The copy-on-write writer resolves late events itself:
-				// its updates exclude them.
-				assert.Equal(t, r.Updates, c.updates, "cow commit %d updates", i)
-			} else {
-				// Merge-on-read writes late events to the log with the
-				// updates; the demo tells them apart.
-				assert.Equal(t, r.Updates, c.updates+c.late, "mor commit %d: log records = updates + late", i)
-			}
+			// Both writers resolve late events against the stored
+			// version: the commit's numUpdateWrites excludes them.
+			assert.Equal(t, r.Updates, c.updates, "%s commit %d updates", typ, i)
 			if i > 0 {
 				assert.Positive(t, c.late, "%s commit %d carries late events", typ, i)
 				assert.Positive(t, c.updates, "%s commit %d carries updates", typ, i)

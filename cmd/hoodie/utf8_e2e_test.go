@@ -57,10 +57,10 @@ func TestIngestE2EInvalidUTF8(t *testing.T) {
 	out, _, code := exitCode(t, "", "ingest", "--table", loc, "--key", "id", "--precombine", "ts",
 		"--index-dir", filepath.Join(dir, "idx"), "--errors", errFile, "--output", "json", csvIn, jsonIn, pqIn)
 	require.Equal(t, exitRejected, code, "bad rows do not fail the run: the good ones commit, the exit status says rows were rejected")
-	var sum ingestSummary
+	var sum ingestOutput
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
 	assert.Equal(t, int64(5), sum.Records)
-	assert.Equal(t, int64(6), sum.Bad)
+	assert.Equal(t, int64(6), sum.BadRecords)
 	require.Len(t, sum.Commits, 1)
 
 	f, err := os.Open(errFile)
@@ -144,9 +144,9 @@ func TestCDCE2EInvalidUTF8(t *testing.T) {
 	out, _, code := exitCode(t, "", "cdc", "--table", loc, "--key", "id", "--partition", "region",
 		"--index-dir", filepath.Join(dir, "idx"), "--errors", errFile, "--output", "json", in)
 	require.Equal(t, exitRejected, code)
-	var sum cdcSummary
+	var sum cdcOutput
 	require.NoError(t, json.Unmarshal([]byte(out), &sum))
-	assert.Equal(t, int64(3), sum.Bad)
+	assert.Equal(t, int64(3), sum.BadEvents)
 	assert.Equal(t, int64(2), sum.Events)
 
 	got := readBadRows(t, errFile)
