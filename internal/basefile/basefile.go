@@ -79,10 +79,12 @@
 // rewrites the footer and page index at Close (see mrShaper). Encodings
 // parquet-go would otherwise choose and parquet-mr never writes with v1 pages —
 // DELTA_LENGTH_BYTE_ARRAY above all, which Spark 3.5's vectorized reader
-// misreads in pages holding nulls — never appear. Pages are cut once their
-// values take the page size in PLAIN encoding (writeColumn), so the
-// dictionary stays within about twice the dictionary page size before the
-// PLAIN fallback. Remaining differences, invisible to readers: created_by
+// misreads in pages holding nulls — never appear. parquet-go checks the
+// dictionary's size only when it cuts a page, and cuts dictionary-encoded
+// pages only when their ids fill one; so pages are cut by the PLAIN size of
+// their values (writeColumn: half the page size while dictionary-encoded,
+// with the fallback at half the dictionary page size), which keeps every
+// dictionary page within the dictionary page size, as parquet-mr's. Remaining differences, invisible to readers: created_by
 // names hoodie; the chunk's column_orders and size statistics are
 // parquet-go's; page headers declare RLE levels where parquet-mr declares
 // BIT_PACKED for absent levels; and parquet-mr drops the dictionary of a

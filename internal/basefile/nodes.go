@@ -244,6 +244,22 @@ func buildNode(name string, t *schema.Type, parentDef, parentRep int, leaf *int,
 	return n, wrap(leafEncoded(node)), nil
 }
 
+// dictionaryLeaf reports whether leaf i (node n) is dictionary-encoded, as
+// leafEncoded and buildTree chose.
+func dictionaryLeaf(n *pnode, i int) bool {
+	if i < len(schema.MetaFields) && metaPlain[n.name] {
+		return false
+	}
+	if n.ptype == nil {
+		return false
+	}
+	switch n.ptype.Kind() {
+	case parquet.Boolean, parquet.FixedLenByteArray:
+		return false
+	}
+	return true
+}
+
 // leafEncoded gives a leaf the value encoding parquet-mr 1.13 uses for its
 // physical type with writer version PARQUET_1_0
 // (DefaultV1ValuesWriterFactory): BOOLEAN and FIXED_LEN_BYTE_ARRAY are PLAIN

@@ -46,8 +46,9 @@ type Writer struct {
 	rgDec     map[int]minMax
 	decStats  []map[int]minMax
 	// pageRaw is, per leaf, the PLAIN size of the values written since the
-	// last page cut (see writeColumn).
-	pageRaw []int64
+	// last page cut; pageLimit where writeColumn cuts the next page.
+	pageRaw   []int64
+	pageLimit []int64
 
 	rows, rgRows int64
 	rgStart      int64
@@ -94,7 +95,11 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		parquet.DataPageVersion(1),
 		// Hudi sets the dictionary page size to the page size
 		// (HoodieBaseParquetWriter: withDictionaryPageSize(pageSize)).
-		parquet.DictionaryMaxBytes(int64(opts.PageSize)),
+		// parquet-go checks the limit only when it cuts a page, so the
+		// limit is half of it and dictionary-encoded pages are cut every
+		// half page size of values (writeColumn): the dictionary never
+		// passes the page size.
+		parquet.DictionaryMaxBytes(int64(opts.PageSize/2)),
 		// parquet-mr's column index truncate length (64 bytes).
 		parquet.ColumnIndexSizeLimit(func([]string) int { return columnIndexTruncateLength }),
 		// Unbuffered: pages go straight to the shaper, so everything
@@ -148,6 +153,7 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		return nil, fmt.Errorf("%w: parquet-go built %d columns, want %d", ErrUnsupported, len(bw.cols), len(root.leaves))
 	}
 	bw.pageRaw = make([]int64, len(root.leaves))
+	bw.pageLimit = make([]int64, len(root.leaves))
 	bw.leafNodes = make([]*pnode, len(root.leaves))
 	collectLeafNodes(root, bw.leafNodes)
 	for i, n := range bw.leafNodes {
@@ -156,6 +162,10 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		}
 		if isBinaryDecimal(n) {
 			bw.decLeaves = append(bw.decLeaves, i)
+		}
+		bw.pageLimit[i] = int64(opts.PageSize)
+		if dictionaryLeaf(n, i) {
+			bw.pageLimit[i] = int64(opts.PageSize / 2)
 		}
 	}
 	return bw, nil
@@ -322,12 +332,13 @@ func (w *Writer) trackKey(k []byte) {
 // dictionary without bound. parquet-mr cuts pages by size and falls back
 // from the dictionary to PLAIN once the dictionary exceeds the dictionary
 // page size; cutting at PageSize of raw values lets parquet-go's fallback
-// (checked at every page cut, WriterConfig DictionaryMaxBytes) keep the
-// dictionary within about twice that size, and PLAIN pages near PageSize.
+// (checked at every page cut, WriterConfig DictionaryMaxBytes = PageSize/2)
+// keep the dictionary within PageSize: dictionary-encoded leaves are cut at
+// PageSize/2 of values, PLAIN-only leaves at PageSize.
 func (w *Writer) writeColumn(leaf int, vals []parquet.Value) error {
 	const pageRows = 1024
 	cw := w.cols[leaf]
-	limit := int64(w.opts.PageSize)
+	limit := w.pageLimit[leaf]
 	for len(vals) > 0 {
 		if w.pageRaw[leaf] >= limit {
 			if err := cw.Flush(); err != nil {
