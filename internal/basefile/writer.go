@@ -99,7 +99,7 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		// limit is half of it and dictionary-encoded pages are cut every
 		// half page size of values (writeColumn): the dictionary never
 		// passes the page size.
-		parquet.DictionaryMaxBytes(int64(opts.PageSize/2)),
+		parquet.DictionaryMaxBytes(int64(opts.PageSize / 2)),
 		// parquet-mr's column index truncate length (64 bytes).
 		parquet.ColumnIndexSizeLimit(func([]string) int { return columnIndexTruncateLength }),
 		// Unbuffered: pages go straight to the shaper, so everything
