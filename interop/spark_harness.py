@@ -20,10 +20,22 @@ Requests ("op"):
             requested rollback plans, the table schema (TableSchemaResolver),
             and the latest base files of every partition
             (HoodieTableFileSystemView over a file listing).
+  read_arrow {path, query, options, conf, columns, out} -> {rows: n}: the
+            read of "read" (same query types and options; only the given
+            columns if any), with the Spark SQL
+            settings in conf (e.g. spark.sql.parquet.enableVectorizedReader)
+            set for this request only and restored after, written by Spark as
+            Parquet to a scratch directory and from there by pyarrow as one
+            Arrow IPC file to out (unsorted; no Python row objects, no
+            driver-side collect). Used by the reader matrix
+            (interop/matrix_test.go).
   write     {path, rows, schema (Spark DDL), options, mode} -> {} : a Hudi
             datasource write (df.write.format("hudi").options(...).mode(...)).
+            With {parquet: file} instead of rows and schema, the DataFrame is
+            that Parquet file (read with Spark's non-vectorized reader).
   sql       {sql} -> {rows}
 """
+import contextlib
 import json
 import os
 import sys
@@ -58,6 +70,59 @@ class Harness:
     # --- reads ---------------------------------------------------------
 
     def read(self, req):
+        rows = [row.asDict(recursive=True) for row in self.reader(req).load(req["path"]).collect()]
+        rows.sort(key=lambda x: tuple(str(x.get(k) or "") for k in ("_hoodie_partition_path", "_hoodie_record_key", "_hoodie_file_name", "_hoodie_commit_seqno")))
+        return {"rows": [canonical(x) for x in rows]}
+
+    def read_arrow(self, req):
+        import glob
+        import shutil
+        import tempfile
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        # The rows leave Spark through its own Parquet writer (timestamps as
+        # TIMESTAMP_MICROS, not INT96) into a scratch directory, then pyarrow
+        # turns them into one Arrow IPC file: a collect to the driver would
+        # hold the whole table several times in the driver's small heap.
+        scratch = tempfile.mkdtemp(prefix="hoodie-read-arrow-", dir=os.path.dirname(req["out"]))
+        try:
+            with self.conf(req.get("conf")):
+                with self.conf({"spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+                                "spark.sql.parquet.compression.codec": "uncompressed"}):
+                    df = self.reader(req).load(req["path"])
+                    if req.get("columns"):
+                        df = df.select(*[f"`{c}`" for c in req["columns"]])
+                    df.write.mode("overwrite").option("parquet.enable.dictionary", "false").parquet(scratch)
+            parts = sorted(glob.glob(os.path.join(scratch, "part-*.parquet")))
+            tables = [pq.ParquetFile(f).read() for f in parts]
+            table = pa.concat_tables(tables) if tables else pa.table({})
+            with pa.OSFile(req["out"], "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+                w.write_table(table)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return {"rows": table.num_rows}
+
+    @contextlib.contextmanager
+    def conf(self, settings):
+        """Sets Spark SQL settings for one request, restoring (or unsetting)
+        them after."""
+        old = {}
+        try:
+            for k, v in (settings or {}).items():
+                old[k] = self.spark.conf.get(k, None)
+                self.spark.conf.set(k, str(v))
+            yield
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    self.spark.conf.unset(k)
+                else:
+                    self.spark.conf.set(k, v)
+
+    def reader(self, req):
+        """The DataFrameReader of a read request (query type and options)."""
         q = req.get("query", "snapshot")
         r = self.spark.read.format("hudi")
         if q == "snapshot":
@@ -75,9 +140,7 @@ class Harness:
             raise ValueError(f"unknown query type {q!r}")
         for k, v in (req.get("options") or {}).items():
             r = r.option(k, v)
-        rows = [row.asDict(recursive=True) for row in r.load(req["path"]).collect()]
-        rows.sort(key=lambda x: tuple(str(x.get(k) or "") for k in ("_hoodie_partition_path", "_hoodie_record_key", "_hoodie_file_name", "_hoodie_commit_seqno")))
-        return {"rows": [canonical(x) for x in rows]}
+        return r
 
     def sql(self, req):
         rows = [row.asDict(recursive=True) for row in self.spark.sql(req["sql"]).collect()]
@@ -86,11 +149,20 @@ class Harness:
     # --- writes --------------------------------------------------------
 
     def write(self, req):
-        df = self.spark.createDataFrame(req.get("rows") or [], schema=req["schema"])
+        if req.get("parquet"):
+            with self.conf({"spark.sql.parquet.enableVectorizedReader": "false"}):
+                df = self.spark.read.parquet(req["parquet"]).cache()
+                df.count()
+        else:
+            df = self.spark.createDataFrame(req.get("rows") or [], schema=req["schema"])
         w = df.write.format("hudi")
         for k, v in (req.get("options") or {}).items():
             w = w.option(k, str(v))
-        w.mode(req.get("mode", "append")).save(req["path"])
+        try:
+            w.mode(req.get("mode", "append")).save(req["path"])
+        finally:
+            if req.get("parquet"):
+                df.unpersist()
         return {}
 
     # --- Hudi's own validation -----------------------------------------

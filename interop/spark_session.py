@@ -3,14 +3,16 @@
 quiet logs.
 
 The bundle jar is resolved once by scripts/spark.sh into the cache directory
-(~/.cache/hoodie/spark/jars); HOODIE_SPARK_JAR overrides its path."""
+(~/.cache/hoodie/spark/jars); HOODIE_SPARK_JAR overrides its path.
+HOODIE_HUDI_VERSION selects another bundle version (the reader matrix runs a
+second process with Hudi 1.0.2: `scripts/spark.sh 1.0.2` fetches its jar)."""
 import atexit
 import os
 import shutil
 import sys
 import tempfile
 
-HUDI_VERSION = "0.15.0"
+HUDI_VERSION = os.environ.get("HOODIE_HUDI_VERSION") or "0.15.0"
 BUNDLE = f"hudi-spark3.5-bundle_2.12-{HUDI_VERSION}.jar"
 
 HERE = os.path.dirname(os.path.abspath(__file__))
