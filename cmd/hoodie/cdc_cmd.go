@@ -56,16 +56,11 @@ type cdcSummary struct {
 	Skipped    int64 // lines already committed by earlier runs
 	Bad        int64
 	Errors     string // the errors file; "" when no event was rejected
-	Commits    []commitJSON
-	Inserts    int64
-	Updates    int64
-	Deletes    int64
-	Late       int64
-	Combined   int64
-	Truncates  int64 // applied with --on-truncate=delete-all
-	Messages   int64 // --on-message=skip
-	Unchanged  int
-	Seconds    float64
+	commitTally
+	Truncates int64 // applied with --on-truncate=delete-all
+	Messages  int64 // --on-message=skip
+	Unchanged int
+	Seconds   float64
 }
 
 func newCDCCmd(g *globalFlags) *cobra.Command {
@@ -243,7 +238,7 @@ func runCDC(cmd *cobra.Command, g *globalFlags, a *cdcArgs, inputs []string) err
 		return err
 	}
 	defer stopMetrics()
-	sum := &cdcSummary{Table: a.location, Inputs: len(sources), Commits: []commitJSON{}}
+	sum := &cdcSummary{Table: a.location, Inputs: len(sources), commitTally: commitTally{Commits: []commitJSON{}}}
 	tbl, created, err := openOrCreateTable(ctx, st, &a.create, a.location, "cdc", false, stderr)
 	if err != nil {
 		return err
@@ -833,15 +828,7 @@ func (r *cdcRun) commit() error {
 	}
 	r.rs.committed(next)
 	r.m.committed(res)
-	s := res.Stats
-	r.sum.Commits = append(r.sum.Commits, newCommitJSON(res))
-	r.sum.Inserts += s.Inserts
-	r.sum.Updates += s.Updates
-	r.sum.Deletes += s.Deletes
-	r.sum.Late += s.LateDropped
-	r.sum.Combined += s.Duplicates
-	r.prog.logf("hoodie: committed %s: %d inserts, %d updates, %d deletes, %d late ignored, %d duplicates combined (%s)\n",
-		res.Instant, s.Inserts, s.Updates, s.Deletes, s.LateDropped, s.Duplicates, s.Duration.Round(time.Millisecond))
+	r.sum.add(res, r.prog.logf)
 	return nil
 }
 

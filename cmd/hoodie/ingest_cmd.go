@@ -56,12 +56,7 @@ type ingestSummary struct {
 	Records      int64
 	Bad          int64
 	Errors       string // the errors file; "" when no row was rejected
-	Commits      []commitJSON
-	Inserts      int64
-	Updates      int64
-	Deletes      int64
-	Late         int64
-	Combined     int64
+	commitTally
 	KeysNotFound int64 // --op delete of keys without partition fields
 	Seconds      float64
 }
@@ -399,7 +394,7 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 		return err
 	}
 	defer stopMetrics()
-	sum := &ingestSummary{Table: a.location, Inputs: len(sources), SkippedFiles: len(skipped), Commits: []commitJSON{}}
+	sum := &ingestSummary{Table: a.location, Inputs: len(sources), SkippedFiles: len(skipped), commitTally: commitTally{Commits: []commitJSON{}}}
 	tbl, created, err := openOrCreateTable(ctx, st, &a.create, a.location, "ingest", op == writer.OpDelete, stderr)
 	if err != nil {
 		return err
@@ -501,15 +496,7 @@ func (r *ingestRun) commit() error {
 	}
 	r.m.committed(res)
 	r.rs.committed(next)
-	s := res.Stats
-	r.sum.Commits = append(r.sum.Commits, newCommitJSON(res))
-	r.sum.Inserts += s.Inserts
-	r.sum.Updates += s.Updates
-	r.sum.Deletes += s.Deletes
-	r.sum.Late += s.LateDropped
-	r.sum.Combined += s.Duplicates
-	r.prog.logf("hoodie: committed %s: %d inserts, %d updates, %d deletes, %d late ignored, %d duplicates combined (%s)\n",
-		res.Instant, s.Inserts, s.Updates, s.Deletes, s.LateDropped, s.Duplicates, s.Duration.Round(time.Millisecond))
+	r.sum.add(res, r.prog.logf)
 	return nil
 }
 

@@ -433,3 +433,26 @@ func newCDCOutput(s *cdcSummary) cdcOutput {
 		Inserts: s.Inserts, Updates: s.Updates, Deletes: s.Deletes, LateIgnored: s.Late, DuplicatesCombined: s.Combined,
 		Truncates: s.Truncates, MessagesSkipped: s.Messages, DurationSeconds: math.Round(s.Seconds*1e6) / 1e6}
 }
+
+// commitTally sums the commits of an ingest or cdc run.
+type commitTally struct {
+	Commits  []commitJSON
+	Inserts  int64
+	Updates  int64
+	Deletes  int64
+	Late     int64
+	Combined int64
+}
+
+// add counts a commit and logs it through logf.
+func (t *commitTally) add(res *writer.CommitResult, logf func(format string, args ...any)) {
+	s := res.Stats
+	t.Commits = append(t.Commits, newCommitJSON(res))
+	t.Inserts += s.Inserts
+	t.Updates += s.Updates
+	t.Deletes += s.Deletes
+	t.Late += s.LateDropped
+	t.Combined += s.Duplicates
+	logf("hoodie: committed %s: %d inserts, %d updates, %d deletes, %d late ignored, %d duplicates combined (%s)\n",
+		res.Instant, s.Inserts, s.Updates, s.Deletes, s.LateDropped, s.Duplicates, s.Duration.Round(time.Millisecond))
+}
