@@ -1,7 +1,8 @@
 // Package writer upserts, inserts and deletes records of Arrow record
-// batches into a Hudi copy-on-write table, one instant per Commit, with
-// record-level dedup by the table's precombine (ordering) field and a
-// Badger record-key index that routes updates to their file groups.
+// batches into a Hudi copy-on-write or merge-on-read table, one instant per
+// Commit, with record-level dedup by the table's precombine (ordering)
+// field and a Badger record-key index that routes updates to their file
+// groups.
 //
 // The write path, stage by stage:
 //

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -119,12 +120,15 @@ func TestKillIngest(t *testing.T) {
 		cmd := exec.Command(bin, "ingest", "--table", loc, "--s3-endpoint", srv.Endpoint, "--s3-path-style",
 			"--key", "id", "--precombine", "ts", "--partition", "part", "--type", "mor", "--op", "insert",
 			"--commit-every", "500", "--index-dir", idx, input)
+		// The child's output is kept for the failure message.
+		var output bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &output, &output
 		require.NoError(t, cmd.Start())
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
 		case err := <-done:
-			require.NoError(t, err, "an uninterrupted run finishes cleanly")
+			require.NoError(t, err, "an uninterrupted run finishes cleanly; its output:\n%s", output.String())
 			require.Equal(t, int64(lines), check(loc), "a finished run committed every record once")
 			newTable()
 		case <-time.After(time.Duration(50+rng.IntN(700)) * time.Millisecond):
