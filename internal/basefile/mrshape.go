@@ -8,7 +8,6 @@ import (
 	"io"
 	"slices"
 
-	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -644,19 +643,7 @@ func mrStatistics(s *format.Statistics, signed bool) {
 // (SortOrder.SIGNED): numbers, booleans, dates, timestamps and decimals, but
 // not strings, binary or fixed bytes without a decimal annotation.
 func signedOrder(n *pnode) bool {
-	if n.ptype == nil {
-		return false
-	}
-	if lt := n.ptype.LogicalType(); lt != nil {
-		if _, ok := lt.Value.(*format.DecimalType); ok {
-			return true
-		}
-	}
-	switch n.ptype.Kind() {
-	case parquet.ByteArray, parquet.FixedLenByteArray:
-		return false
-	}
-	return true
+	return n.ptype != nil && (isDecimal(n) || !isBinary(n))
 }
 
 // cmpSignedBE compares two big-endian two's-complement integers of any

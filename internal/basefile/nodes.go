@@ -42,6 +42,8 @@ type pnode struct {
 	avro   *schema.Type
 	ptype  parquet.Type
 	leaves []int // leaf column indexes under (and including) this node
+	// dict: the writer dictionary-encodes this leaf (leafEncoded).
+	dict bool
 }
 
 func (n *pnode) collectLeaves() []int {
@@ -113,10 +115,7 @@ func buildTree(s *schema.Schema) (*parquet.Schema, *pnode, error) {
 			arrow: arrow.BinaryTypes.String, avro: &schema.Type{Kind: schema.String, Nullable: true},
 			ptype: parquet.String().Type()}
 		leaf++
-		node := parquet.Optional(leafEncoded(parquet.String()))
-		if metaPlain[m] {
-			node = parquet.Optional(parquet.Encoded(parquet.String(), &parquet.Plain))
-		}
+		node := parquet.Optional(leafEncoded(n, parquet.String(), !metaPlain[m]))
 		root.children = append(root.children, n)
 		fields = append(fields, &namedField{Node: node, name: m})
 	}
@@ -183,6 +182,7 @@ func buildNode(name string, t *schema.Type, parentDef, parentRep int, leaf *int,
 		kv := &pnode{name: "key_value", kind: pStruct, repeated: true, def: n.def + 1, rep: n.rep + 1}
 		key := &pnode{name: "key", kind: pLeaf, def: kv.def, rep: kv.rep, leaf: *leaf,
 			arrow: arrow.BinaryTypes.String, avro: &schema.Type{Kind: schema.String}, ptype: parquet.String().Type()}
+		keyNode := leafEncoded(key, parquet.String(), true)
 		*leaf++
 		val, valNode, err := buildNode("value", t.Values, kv.def, kv.rep, leaf, false)
 		if err != nil {
@@ -191,7 +191,7 @@ func buildNode(name string, t *schema.Type, parentDef, parentRep int, leaf *int,
 		kv.children = []*pnode{key, val}
 		n.children = []*pnode{kv}
 		kvNode := &groupNode{repeated: true, typ: plainGroupType, fields: []parquet.Field{
-			&namedField{Node: parquet.Required(leafEncoded(parquet.String())), name: "key"},
+			&namedField{Node: parquet.Required(keyNode), name: "key"},
 			&namedField{Node: valNode, name: "value"},
 		}}
 		return n, group([]parquet.Field{&namedField{Node: kvNode, name: "key_value"}}, mapGroupType), nil
@@ -241,23 +241,29 @@ func buildNode(name string, t *schema.Type, parentDef, parentRep int, leaf *int,
 		return nil, nil, fmt.Errorf("%w: field %q: %v", ErrUnsupported, name, t.Kind)
 	}
 	n.ptype = node.Type()
-	return n, wrap(leafEncoded(node)), nil
+	return n, wrap(leafEncoded(n, node, true)), nil
 }
 
-// dictionaryLeaf reports whether leaf i (node n) is dictionary-encoded, as
-// leafEncoded and buildTree chose.
-func dictionaryLeaf(n *pnode, i int) bool {
-	if i < len(schema.MetaFields) && metaPlain[n.name] {
-		return false
-	}
+// isDecimal reports a leaf annotated DECIMAL.
+func isDecimal(n *pnode) bool {
 	if n.ptype == nil {
 		return false
 	}
-	switch n.ptype.Kind() {
-	case parquet.Boolean, parquet.FixedLenByteArray:
+	lt := n.ptype.LogicalType()
+	if lt == nil {
 		return false
 	}
-	return true
+	_, ok := lt.Value.(*format.DecimalType)
+	return ok
+}
+
+// isBinary reports a leaf stored as BYTE_ARRAY or FIXED_LEN_BYTE_ARRAY.
+func isBinary(n *pnode) bool {
+	if n.ptype == nil {
+		return false
+	}
+	k := n.ptype.Kind()
+	return k == parquet.ByteArray || k == parquet.FixedLenByteArray
 }
 
 // leafEncoded gives a leaf the value encoding parquet-mr 1.13 uses for its
@@ -267,10 +273,16 @@ func dictionaryLeaf(n *pnode, i int) bool {
 // type starts with a dictionary and falls back to PLAIN once the dictionary
 // outgrows the dictionary page size (WriterConfig DictionaryMaxBytes).
 // parquet-go names the dictionary encoding RLE_DICTIONARY; mrshape.go renames
-// it PLAIN_DICTIONARY, the name parquet-mr uses on v1 pages.
-func leafEncoded(node parquet.Node) parquet.Node {
+// it PLAIN_DICTIONARY, the name parquet-mr uses on v1 pages. dict false
+// forces PLAIN (the all-distinct meta columns). The choice is recorded in
+// n.dict for the writer's page cutting.
+func leafEncoded(n *pnode, node parquet.Node, dict bool) parquet.Node {
 	switch node.Type().Kind() {
 	case parquet.Boolean, parquet.FixedLenByteArray:
+		dict = false
+	}
+	n.dict = dict
+	if !dict {
 		return parquet.Encoded(node, &parquet.Plain)
 	}
 	return parquet.Encoded(node, &parquet.PlainDictionary)

@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/format"
 )
 
 // chunkRows bounds the rows shredded before handing values to parquet-go;
@@ -160,11 +159,11 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		if n == nil {
 			return nil, fmt.Errorf("%w: leaf %d missing from the column tree", ErrUnsupported, i)
 		}
-		if isBinaryDecimal(n) {
+		if isDecimal(n) && isBinary(n) {
 			bw.decLeaves = append(bw.decLeaves, i)
 		}
 		bw.pageLimit[i] = int64(opts.PageSize)
-		if dictionaryLeaf(n, i) {
+		if n.dict {
 			bw.pageLimit[i] = int64(opts.PageSize / 2)
 		}
 	}
@@ -480,24 +479,6 @@ func collectLeafNodes(n *pnode, out []*pnode) {
 	for _, c := range n.children {
 		collectLeafNodes(c, out)
 	}
-}
-
-// isBinaryDecimal reports a decimal leaf stored as BYTE_ARRAY or
-// FIXED_LEN_BYTE_ARRAY.
-func isBinaryDecimal(n *pnode) bool {
-	if n.ptype == nil {
-		return false
-	}
-	k := n.ptype.Kind()
-	if k != parquet.ByteArray && k != parquet.FixedLenByteArray {
-		return false
-	}
-	lt := n.ptype.LogicalType()
-	if lt == nil {
-		return false
-	}
-	_, ok := lt.Value.(*format.DecimalType)
-	return ok
 }
 
 // Abort stops the Writer without writing a footer; the destination holds a
