@@ -814,22 +814,7 @@ func (r *cdcRun) check(b *ingest.Batch, del bool, at func(line int64, field, rea
 
 // commit commits the buffered rows with the checkpoint of the lines read.
 func (r *cdcRun) commit() error {
-	if r.w.Buffered() == 0 {
-		return nil // progress (bad rows, tombstones only) goes with the next commit
-	}
-	next, err := r.rs.next()
-	if err != nil {
-		return err
-	}
-	res, err := r.w.CommitWithCheckpoint(r.ctx, next.String())
-	if err != nil {
-		r.m.commitFailed()
-		return err
-	}
-	r.rs.committed(next)
-	r.m.committed(res)
-	r.sum.add(res, r.prog.logf)
-	return nil
+	return commitBuffered(r.ctx, r.w, r.rs, r.m, &r.sum.commitTally, r.prog)
 }
 
 func truncRaw(s string) string {

@@ -488,3 +488,26 @@ func skipDone(ctx context.Context, tr *inputTracker, b *ingest.Batch) (*ingest.B
 	b.Rec, b.Lines, b.Ends = rec, lines, ends
 	return b, bad, nil
 }
+
+// commitBuffered commits w's buffered records with rs's next checkpoint and
+// counts the commit in m and t (ingest and cdc alike). With nothing
+// buffered it commits nothing: progress over bad rows or skipped events
+// goes with the next commit.
+func commitBuffered(ctx context.Context, w *writer.Writer, rs *resumeState, m *metrics, t *commitTally, prog *progress) error {
+	if w.Buffered() == 0 {
+		return nil
+	}
+	next, err := rs.next()
+	if err != nil {
+		return err
+	}
+	res, err := w.CommitWithCheckpoint(ctx, next.String())
+	if err != nil {
+		m.commitFailed()
+		return err
+	}
+	rs.committed(next)
+	m.committed(res)
+	t.add(res, prog.logf)
+	return nil
+}

@@ -482,22 +482,7 @@ func (r *ingestRun) ingestOptions(w *writer.Writer) ingest.Options {
 // read.
 func (r *ingestRun) commit() error {
 	r.pending = 0
-	if r.w.Buffered() == 0 {
-		return nil // progress (bad rows only) goes with the next commit
-	}
-	next, err := r.rs.next()
-	if err != nil {
-		return err
-	}
-	res, err := r.w.CommitWithCheckpoint(r.ctx, next.String())
-	if err != nil {
-		r.m.commitFailed()
-		return err
-	}
-	r.m.committed(res)
-	r.rs.committed(next)
-	r.sum.add(res, r.prog.logf)
-	return nil
+	return commitBuffered(r.ctx, r.w, r.rs, r.m, &r.sum.commitTally, r.prog)
 }
 
 // displayName is how messages name an input.
