@@ -268,7 +268,7 @@ func Open(ctx context.Context, st storage.Storage) (*Table, error) {
 // has by default), which hoodie reads by listing storage, as hudi-rs does
 // for v6 tables, without looking into .hoodie/metadata.
 //
-// A table that fails Config.Validate is opened read-only: Writable returns
+// A table that fails Config.ValidateWrite is opened read-only: Writable returns
 // why, and its Storage fails every Create and Delete with that error, so
 // handing it to a writer, compactor, cleaner or rollback changes nothing
 // and fails with, e.g., ErrMetadataTableEnabled. Other tables are opened
@@ -282,7 +282,7 @@ func OpenForRead(ctx context.Context, st storage.Storage) (*Table, error) {
 		return nil, fmt.Errorf("table: open: %w", err)
 	}
 	t := &Table{st: st}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateWrite(); err != nil { // ValidateRead passed above
 		t.readOnly = fmt.Errorf("table: opened read-only: %w", err)
 		t.st = &readOnlyStorage{Storage: st, err: t.readOnly}
 	}
