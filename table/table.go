@@ -336,7 +336,7 @@ func loadProperties(ctx context.Context, st storage.Storage) (map[string]string,
 	if mainErr == nil {
 		return props, nil
 	}
-	if ctx.Err() != nil || storageUnavailable(mainErr) {
+	if ctx.Err() != nil || storage.Unavailable(mainErr) {
 		return nil, fmt.Errorf("table: open: %w", mainErr)
 	}
 	props, backupErr := readPropertiesFile(ctx, st, PropertiesBackupFile)
@@ -350,13 +350,6 @@ func loadProperties(ctx context.Context, st storage.Storage) (map[string]string,
 		return nil, fmt.Errorf("table: open: %w", mainErr)
 	}
 	return nil, fmt.Errorf("table: open: %w", errors.Join(mainErr, backupErr))
-}
-
-// storageUnavailable reports a store that cannot be read at all (no such
-// bucket, refused credentials, no answer): the backup would fail the same
-// way, after as long again.
-func storageUnavailable(err error) bool {
-	return errors.Is(err, storage.ErrNoSuchBucket) || errors.Is(err, storage.ErrAccessDenied) || errors.Is(err, storage.ErrUnreachable)
 }
 
 // UpdateProperties changes hoodie.properties with Java's backup protocol so

@@ -223,7 +223,7 @@ func (s *S3) checkBucket(ctx context.Context, op, key string) error {
 		return nil
 	}
 	mapped := s.mapErr(ctx, op, key, err)
-	if errors.Is(mapped, ErrNoSuchBucket) || errors.Is(mapped, ErrAccessDenied) || errors.Is(mapped, ErrUnreachable) || ctx.Err() != nil {
+	if Unavailable(mapped) || ctx.Err() != nil {
 		return mapped
 	}
 	return nil

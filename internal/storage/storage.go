@@ -234,3 +234,10 @@ func yieldSorted(infos []ObjectInfo, yield func(ObjectInfo, error) bool) bool {
 	}
 	return true
 }
+
+// Unavailable reports an error that says the store itself cannot be read —
+// no such bucket, refused credentials, no answer — rather than that one
+// object is missing.
+func Unavailable(err error) bool {
+	return errors.Is(err, ErrNoSuchBucket) || errors.Is(err, ErrAccessDenied) || errors.Is(err, ErrUnreachable)
+}
