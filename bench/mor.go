@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/compactor"
-	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
 )
@@ -17,7 +16,7 @@ import (
 // files, Bytes their size; MergedPerSec is log records merged per second.
 func runCompact(ctx context.Context, tbl *table.Table) (Result, error) {
 	start := time.Now()
-	sc, results, err := compactor.Run(ctx, tbl, compactor.Options{Force: true, Compression: basefile.Snappy}, false, false)
+	sc, results, err := compactor.Run(ctx, tbl, compactor.Options{Force: true, Compression: table.Snappy}, false, false)
 	if err != nil {
 		return Result{}, fmt.Errorf("compaction: %w", err)
 	}

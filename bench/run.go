@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/index"
-	"github.com/hoodie-lake/hoodie/internal/basefile"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
 	"github.com/parquet-go/parquet-go"
@@ -273,7 +272,7 @@ func createTable(ctx context.Context, st storage.Storage, typ table.TableType) (
 // typ: snappy; merge-on-read without small-file packing, so updates go to
 // log files and inserts to new file groups.
 func writerOptions(indexDir string, typ table.TableType) writer.Options {
-	o := writer.Options{IndexDir: indexDir, Compression: basefile.Snappy}
+	o := writer.Options{IndexDir: indexDir, Compression: table.Snappy}
 	if typ == table.MergeOnRead {
 		o.SmallFileLimit = -1
 	}

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
 )

@@ -9,8 +9,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hoodie-lake/hoodie/internal/avroplan"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )

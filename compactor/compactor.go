@@ -42,11 +42,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoodie-lake/hoodie/internal/avroplan"
-	"github.com/hoodie-lake/hoodie/internal/basefile"
+	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
 	"github.com/hoodie-lake/hoodie/internal/merge"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -89,7 +88,7 @@ type Options struct {
 	// Parallelism bounds file groups merged at once. Default GOMAXPROCS.
 	Parallelism int
 	// Compression of the new base files. Default Snappy.
-	Compression basefile.Compression
+	Compression table.Compression
 	// Progress, if set, receives the operations done per execution.
 	Progress func(step string, done, total int64)
 

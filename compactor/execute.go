@@ -12,14 +12,14 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
-	"github.com/hoodie-lake/hoodie/internal/avroplan"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/bloom"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
 	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"golang.org/x/sync/errgroup"
@@ -181,7 +181,11 @@ func compactOne(ctx context.Context, st storage.Storage, T string, i int, op avr
 		return nil, err
 	}
 	defer sw.Abort()
-	fw, err := basefile.NewWriter(sw, sch, basefile.WriterOptions{Compression: opts.Compression})
+	codec, err := basefile.CompressionNamed(string(opts.Compression))
+	if err != nil {
+		return nil, fmt.Errorf("compactor: %w", err)
+	}
+	fw, err := basefile.NewWriter(sw, sch, basefile.WriterOptions{Compression: codec})
 	if err != nil {
 		return nil, err
 	}

@@ -79,8 +79,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hoodie-lake/hoodie/compactor"
-	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hoodie-lake/hoodie/bench"
 	"github.com/hoodie-lake/hoodie/compactor"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/hoodie-lake/hoodie/writer"

@@ -37,7 +37,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -70,7 +70,10 @@ type Snapshot struct {
 	Files  []table.BaseFileInfo // base files of the read (COW, read-optimized, or MOR slices without logs)
 	Merged []*table.FileSlice   // MOR slices with log files, merged on read
 	Schema *arrow.Schema        // with meta columns
-	Table  *schema.Schema       // the table schema (data columns), nil before the first commit
+	// TableSchema is the table schema (data columns), nil before the first
+	// commit; AvroSchema is the same as the Avro JSON of the commit metadata.
+	TableSchema *arrow.Schema
+	AvroSchema  string
 }
 
 // NeedsMerge reports whether the read merges log files (a merge-on-read
@@ -114,7 +117,7 @@ func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error
 			return nil, fmt.Errorf("reader: table schema: %w", err)
 		}
 		s.Schema = sch.ToArrowWithMeta()
-		s.Table = sch
+		s.TableSchema, s.AvroSchema = sch.ToArrow(), sch.AvroJSON()
 	}
 	if s.Schema == nil && len(s.Merged) > 0 {
 		return nil, fmt.Errorf("%w: merge-on-read snapshot without a table schema", ErrUnsupported)

@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hoodie-lake/hoodie/internal/avroplan"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
 

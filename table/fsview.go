@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
 

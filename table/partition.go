@@ -13,7 +13,7 @@ import (
 
 	"github.com/hoodie-lake/hoodie/internal/hivepath"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 )
 
 // PartitionMetadataFile marks a directory as a Hudi partition. It is a

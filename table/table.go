@@ -32,7 +32,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 )
 
 // Paths relative to the table's base path.

@@ -15,7 +15,7 @@
 // once. Loading the timeline is one LIST of .hoodie/ with a "/" delimiter;
 // instant contents are read only when asked for.
 //
-// timeline depends on internal/storage only; it never imports table.
+// timeline depends on storage only; it never imports table.
 package timeline
 
 import (

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 )
 
 // MetaFolder is the folder holding the timeline, relative to the table base.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/bloom"
 	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -74,7 +74,11 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 		return nil, err
 	}
 	defer sw.Abort()
-	fw, err := basefile.NewWriter(sw, wc.schema, basefile.WriterOptions{Compression: wc.w.opts.Compression})
+	codec, err := basefile.CompressionNamed(string(wc.w.opts.Compression))
+	if err != nil {
+		return nil, fmt.Errorf("writer: %w", err)
+	}
+	fw, err := basefile.NewWriter(sw, wc.schema, basefile.WriterOptions{Compression: codec})
 	if err != nil {
 		return nil, err
 	}

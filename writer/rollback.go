@@ -11,10 +11,10 @@ import (
 	"path"
 	"strings"
 
-	"github.com/hoodie-lake/hoodie/internal/avroplan"
+	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )

@@ -56,7 +56,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/keygen"
 	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -96,7 +96,7 @@ type Options struct {
 	// 100 MB; negative disables small-file packing.
 	SmallFileLimit int64
 	// Compression of base files. Default snappy.
-	Compression basefile.Compression
+	Compression table.Compression
 	// Parallelism bounds the file groups written at once. Default
 	// GOMAXPROCS.
 	Parallelism int
@@ -166,6 +166,9 @@ func (o *Options) ensureDefaults() error {
 	}
 	if o.IndexTTL < 0 {
 		return fmt.Errorf("writer: negative IndexTTL")
+	}
+	if _, err := basefile.CompressionNamed(string(o.Compression)); err != nil {
+		return fmt.Errorf("writer: Compression: %w", err)
 	}
 	return nil
 }
@@ -310,15 +313,27 @@ func currentSchema(ctx context.Context, st storage.Storage, tl *timeline.Timelin
 	return sch, nil
 }
 
-// Schema returns the writer's current table schema (nil before the first
-// batch of a table created without one).
-func (w *Writer) Schema() *schema.Schema {
+// Schema returns the writer's current table schema, data columns only, as
+// Arrow (nil before the first batch of a table created without one).
+func (w *Writer) Schema() *arrow.Schema {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.mu.schema == nil {
 		return nil
 	}
-	return w.mu.schema.Clone()
+	return w.mu.schema.ToArrow()
+}
+
+// AvroSchema returns the writer's current table schema as the Avro JSON
+// Hudi records in commit metadata ("" before the first batch of a table
+// created without one).
+func (w *Writer) AvroSchema() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.schema == nil {
+		return ""
+	}
+	return w.mu.schema.AvroJSON()
 }
 
 // Upsert buffers records to insert or update by key.

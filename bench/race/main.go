@@ -28,9 +28,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/hoodie-lake/hoodie/bench"
-	"github.com/hoodie-lake/hoodie/internal/basefile"
-	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
 )
@@ -176,7 +175,7 @@ func runHoodie(ctx context.Context, cfg config) error {
 	if err != nil {
 		return fmt.Errorf("create table: %w", err)
 	}
-	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: filepath.Join(cfg.dir, "hoodie_index"), Compression: basefile.Snappy})
+	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: filepath.Join(cfg.dir, "hoodie_index"), Compression: table.Snappy})
 	if err != nil {
 		return fmt.Errorf("open writer: %w", err)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/hoodie-lake/hoodie/internal/hivepath"
 	"github.com/hoodie-lake/hoodie/internal/schema"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/spf13/cobra"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/bench"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/spf13/cobra"
 )

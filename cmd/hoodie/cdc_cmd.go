@@ -614,7 +614,7 @@ func (r *cdcRun) hint() *arrow.Schema {
 	var fs []arrow.Field
 	seen := map[string]bool{}
 	if s := r.w.Schema(); s != nil {
-		for _, f := range s.ToArrow().Fields() {
+		for _, f := range s.Fields() {
 			fs = append(fs, f)
 			seen[f.Name] = true
 		}
@@ -635,7 +635,7 @@ func (r *cdcRun) hint() *arrow.Schema {
 func (r *cdcRun) ordered(inferred *arrow.Schema) *arrow.Schema {
 	var names []string
 	if s := r.w.Schema(); s != nil {
-		for _, f := range s.ToArrow().Fields() {
+		for _, f := range s.Fields() {
 			names = append(names, f.Name)
 		}
 	}
@@ -754,7 +754,7 @@ func (r *cdcRun) check(b *ingest.Batch, del bool, at func(line int64, field, rea
 		!slices.ContainsFunc(miss, func(n string) bool { return strings.Contains(n, ".") }) {
 		var ts *arrow.Schema
 		if s := r.w.Schema(); s != nil {
-			ts = s.ToArrow()
+			ts = s
 		}
 		b.Rec = withNullColumns(b.Rec, miss, ts)
 	}

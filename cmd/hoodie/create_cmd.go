@@ -6,7 +6,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/spf13/cobra"
 )

@@ -20,7 +20,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/ingest"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/hoodie-lake/hoodie/writer"
@@ -472,7 +472,7 @@ func (r *ingestRun) ingestOptions(w *writer.Writer) ingest.Options {
 	opts := ingest.Options{InferDates: r.a.inferDates}
 	if w != nil {
 		if s := w.Schema(); s != nil {
-			opts.Hint = s.ToArrow()
+			opts.Hint = s
 		}
 	}
 	return opts
@@ -671,7 +671,7 @@ func (r *ingestRun) source(src source) error {
 					}
 					var ts *arrow.Schema
 					if s := r.w.Schema(); s != nil {
-						ts = s.ToArrow()
+						ts = s
 					}
 					rec = withNullColumns(rec, miss, ts)
 				}

@@ -18,8 +18,8 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/schema"
-	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/spf13/cobra"
 )
@@ -154,13 +154,17 @@ func writeMerged(ctx context.Context, snap *reader.Snapshot, sl *table.FileSlice
 		return err
 	}
 	defer f.Close()
-	fw, err := basefile.NewWriter(f, snap.Table, basefile.WriterOptions{})
+	sch, err := schema.ParseAvro([]byte(snap.AvroSchema))
+	if err != nil {
+		return fmt.Errorf("query: table schema: %w", err)
+	}
+	fw, err := basefile.NewWriter(f, sch, basefile.WriterOptions{})
 	if err != nil {
 		return err
 	}
 	defer fw.Abort()
-	names := make([]string, len(snap.Table.Fields))
-	for i, fl := range snap.Table.Fields {
+	names := make([]string, len(sch.Fields))
+	for i, fl := range sch.Fields {
 		names[i] = fl.Name
 	}
 	str := func(rec arrow.RecordBatch, name string) basefile.Strings {

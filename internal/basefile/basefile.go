@@ -101,6 +101,7 @@ package basefile
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/gzip"
@@ -209,4 +210,20 @@ type FileInfo struct {
 	Size         int64
 	MinRecordKey string
 	MaxRecordKey string
+}
+
+// CompressionNamed returns the codec Hudi's hoodie.parquet.compression.codec
+// names: "snappy" (also ""), "zstd", "gzip" or "uncompressed".
+func CompressionNamed(name string) (Compression, error) {
+	switch strings.ToLower(name) {
+	case "", "snappy":
+		return Snappy, nil
+	case "zstd":
+		return Zstd, nil
+	case "gzip":
+		return Gzip, nil
+	case "uncompressed", "none":
+		return Uncompressed, nil
+	}
+	return 0, fmt.Errorf("%w: compression codec %q (snappy, zstd, gzip or uncompressed)", ErrUnsupported, name)
 }

@@ -17,25 +17,25 @@ const module = "github.com/hoodie-lake/hoodie/"
 
 // forbidden lists, per package (relative to the module), the packages it
 // must not import: the dependency direction cmd → writer/compactor →
-// table/timeline/index → internal/storage, and codecs that take
+// table/timeline/index → storage, and codecs that take
 // io.Reader/io.Writer instead of storage.
 var forbidden = map[string][]string{
 	"timeline":          {"table", "writer", "index", "reader", "bench", "cmd"},
 	"table":             {"writer", "index", "reader", "bench", "cmd"},
-	"index":             {"table", "timeline", "writer", "reader", "bench", "cmd", "internal/storage"},
+	"index":             {"table", "timeline", "writer", "reader", "bench", "cmd", "storage"},
 	"reader":            {"writer", "index", "bench", "cmd"},
 	"writer":            {"bench", "cmd"},
 	"internal/merge":    {"writer", "reader", "index", "bench", "cmd"},
 	"compactor":         {"writer", "reader", "index", "bench", "cmd"},
-	"internal/storage":  {"table", "timeline", "index", "writer", "reader", "bench", "cmd"},
-	"internal/basefile": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
-	"internal/schema":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
-	"internal/keygen":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
-	"internal/bloom":    {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
-	"internal/hivepath": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
-	"internal/avroplan": {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
-	"internal/logfile":  {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
-	"internal/ingest":   {"internal/storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"storage":           {"table", "timeline", "index", "writer", "reader", "bench", "cmd"},
+	"internal/basefile": {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/schema":   {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/keygen":   {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/bloom":    {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/hivepath": {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"avroplan":          {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/logfile":  {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/ingest":   {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 }
 
 // TestImportDirection parses every non-test Go file and checks its imports

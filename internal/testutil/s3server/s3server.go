@@ -43,7 +43,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 )
 
 // Environment variables naming an already running server.

@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
+	"github.com/hoodie-lake/hoodie/storage"
 )
 
 // fakeS3 answers every request with the next scripted status (the last one

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
+	"github.com/hoodie-lake/hoodie/storage"
 )
 
 // TestParseLocationHostile: table locations from flags and config never

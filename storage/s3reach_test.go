@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
+	"github.com/hoodie-lake/hoodie/storage"
 )
 
 // Tests of reaching S3: a missing bucket, refused credentials, and

@@ -6,9 +6,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
-	"github.com/hoodie-lake/hoodie/internal/storage/storagetest"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
+	"github.com/hoodie-lake/hoodie/storage"
+	"github.com/hoodie-lake/hoodie/storage/storagetest"
 )
 
 func TestMain(m *testing.M) { s3server.Main(m) }

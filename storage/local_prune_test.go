@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hoodie-lake/hoodie/internal/storage"
+	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/stretchr/testify/require"
 )
 

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hoodie-lake/hoodie/internal/avroplan"
+	"github.com/hoodie-lake/hoodie/avroplan"
 )
 
 func TestArchivedEntryRoundTrip(t *testing.T) {
