@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
@@ -101,7 +102,7 @@ type S3RequestsResult struct {
 	// CommitSeconds: the counted Upsert + Commit.
 	CommitSeconds float64 `json:"commitSeconds"`
 	// Ops are the commit's storage operations by request kind, counted by
-	// a storage.Faulty wrapper around the S3 store.
+	// a counting wrapper around the S3 store.
 	Ops map[string]int `json:"ops"`
 	// Requests are the commit's HTTP requests by kind as the server
 	// received them (nil without a proxied endpoint); GetBytes the bytes
@@ -166,7 +167,7 @@ func RunS3Requests(ctx context.Context, cfg S3RequestsConfig, log io.Writer) ([]
 func countOne(ctx context.Context, loc storage.Location, name, indexDir string, proxy *countingProxy, typ table.TableType, n int, cfg S3RequestsConfig, log io.Writer) (S3RequestsResult, error) {
 	r := S3RequestsResult{TableType: typeName(typ), Partitions: n, TableRows: n * cfg.RowsPerPartition}
 	prefix := strings.Trim(loc.Path+"/"+name, "/")
-	direct, err := storage.NewS3(ctx, loc.Bucket, prefix, cfg.Options)
+	direct, err := storage.NewS3(ctx, loc.Host, prefix, cfg.Options.S3)
 	if err != nil {
 		return r, err
 	}
@@ -178,15 +179,15 @@ func countOne(ctx context.Context, loc storage.Location, name, indexDir string, 
 
 	inner := storage.Storage(direct)
 	if proxy != nil {
-		opts := cfg.Options
-		opts.S3Endpoint, opts.S3PathStyle = proxy.URL, true
-		if inner, err = storage.NewS3(ctx, loc.Bucket, prefix, opts); err != nil {
+		opts := cfg.Options.S3
+		opts.Endpoint, opts.PathStyle = proxy.URL, true
+		if inner, err = storage.NewS3(ctx, loc.Host, prefix, opts); err != nil {
 			return r, err
 		}
 		proxy.Reset()
 	}
 	ops := &opCounter{}
-	st := storage.NewFaulty(inner, ops)
+	st := storagefault.NewFaulty(inner, ops)
 	tbl, err := table.Open(ctx, st)
 	if err != nil {
 		return r, err
@@ -232,20 +233,20 @@ func FormatCounts(m map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
-// opCounter is a storage.Injector that fails nothing and counts the
+// opCounter is a storagefault.Injector that fails nothing and counts the
 // operations by the request kind they become on S3.
 type opCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
 }
 
-var opKinds = map[storage.OpKind]string{
-	storage.OpRead: ReqGet, storage.OpStat: ReqHead, storage.OpClose: ReqPut,
-	storage.OpList: ReqList, storage.OpDelete: ReqDelete,
+var opKinds = map[storagefault.OpKind]string{
+	storagefault.OpRead: ReqGet, storagefault.OpStat: ReqHead, storagefault.OpClose: ReqPut,
+	storagefault.OpList: ReqList, storagefault.OpDelete: ReqDelete,
 }
 
-// MaybeError implements storage.Injector.
-func (c *opCounter) MaybeError(op storage.Op) error {
+// MaybeError implements storagefault.Injector.
+func (c *opCounter) MaybeError(op storagefault.Op) error {
 	k, ok := opKinds[op.Kind]
 	if !ok {
 		return nil // create and write are not requests of their own
@@ -273,8 +274,8 @@ func (c *opCounter) Reset() map[string]int {
 
 // s3Endpoint is the endpoint the S3 store would use for opts ("" for AWS).
 func s3Endpoint(opts storage.Options) string {
-	if opts.S3Endpoint != "" {
-		return opts.S3Endpoint
+	if opts.S3.Endpoint != "" {
+		return opts.S3.Endpoint
 	}
 	for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
 		if v := os.Getenv(k); v != "" {

@@ -564,10 +564,10 @@ func ReadArchiveFile(ctx context.Context, st storage.Storage, key string) ([]*av
 // splitAvroContent splits Avro data block content (version 3) into datums.
 func splitAvroContent(c []byte) ([][]byte, error) {
 	if len(c) < 8 {
-		return nil, errors.New("short Avro data block")
+		return nil, errors.New("cleaner: short Avro data block")
 	}
 	if v := binary.BigEndian.Uint32(c); v != logfile.BlockVersion {
-		return nil, fmt.Errorf("Avro data block version %d", v)
+		return nil, fmt.Errorf("cleaner: Avro data block version %d", v)
 	}
 	n := binary.BigEndian.Uint32(c[4:])
 	c = c[8:]

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/cleaner"
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
+	"github.com/hoodie-lake/hoodie/internal/testutil/model"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -69,7 +71,7 @@ func TestArchiveRoundTrip(t *testing.T) {
 			// A second clean moves ECTR on; then archival goes down to 4.
 			_, err = cleaner.Clean(ctx, tbl, cleaner.Options{CommitsRetained: 3})
 			require.NoError(t, err)
-			res, err = cleaner.Archive(ctx, tbl, cleaner.ArchiveOptions{MinToKeep: 4, MaxToKeep: 6})
+			_, err = cleaner.Archive(ctx, tbl, cleaner.ArchiveOptions{MinToKeep: 4, MaxToKeep: 6})
 			require.NoError(t, err)
 			tl, err := timeline.Load(ctx, st)
 			require.NoError(t, err)
@@ -190,15 +192,12 @@ func TestArchiveCrash(t *testing.T) {
 	require.NoError(t, err)
 	refEntries := len(archivedEntries(t, ref))
 
-	count := storage.Counter(storage.Match{})
-	_, err = cleaner.Archive(ctx, faultyTable(t, base.Clone(), count), opts)
-	require.NoError(t, err)
-	for i := range count.Count() {
-		mem := base.Clone()
-		crash := storage.OnIndex(i, storage.ModeCrash, storage.Match{})
-		_, err := cleaner.Archive(ctx, faultyTable(t, mem, crash), opts)
-		require.Error(t, err, "op %d", i)
-		op, _ := crash.Fired()
+	run := func(p *model.Point) error {
+		_, err := cleaner.Archive(ctx, faultyTable(t, p), opts)
+		return err
+	}
+	model.Sweep(t, base, model.SweepOptions{Mode: storagefault.ModeCrash, Deferred: true, MustFail: true}, run, func(t *testing.T, p *model.Point) {
+		i, mem, op := p.N, p.Mem, p.Op
 		tbl, err := table.Open(ctx, mem)
 		require.NoError(t, err)
 		assert.Equal(t, snap, rows(t, tbl, ""), "crash at %d (%v)", i, op)
@@ -209,5 +208,5 @@ func TestArchiveCrash(t *testing.T) {
 		assert.Equal(t, refTL.String(), tl.String(), "crash at %d (%v)", i, op)
 		assert.Len(t, archivedEntries(t, mem), refEntries, "crash at %d (%v)", i, op)
 		assert.Equal(t, snap, rows(t, tbl, ""))
-	}
+	})
 }

@@ -165,10 +165,11 @@ func Clean(ctx context.Context, tbl *table.Table, opts Options) (*Result, error)
 		if err := avroplan.Encode(&buf, p.plan); err != nil {
 			return res, fmt.Errorf("cleaner: %w", err)
 		}
-		inst, err := timeline.Claim(ctx, st, timeline.Clean, buf.Bytes())
+		tx, err := timeline.Begin(ctx, st, timeline.Clean, buf.Bytes(), timeline.BeginOptions{})
 		if err != nil {
 			return res, fmt.Errorf("cleaner: schedule clean: %w", err)
 		}
+		inst := tx.Instant()
 		ok, tl2, err := stillSafe(ctx, st, tl, inst, p, opts)
 		if err != nil {
 			return res, err
@@ -176,13 +177,13 @@ func Clean(ctx context.Context, tbl *table.Table, opts Options) (*Result, error)
 		if !ok {
 			// Another process scheduled work our plan could hurt: withdraw
 			// the plan (nothing was deleted yet) and plan again.
-			if err := timeline.DeletePending(ctx, st, inst); err != nil {
+			if err := tx.Abort(ctx); err != nil {
 				return res, fmt.Errorf("cleaner: withdraw %s: %w", inst, err)
 			}
 			tl = tl2
 			continue
 		}
-		if err := execute(ctx, st, inst, p.plan, buf.Bytes(), time.Now(), res); err != nil {
+		if err := execute(ctx, tx, st, p.plan, buf.Bytes(), time.Now(), res); err != nil {
 			return res, err
 		}
 		res.Instant = inst.WithState(timeline.Completed)
@@ -258,22 +259,22 @@ func resume(ctx context.Context, st storage.Storage, inst timeline.Instant, res 
 	if t, err := timeline.ParseInstantTime(inst.Timestamp); err == nil {
 		start = t
 	}
-	return execute(ctx, st, inst, plan, b, start, res)
+	tx, err := timeline.Resume(st, inst)
+	if err != nil {
+		return fmt.Errorf("cleaner: resume %s: %w", inst, err)
+	}
+	return execute(ctx, tx, st, plan, b, start, res)
 }
 
 // execute moves a clean to inflight, deletes its files and completes it.
-func execute(ctx context.Context, st storage.Storage, inst timeline.Instant, plan *avroplan.HoodieCleanerPlan, planBytes []byte, start time.Time, res *Result) error {
-	if inst.State == timeline.Requested {
-		next, err := timeline.Transition(ctx, st, inst, timeline.Inflight, planBytes)
-		if err != nil && !errors.Is(err, timeline.ErrInstantExists) {
+func execute(ctx context.Context, tx *timeline.Txn, st storage.Storage, plan *avroplan.HoodieCleanerPlan, planBytes []byte, start time.Time, res *Result) error {
+	if tx.Instant().State == timeline.Requested {
+		// ErrInstantExists: another cleaner got there; inflight all the same.
+		if err := tx.Inflight(ctx, planBytes); err != nil && !errors.Is(err, timeline.ErrInstantExists) {
 			return fmt.Errorf("cleaner: %w", err)
 		}
-		if err == nil {
-			inst = next
-		} else {
-			inst.State = timeline.Inflight
-		}
 	}
+	inst := tx.Instant()
 	parts := map[string]*avroplan.HoodieCleanPartitionMetadata{}
 	partMD := func(p string) *avroplan.HoodieCleanPartitionMetadata {
 		m := parts[p]
@@ -336,7 +337,7 @@ func execute(ctx context.Context, st storage.Storage, inst timeline.Instant, pla
 	if err := avroplan.Encode(&buf, md); err != nil {
 		return fmt.Errorf("cleaner: %w", err)
 	}
-	if _, err := timeline.Transition(ctx, st, inst, timeline.Completed, buf.Bytes()); err != nil {
+	if err := tx.Complete(ctx, buf.Bytes()); err != nil {
 		if errors.Is(err, timeline.ErrAlreadyCompleted) {
 			return nil // another cleaner finished the same plan
 		}
@@ -531,14 +532,7 @@ func plan(ctx context.Context, st storage.Storage, tl *timeline.Timeline, opts O
 		}
 	}
 	if len(replaced) > 0 {
-		first := tl.FirstInstantTime()
-		done := func(ts string) bool {
-			if ts < first {
-				return true // archived
-			}
-			i, ok := tl.Find(ts)
-			return ok && i.IsCompleted() && i.IsWriteAction()
-		}
+		done := tl.Visible("")
 		var logs, bases []table.DataFile
 		var parts []string
 		for _, df := range view.Hidden {

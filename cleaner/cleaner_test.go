@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/cleaner"
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
+	"github.com/hoodie-lake/hoodie/internal/testutil/model"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
@@ -27,13 +27,6 @@ import (
 )
 
 func TestMain(m *testing.M) { s3server.Main(m) }
-
-var testSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "ts", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "part", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "val", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-}, nil)
 
 // backends returns a fresh store of each kind.
 func backends(t *testing.T) map[string]func(t *testing.T) storage.Storage {
@@ -60,10 +53,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) storage.Storage {
 func seed(t *testing.T, st storage.Storage, n int) (*table.Table, []string) {
 	t.Helper()
 	ctx := context.Background()
-	tbl, err := table.Create(ctx, st, table.CreateOptions{
-		Name: "clean", Type: table.CopyOnWrite, RecordKeyFields: []string{"id"},
-		PartitionFields: []string{"part"}, PrecombineField: "ts",
-	})
+	tbl, err := table.Create(ctx, st, model.CreateOptions("clean", table.CopyOnWrite))
 	require.NoError(t, err)
 	return tbl, commitN(t, tbl, 0, n)
 }
@@ -76,17 +66,13 @@ func commitN(t *testing.T, tbl *table.Table, from, n int) []string {
 	defer w.Close()
 	var out []string
 	for i := from; i < from+n; i++ {
-		b := array.NewRecordBuilder(memory.DefaultAllocator, testSchema)
+		var recs []model.Rec
 		for _, p := range []string{"a", "b"} {
 			for k := range 3 {
-				b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("%s%d", p, k))
-				b.Field(1).(*array.Int64Builder).Append(int64(i))
-				b.Field(2).(*array.StringBuilder).Append(p)
-				b.Field(3).(*array.Int64Builder).Append(int64(i*10 + k))
+				recs = append(recs, model.Rec{Key: model.Key{Part: p, ID: fmt.Sprintf("%s%d", p, k)}, TS: int64(i), Val: int64(i*10 + k)})
 			}
 		}
-		rec := b.NewRecordBatch()
-		b.Release()
+		rec := model.Batch(recs)
 		// Instant times are milliseconds: leave room between commits for
 		// the tests that place an instant in between.
 		time.Sleep(3 * time.Millisecond)
@@ -293,7 +279,7 @@ func TestCleanDryRun(t *testing.T) {
 	st := storage.NewMem()
 	tbl, commits := seed(t, st, 6)
 	files := allFiles(t, st)
-	log := storage.NewLogging(st)
+	log := storagefault.NewLogging(st)
 	tbl2, err := table.Open(ctx, log)
 	require.NoError(t, err)
 	log.Reset()
@@ -360,7 +346,7 @@ func TestCleanPendingCompactionProtected(t *testing.T) {
 	}}}
 	var buf bytes.Buffer
 	require.NoError(t, avroplan.Encode(&buf, plan))
-	_, err = timeline.Claim(ctx, st, timeline.Compaction, buf.Bytes())
+	_, err = timeline.Begin(ctx, st, timeline.Compaction, buf.Bytes(), timeline.BeginOptions{})
 	require.NoError(t, err)
 
 	res, err := cleaner.Clean(ctx, tbl, cleaner.Options{CommitsRetained: 2})
@@ -373,7 +359,7 @@ func TestCleanPendingCompactionProtected(t *testing.T) {
 	assert.NotContains(t, res.Deleted, pinned)
 
 	// Under KeepLatestFileVersions too.
-	res, err = cleaner.Clean(ctx, tbl, cleaner.Options{Policy: cleaner.KeepLatestFileVersions, FileVersionsRetained: 1})
+	_, err = cleaner.Clean(ctx, tbl, cleaner.Options{Policy: cleaner.KeepLatestFileVersions, FileVersionsRetained: 1})
 	require.NoError(t, err)
 	files = dataFiles(t, st)
 	assert.Contains(t, files, pinned)
@@ -453,19 +439,12 @@ func TestCleanCrash(t *testing.T) {
 	require.NoError(t, err)
 	want := dataFiles(t, ref)
 
-	count := storage.Counter(storage.Match{})
-	_, err = cleaner.Clean(ctx, faultyTable(t, base.Clone(), count), opts)
-	require.NoError(t, err)
-	n := count.Count()
-	require.Greater(t, n, 5)
-
-	for i := range n {
-		mem := base.Clone()
-		crash := storage.OnIndex(i, storage.ModeCrash, storage.Match{})
-		_, err := cleaner.Clean(ctx, faultyTable(t, mem, crash), opts)
-		require.Error(t, err, "op %d", i)
-		op, _ := crash.Fired()
-
+	run := func(p *model.Point) error {
+		_, err := cleaner.Clean(ctx, faultyTable(t, p), opts)
+		return err
+	}
+	n := model.Sweep(t, base, model.SweepOptions{Mode: storagefault.ModeCrash, Deferred: true, MustFail: true}, run, func(t *testing.T, p *model.Point) {
+		i, mem, op := p.N, p.Mem, p.Op
 		tbl, err := table.Open(ctx, mem)
 		require.NoError(t, err)
 		// Readers are fine even before the clean is finished.
@@ -480,22 +459,16 @@ func TestCleanCrash(t *testing.T) {
 		for c, r := range retained {
 			assert.Equal(t, r, rows(t, tbl, c), "as of %s after crash at %d", c, i)
 		}
-	}
+	})
+	require.Greater(t, n, 5)
 }
 
-// faultyTable opens the table in mem and returns a handle whose I/O after
-// the open goes through inj.
-func faultyTable(t *testing.T, mem storage.Storage, inj storage.Injector) *table.Table {
+// faultyTable opens the table of a sweep point and arms its faults: the
+// handle's I/O after the open can fail.
+func faultyTable(t *testing.T, p *model.Point) *table.Table {
 	t.Helper()
-	armed := false
-	f := storage.NewFaulty(mem, storage.InjectorFunc(func(op storage.Op) error {
-		if !armed {
-			return nil
-		}
-		return inj.MaybeError(op)
-	}))
-	tbl, err := table.Open(context.Background(), f)
+	tbl, err := table.Open(context.Background(), p.Store)
 	require.NoError(t, err)
-	armed = true
+	p.Arm()
 	return tbl
 }

@@ -39,12 +39,10 @@ import (
 	"path"
 	"runtime"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
-	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -142,11 +140,14 @@ func Schedule(ctx context.Context, tbl *table.Table, opts Options) (*Scheduled, 
 		return nil, ErrNotMergeOnRead
 	}
 	st := tbl.Storage()
-	tl, err := timeline.Load(ctx, st)
+	if err := tbl.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	tl, err := tbl.Timeline(ctx)
 	if err != nil {
 		return nil, err
 	}
-	view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
+	view, err := tbl.View(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +155,7 @@ func Schedule(ctx context.Context, tbl *table.Table, opts Options) (*Scheduled, 
 	if err != nil {
 		return nil, err
 	}
-	visible := merge.Visible(tl, "")
+	visible := tl.Visible("")
 
 	plan := &avroplan.HoodieCompactionPlan{}
 	two := int32(2)
@@ -235,11 +236,11 @@ func Schedule(ctx context.Context, tbl *table.Table, opts Options) (*Scheduled, 
 	if err := avroplan.Encode(&buf, plan); err != nil {
 		return nil, fmt.Errorf("compactor: plan: %w", err)
 	}
-	inst, err := timeline.Claim(ctx, st, timeline.Compaction, buf.Bytes())
+	tx, err := timeline.Begin(ctx, st, timeline.Compaction, buf.Bytes(), timeline.BeginOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("compactor: schedule: %w", err)
 	}
-	sc.Instant = inst.Timestamp
+	sc.Instant = tx.InstantTime()
 	return sc, nil
 }
 
@@ -356,14 +357,6 @@ func Run(ctx context.Context, tbl *table.Table, opts Options, scheduleOnly, runO
 		return sc, results, err
 	}
 	return sc, append(results, r), nil
-}
-
-// partitionOf is the partition path of a data file key.
-func partitionOf(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i >= 0 {
-		return p[:i]
-	}
-	return ""
 }
 
 func join(part, name string) string {

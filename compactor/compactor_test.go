@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
+	testmodel "github.com/hoodie-lake/hoodie/internal/testutil/model"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -23,92 +23,35 @@ import (
 	"github.com/hoodie-lake/hoodie/writer"
 )
 
-var sch = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "ts", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "part", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "val", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-}, nil)
+// The shared test harness: schema (id, ts, part, val), batches, the model.
+type (
+	key   = testmodel.Key
+	row   = testmodel.Row
+	event = testmodel.Rec
+)
 
-type key struct{ part, id string }
-type row struct{ ts, val int64 }
-
-type event struct {
-	k       key
-	ts, val int64
-}
-
-func batch(evs []event) arrow.RecordBatch {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
-	defer b.Release()
-	for _, e := range evs {
-		b.Field(0).(*array.StringBuilder).Append(e.k.id)
-		b.Field(1).(*array.Int64Builder).Append(e.ts)
-		b.Field(2).(*array.StringBuilder).Append(e.k.part)
-		b.Field(3).(*array.Int64Builder).Append(e.val)
-	}
-	return b.NewRecordBatch()
-}
-
-func deletes(keys []key) arrow.RecordBatch {
-	s := arrow.NewSchema([]arrow.Field{sch.Field(0), sch.Field(2)}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, s)
-	defer b.Release()
-	for _, k := range keys {
-		b.Field(0).(*array.StringBuilder).Append(k.id)
-		b.Field(1).(*array.StringBuilder).Append(k.part)
-	}
-	return b.NewRecordBatch()
-}
+var (
+	batch   = testmodel.Batch
+	deletes = testmodel.Deletes
+)
 
 func newTable(t *testing.T, st storage.Storage) *table.Table {
 	t.Helper()
-	tbl, err := table.Create(context.Background(), st, table.CreateOptions{
-		Name: "events", Type: table.MergeOnRead, RecordKeyFields: []string{"id"},
-		PartitionFields: []string{"part"}, PrecombineField: "ts",
-	})
+	tbl, err := table.Create(context.Background(), st, testmodel.CreateOptions("events", table.MergeOnRead))
 	require.NoError(t, err)
 	return tbl
 }
 
+// read reads the snapshot (commit times left out), failing on duplicates.
 func read(t *testing.T, tbl *table.Table) map[key]row {
 	t.Helper()
-	recs, err := reader.ReadAll(context.Background(), tbl, reader.Options{})
-	require.NoError(t, err)
-	out := map[key]row{}
-	for _, r := range recs {
-		id := r.Column(r.Schema().FieldIndices("id")[0]).(*array.String)
-		part := r.Column(r.Schema().FieldIndices("part")[0]).(*array.String)
-		ts := r.Column(r.Schema().FieldIndices("ts")[0]).(*array.Int64)
-		val := r.Column(r.Schema().FieldIndices("val")[0]).(*array.Int64)
-		for i := 0; i < int(r.NumRows()); i++ {
-			k := key{part.Value(i), id.Value(i)}
-			_, dup := out[k]
-			require.False(t, dup, "duplicate key %v", k)
-			out[k] = row{ts.Value(i), val.Value(i)}
-		}
-		r.Release()
-	}
-	return out
+	return testmodel.Read(t, tbl, reader.Options{}).WithoutCT()
 }
 
 // model applies events with Hudi's DefaultHoodieRecordPayload rule.
 type model map[key]row
 
-func (m model) upsert(evs []event) {
-	win := map[key]event{}
-	for _, e := range evs {
-		if w, ok := win[e.k]; !ok || e.ts >= w.ts {
-			win[e.k] = e
-		}
-	}
-	for k, e := range win {
-		if cur, ok := m[k]; ok && e.ts < cur.ts {
-			continue
-		}
-		m[k] = row{e.ts, e.val}
-	}
-}
+func (m model) upsert(evs []event) { testmodel.Model(m).Upsert(evs, "") }
 
 func randomEvents(rng *rand.Rand, clock *int64, n, keySpace int) []event {
 	parts := []string{"a", "b"}
@@ -119,7 +62,7 @@ func randomEvents(rng *rand.Rand, clock *int64, n, keySpace int) []event {
 		if rng.IntN(5) == 0 {
 			ts -= int64(rng.IntN(300)) // late
 		}
-		evs[i] = event{k: key{parts[rng.IntN(2)], fmt.Sprintf("k%03d", rng.IntN(keySpace))}, ts: ts, val: rng.Int64N(1 << 30)}
+		evs[i] = event{Key: key{Part: parts[rng.IntN(2)], ID: fmt.Sprintf("k%03d", rng.IntN(keySpace))}, TS: ts, Val: rng.Int64N(1 << 30)}
 	}
 	return evs
 }
@@ -402,7 +345,7 @@ func TestCrashedExecutionReruns(t *testing.T) {
 			for i := 0; i < 50; i++ {
 				for _, p := range []string{"a", "b"} {
 					clock++
-					evs = append(evs, event{k: key{p, fmt.Sprintf("k%03d", i)}, ts: clock, val: int64(i)})
+					evs = append(evs, event{Key: key{Part: p, ID: fmt.Sprintf("k%03d", i)}, TS: clock, Val: int64(i)})
 				}
 			}
 		}
@@ -418,19 +361,16 @@ func TestCrashedExecutionReruns(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, sc)
 
-	points := 0
-	for n := 0; ; n++ {
-		mem := base.Clone()
-		f := storage.NewFaulty(mem, storage.OnIndex(n, storage.ModeCrash, storage.Match{}))
-		ft, err := table.Open(ctx, f)
+	run := func(p *testmodel.Point) error {
+		ft, err := table.Open(ctx, p.Store)
 		if err == nil {
 			_, err = compactor.Execute(ctx, ft, sc.Instant, compactor.Options{Parallelism: 1})
 		}
-		if err == nil {
-			break // no operation left to crash
-		}
-		require.True(t, errors.Is(err, storage.ErrCrashed), "op %d: %v", n, err)
-		points++
+		return err
+	}
+	points := testmodel.Sweep(t, base, testmodel.SweepOptions{Mode: storagefault.ModeCrash}, run, func(t *testing.T, p *testmodel.Point) {
+		n, mem := p.N, p.Mem
+		require.True(t, errors.Is(p.Err, storagefault.ErrCrashed), "op %d: %v", n, p.Err)
 		rt, err := table.Open(ctx, mem)
 		require.NoError(t, err)
 		// Before the re-run readers see the table as before (pending or
@@ -441,7 +381,7 @@ func TestCrashedExecutionReruns(t *testing.T) {
 		_ = res
 		require.Equal(t, map[key]row(m), read(t, rt), "after re-run, crash at op %d", n)
 		require.Zero(t, logsInLatest(t, rt), "crash at op %d", n)
-	}
+	})
 	t.Logf("crashed the execution at %d storage operations", points)
 	require.Greater(t, points, 10)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/bloom"
@@ -68,14 +69,13 @@ func Execute(ctx context.Context, tbl *table.Table, instant string, opts Options
 	if err != nil {
 		return nil, err
 	}
+	tx, err := timeline.Resume(st, inst)
+	if err != nil {
+		return nil, fmt.Errorf("compactor: %w", err)
+	}
 	if inst.State == timeline.Requested {
-		next, err := timeline.Transition(ctx, st, inst, timeline.Inflight, nil)
-		switch {
-		case err == nil:
-			inst = next
-		case errors.Is(err, storage.ErrExist):
-			inst = inst.WithState(timeline.Inflight) // another executor got there
-		default:
+		// ErrInstantExists: another executor got there; inflight all the same.
+		if err := tx.Inflight(ctx, nil); err != nil && !errors.Is(err, timeline.ErrInstantExists) {
 			return nil, fmt.Errorf("compactor: %w", err)
 		}
 	}
@@ -91,7 +91,7 @@ func Execute(ctx context.Context, tbl *table.Table, instant string, opts Options
 	if err != nil {
 		return nil, fmt.Errorf("compactor: table schema: %w", err)
 	}
-	visible := merge.Visible(tl, "")
+	visible := tl.Visible("")
 	mo := merge.Options{
 		Include:         func(ts string) bool { return ts < instant && visible(ts) },
 		PrecombineField: cfg.PrecombineField,
@@ -105,7 +105,7 @@ func Execute(ctx context.Context, tbl *table.Table, instant string, opts Options
 	g.SetLimit(opts.Parallelism)
 	for i, op := range plan.Operations {
 		g.Go(func() error {
-			s, err := compactOne(gctx, st, instant, i, op, sch, mo, opts)
+			s, err := compactOne(gctx, st, tx, i, op, sch, mo, opts)
 			if err != nil {
 				return fmt.Errorf("compactor: %s file group %s/%s: %w", instant, deref(op.PartitionPath), deref(op.FileID), err)
 			}
@@ -123,7 +123,7 @@ func Execute(ctx context.Context, tbl *table.Table, instant string, opts Options
 	// Logs written to the planned groups' old slices after the plan was
 	// made move into the new slices before T completes.
 	for _, op := range plan.Operations {
-		n, err := carryOver(ctx, st, instant, op)
+		n, err := carryOver(ctx, st, tx, op)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +145,7 @@ func Execute(ctx context.Context, tbl *table.Table, instant string, opts Options
 	if err != nil {
 		return nil, err
 	}
-	if _, err := timeline.Transition(ctx, st, inst, timeline.Completed, b); err != nil {
+	if err := tx.Complete(ctx, b); err != nil {
 		// A racing executor completed it first: the same files, one commit.
 		if tl2, lerr := timeline.Load(ctx, st); lerr == nil && tl2.IsCompleted(instant) {
 			res.AlreadyDone = true
@@ -153,17 +153,18 @@ func Execute(ctx context.Context, tbl *table.Table, instant string, opts Options
 		}
 		return nil, fmt.Errorf("compactor: complete %s: %w", instant, err)
 	}
-	_ = deleteMarkers(ctx, st, instant) // leftovers are harmless; the cleaner's concern
+	_ = tx.Finish(ctx) // leftovers are harmless; the cleaner's concern
 	res.Duration = opts.now().Sub(start)
 	return res, nil
 }
 
 // compactOne merges one operation's slice into the new base file of the
-// group at instant T. The file name is a function of (T, operation index),
-// so a re-run overwrites what a crashed run left.
-func compactOne(ctx context.Context, st storage.Storage, T string, i int, op avroplan.HoodieCompactionOperation,
+// group at instant T of tx. The file name is a function of (T, operation
+// index), so a re-run overwrites what a crashed run left.
+func compactOne(ctx context.Context, st storage.Storage, tx *timeline.Txn, i int, op avroplan.HoodieCompactionOperation,
 	sch *schema.Schema, mo merge.Options, opts Options) (*timeline.WriteStat, error) {
 	began := time.Now()
+	T := tx.InstantTime()
 	s, err := sliceOf(ctx, st, op)
 	if err != nil {
 		return nil, err
@@ -172,9 +173,8 @@ func compactOne(ctx context.Context, st storage.Storage, T string, i int, op avr
 	bf := table.BaseFile{FileID: s.FileID, WriteToken: token, InstantTime: T, Ext: table.ExtParquet}
 	name := bf.String()
 	p := join(s.PartitionPath, name)
-	marker := timeline.MetaFolder + "/.temp/" + T + "/" + join(s.PartitionPath, name) + ".marker.CREATE"
-	if err := storage.WriteFile(ctx, st, marker, nil, storage.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("marker: %w", err)
+	if err := tx.Marker(ctx, p, timeline.MarkerCreate); err != nil {
+		return nil, err
 	}
 	sw, err := st.Create(ctx, p, storage.CreateOptions{})
 	if err != nil {
@@ -272,33 +272,31 @@ func metaCol(rec arrow.RecordBatch, name string) basefile.Strings {
 
 // carryOver copies every log file of the operation's old slice that the plan
 // does not list (a writer added it after the plan was made) into the new
-// slice of T, and returns how many it copied. A copy of a log whose instant
-// is still pending gets a marker under that instant, so the instant's
-// rollback removes the copy too.
-func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.HoodieCompactionOperation) (int, error) {
+// slice of tx's instant T, and returns how many it copied. Each copy is
+// appended through filegroup.AppendLog with the marker of its owner (see
+// carryOwner).
+func carryOver(ctx context.Context, st storage.Storage, tx *timeline.Txn, op avroplan.HoodieCompactionOperation) (int, error) {
+	T := tx.InstantTime()
 	part, fid, base := deref(op.PartitionPath), deref(op.FileID), deref(op.BaseInstantTime)
 	planned := map[string]bool{}
 	for _, d := range op.DeltaFilePaths {
 		planned[path.Base(d)] = true
 	}
-	prefix := join(part, "."+fid+"_")
-	var stale []table.LogFile
-	var staleNames []string
-	taken := map[int]bool{}
-	for obj, err := range st.List(ctx, prefix, "/") {
+	var stale []filegroup.LogFileInfo
+	taken := map[int]bool{} // versions of T's slice
+	for obj, err := range st.List(ctx, join(part, "."+fid+"_"), "/") {
 		if err != nil {
 			return 0, fmt.Errorf("compactor: %w", err)
 		}
 		name := path.Base(obj.Path)
-		lf, err := table.ParseLogFileName(name)
+		lf, err := filegroup.ParseLogFileName(name)
 		if err != nil || lf.FileID != fid || lf.CDC {
 			continue
 		}
 		switch lf.BaseInstant {
 		case base:
 			if !planned[name] {
-				stale = append(stale, lf)
-				staleNames = append(staleNames, name)
+				stale = append(stale, filegroup.LogFileInfo{DataFile: filegroup.DataFile{Path: obj.Path, Name: name, Size: obj.Size}, LogFile: lf})
 			}
 		case T:
 			taken[lf.Version] = true
@@ -307,90 +305,58 @@ func carryOver(ctx context.Context, st storage.Storage, T string, op avroplan.Ho
 	if len(stale) == 0 {
 		return 0, nil
 	}
-	order := make([]int, len(stale))
-	for i := range order {
-		order[i] = i
-	}
-	sort.Slice(order, func(a, b int) bool { return table.CompareLogFiles(stale[order[a]], stale[order[b]]) < 0 })
-	n := 0
+	sort.Slice(stale, func(a, b int) bool { return filegroup.CompareLogFiles(stale[a].LogFile, stale[b].LogFile) < 0 })
 	fresh, err := timeline.Load(ctx, st)
 	if err != nil {
 		return 0, err
 	}
-	for _, i := range order {
-		src := join(part, staleNames[i])
-		data, err := storage.ReadFile(ctx, st, src)
+	id := filegroup.FileGroupID{PartitionPath: part, FileID: fid}
+	n := 0
+	for _, l := range stale {
+		data, err := storage.ReadFile(ctx, st, l.Path)
 		if errors.Is(err, storage.ErrNotExist) {
 			continue // its writer moved it, or its rollback removed it
 		}
 		if err != nil {
-			return n, fmt.Errorf("compactor: carry over %s: %w", src, err)
+			return n, fmt.Errorf("compactor: carry over %s: %w", l.Path, err)
 		}
-		copied := stale[i]
-		copied.BaseInstant = T
-		copied.Version = 1
-		for v := range taken {
-			copied.Version = max(copied.Version, v+1)
-		}
-		for taken[copied.Version] {
-			copied.Version++
-		}
-		taken[copied.Version] = true
-		// A copy of a log whose instant is still pending gets a marker
-		// under that instant first, so its rollback removes the copy too.
-		pendingWriter := ""
-		if _, h, err := logfile.ReadFirstHeader(bytes.NewReader(data), int64(len(data))); err == nil {
-			first := fresh.FirstInstantTime()
-			if w := h.Value(logfile.InstantTime); w != "" && !fresh.IsCompleted(w) && (first == "" || w >= first) {
-				pendingWriter = w
-			}
-		}
-		for {
-			dst := join(part, copied.String())
-			m := timeline.MetaFolder + "/.temp/" + pendingWriter + "/" + dst + ".marker.APPEND"
-			if pendingWriter != "" {
-				if err := storage.WriteFile(ctx, st, m, nil, storage.CreateOptions{}); err != nil {
-					return n, fmt.Errorf("compactor: carry over %s: %w", src, err)
-				}
-			}
-			err = storage.WriteFile(ctx, st, dst, data, storage.CreateOptions{IfAbsent: true})
-			if !errors.Is(err, storage.ErrExist) {
-				break
-			}
-			// A writer took the version: drop the marker, try the next.
-			if pendingWriter != "" {
-				if err := st.Delete(ctx, m); err != nil {
-					return n, fmt.Errorf("compactor: carry over %s: %w", src, err)
-				}
-			}
-			copied.Version++
-			for taken[copied.Version] {
-				copied.Version++
-			}
-			taken[copied.Version] = true
-		}
+		owner, err := carryOwner(st, tx, fresh, data)
 		if err != nil {
-			return n, fmt.Errorf("compactor: carry over %s: %w", src, err)
+			return n, fmt.Errorf("compactor: carry over %s: %w", l.Path, err)
+		}
+		if owner == nil {
+			continue // its writer was rolled back since the listing: nothing of it is ever visible
+		}
+		a := filegroup.LogAppend{FileGroupID: id, BaseInstant: T, WriteToken: l.WriteToken, Taken: taken}
+		if _, err := filegroup.AppendLog(ctx, st, owner, a, data); err != nil {
+			return n, fmt.Errorf("compactor: carry over %s: %w", l.Path, err)
 		}
 		n++
 	}
 	return n, nil
 }
 
-// deleteMarkers removes .hoodie/.temp/T after T completed.
-func deleteMarkers(ctx context.Context, st storage.Storage, instant string) error {
-	dir := timeline.MetaFolder + "/.temp/" + instant + "/"
-	var keys []string
-	for obj, err := range st.List(ctx, dir, "") {
-		if err != nil {
-			return err
-		}
-		keys = append(keys, obj.Path)
+// carryOwner is the Txn whose marker the carried-over copy of a log file
+// (content data) gets: that of the instant that wrote it (its first block's
+// INSTANT_TIME) while the instant is pending, so the instant's rollback
+// removes the copy too; else (completed, archived, or a header that does not
+// say) the compaction's own tx. It is nil for a log whose instant is neither
+// visible nor on tl: a write rolled back since the listing.
+func carryOwner(st storage.Storage, tx *timeline.Txn, tl *timeline.Timeline, data []byte) (*timeline.Txn, error) {
+	_, h, err := logfile.ReadFirstHeader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return tx, nil
 	}
-	for _, k := range keys {
-		if err := st.Delete(ctx, k); err != nil {
-			return err
-		}
+	w := h.Value(logfile.InstantTime)
+	if w == "" {
+		return tx, nil
 	}
-	return nil
+	inst, ok := tl.Find(w)
+	switch {
+	case ok && inst.State != timeline.Completed:
+		return timeline.Resume(st, inst)
+	case ok || tl.Visible("")(w):
+		return tx, nil
+	}
+	return nil, nil
 }

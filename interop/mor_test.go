@@ -8,7 +8,7 @@ import (
 
 	"github.com/hoodie-lake/hoodie/bench"
 	"github.com/hoodie-lake/hoodie/compactor"
-	"github.com/hoodie-lake/hoodie/storage"
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/hoodie-lake/hoodie/writer"
@@ -92,8 +92,8 @@ func TestHudiRSReadsMOR(t *testing.T) {
 // instant file matching pattern is closed.
 func crashAtCommitPoint(t *testing.T, tbl *table.Table, pattern string) *table.Table {
 	t.Helper()
-	f := storage.NewFaulty(tbl.Storage(), storage.OnIndex(0, storage.ModeCrash,
-		storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: pattern}))
+	f := storagefault.NewFaulty(tbl.Storage(), storagefault.OnIndex(0, storagefault.ModeCrash,
+		storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpClose}, Path: pattern}))
 	ft, err := table.Open(context.Background(), f)
 	require.NoError(t, err)
 	return ft

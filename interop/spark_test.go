@@ -39,6 +39,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/hoodie-lake/hoodie/bench"
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -789,8 +790,8 @@ func sparkCases() []sparkCase {
 func crashWrite(t *testing.T, tbl *table.Table, indexDir string, evs []bench.Event) {
 	t.Helper()
 	ctx := context.Background()
-	f := storage.NewFaulty(tbl.Storage(), storage.OnIndex(0, storage.ModeCrash,
-		storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: "*commit"}))
+	f := storagefault.NewFaulty(tbl.Storage(), storagefault.OnIndex(0, storagefault.ModeCrash,
+		storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpClose}, Path: "*commit"}))
 	ctbl, err := table.Open(ctx, f)
 	require.NoError(t, err)
 	w := openWriter(t, ctbl, indexDir)
@@ -799,7 +800,7 @@ func crashWrite(t *testing.T, tbl *table.Table, indexDir string, evs []bench.Eve
 	defer b.Release()
 	require.NoError(t, w.Upsert(b))
 	_, err = w.Commit(ctx)
-	require.True(t, errors.Is(err, storage.ErrCrashed) || errors.Is(err, storage.ErrInjected), "%v", err)
+	require.True(t, errors.Is(err, storagefault.ErrCrashed) || errors.Is(err, storagefault.ErrInjected), "%v", err)
 }
 
 // TestSparkReadsHoodieTables: Hudi 0.15 on Spark reads every hoodie table

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -241,16 +242,16 @@ func TestFaultSweep(t *testing.T) {
 	require.Equal(t, sweepModel(5), sweepRead(t, rt))
 
 	points, hudi := 0, 0
-	for _, mode := range []storage.Mode{storage.ModeError, storage.ModeCrash} {
+	for _, mode := range []storagefault.Mode{storagefault.ModeError, storagefault.ModeCrash} {
 		for n := 0; ; n++ {
 			mem := base.Clone()
-			f := storage.NewFaulty(mem, storage.OnIndex(n, mode, storage.Match{}))
+			f := storagefault.NewFaulty(mem, storagefault.OnIndex(n, mode, storagefault.Match{}))
 			dir := fmt.Sprintf("%s/%d-%d", idx, mode, n)
 			err := runCycle(ctx, f, dir)
 			if err == nil {
 				break // past the last operation
 			}
-			require.True(t, errors.Is(err, storage.ErrInjected) || errors.Is(err, storage.ErrCrashed), "mode %d op %d: %v", mode, n, err)
+			require.True(t, errors.Is(err, storagefault.ErrInjected) || errors.Is(err, storagefault.ErrCrashed), "mode %d op %d: %v", mode, n, err)
 			points++
 			rec := recoverTable(ctx, t, mem, dir)
 			tl, err := timeline.Load(ctx, mem)

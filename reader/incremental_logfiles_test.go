@@ -41,9 +41,7 @@ func listEarlierLogs(t *testing.T, st storage.Storage, inst timeline.Instant, ea
 			for _, p := range prev {
 				logs = append(logs, p)
 			}
-			for _, l := range ws["logFiles"].([]any) {
-				logs = append(logs, l)
-			}
+			logs = append(logs, ws["logFiles"].([]any)...)
 			ws["logFiles"] = logs
 			n++
 		}

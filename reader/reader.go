@@ -279,7 +279,7 @@ func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeli
 // slices (base file with its log files applied), unfiltered.
 func (s *Snapshot) MergedSlice(ctx context.Context, sl *table.FileSlice) iter.Seq2[arrow.RecordBatch, error] {
 	mo := merge.Options{
-		Include:         merge.Visible(s.tl, s.View.AsOf),
+		Include:         s.tl.Visible(s.View.AsOf),
 		PrecombineField: s.cfg.PrecombineField,
 		PayloadDefault:  s.cfg.PayloadClass == table.PayloadDefault,
 		Target:          s.Schema,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh runs hoodie's whole test suite on a fresh machine: it installs and
-# starts what the tests need (a local S3 server), runs go vet, a gofmt check
-# and `go test` over every package, and stops the server again.
+# starts what the tests need (a local S3 server), runs a gofmt check, go vet,
+# staticcheck (scripts/lint.sh) and `go test -race` over every package, and
+# stops the server again.
 #
 #   bash scripts/test.sh            # everything
 #   bash scripts/test.sh ./table/   # some packages (go test patterns)
@@ -29,9 +30,10 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet "${pkgs[@]}"
+t0=$SECONDS; bash scripts/lint.sh "${pkgs[@]}"; echo "staticcheck: clean in $((SECONDS - t0))s"
 t0=$SECONDS; bash scripts/fixtures.sh >/dev/null || echo "fixtures: scripts/fixtures.sh failed; the tests that read the Spark fixture tables will fail" >&2; echo "fixtures: Spark fixture tables ready in $((SECONDS - t0))s"
 set +e
-go test -count=1 -timeout 40m -v "${pkgs[@]}" 2>&1 | tee "$state/go-test.log"
+go test -race -count=1 -timeout 50m -v "${pkgs[@]}" 2>&1 | tee "$state/go-test.log"
 status=${PIPESTATUS[0]}
 set -e
 # A summary line that CI parsers understand.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/storage/storagetest"
@@ -27,12 +28,12 @@ func TestConformance(t *testing.T) {
 	// Faulty with an injector that never fires must be transparent.
 	t.Run("Faulty", func(t *testing.T) {
 		storagetest.Run(t, func(t *testing.T) storage.Storage {
-			return storage.NewFaulty(storage.NewMem(), storage.Counter(storage.Match{}))
+			return storagefault.NewFaulty(storage.NewMem(), storagefault.Counter(storagefault.Match{}))
 		})
 	})
 	t.Run("Logging", func(t *testing.T) {
 		storagetest.Run(t, func(t *testing.T) storage.Storage {
-			return storage.NewLogging(storage.NewMem())
+			return storagefault.NewLogging(storage.NewMem())
 		})
 	})
 	// S3 runs against a real versitygw; the minimum part size makes the
@@ -41,7 +42,7 @@ func TestConformance(t *testing.T) {
 		srv := s3server.Start(t)
 		storagetest.Run(t, func(t *testing.T) storage.Storage {
 			loc, opts := srv.NewLocation(t)
-			opts.S3PartSize = storage.S3MinPartSize
+			opts.S3.PartSize = storage.S3MinPartSize
 			st, err := storage.Open(t.Context(), loc, opts)
 			require.NoError(t, err)
 			return st
@@ -51,8 +52,8 @@ func TestConformance(t *testing.T) {
 		srv := s3server.Start(t)
 		storagetest.Run(t, func(t *testing.T) storage.Storage {
 			opts := srv.Options()
-			opts.S3PartSize = storage.S3MinPartSize
-			st, err := storage.NewS3(t.Context(), srv.NewBucket(t), "", opts)
+			opts.S3.PartSize = storage.S3MinPartSize
+			st, err := storage.NewS3(t.Context(), srv.NewBucket(t), "", opts.S3)
 			require.NoError(t, err)
 			return st
 		})

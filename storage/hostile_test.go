@@ -41,11 +41,21 @@ func TestParseLocationHostile(t *testing.T) {
 		{"S3://b/x", storage.Location{}},
 		{"hdfs://nn/x", storage.Location{}},
 		{"file://remote.example.com/x", storage.Location{}},
-		{"s3://b", storage.Location{Scheme: "s3", Bucket: "b"}},
-		{"s3://b/", storage.Location{Scheme: "s3", Bucket: "b"}},
-		{"s3a://b/x/y/", storage.Location{Scheme: "s3", Bucket: "b", Path: "x/y"}},
-		{"s3://b/a%2Fb", storage.Location{Scheme: "s3", Bucket: "b", Path: "a/b"}},
-		{"s3://b/..x/y..", storage.Location{Scheme: "s3", Bucket: "b", Path: "..x/y.."}},
+		{"s3://b", storage.Location{Scheme: "s3", Host: "b"}},
+		{"s3://b/", storage.Location{Scheme: "s3", Host: "b"}},
+		{"s3a://b/x/y/", storage.Location{Scheme: "s3a", Host: "b", Path: "x/y"}},
+		{"s3n://b/x", storage.Location{Scheme: "s3n", Host: "b", Path: "x"}},
+		{"s3://b//x", storage.Location{}},
+		{"s3://b/x?versionId=1", storage.Location{}},
+		{"s3://b/x#frag", storage.Location{}},
+		{"s3://key:secret@b/x", storage.Location{}},
+		{"mem://", storage.Location{}},
+		{"mem://store", storage.Location{Scheme: "mem", Host: "store"}},
+		{"mem://store/t/events", storage.Location{Scheme: "mem", Host: "store", Path: "t/events"}},
+		{"file:/tmp/t", storage.Location{Scheme: "file", Path: "/tmp/t"}},
+		{"file://", storage.Location{}},
+		{"s3://b/a%2Fb", storage.Location{Scheme: "s3", Host: "b", Path: "a/b"}},
+		{"s3://b/..x/y..", storage.Location{Scheme: "s3", Host: "b", Path: "..x/y.."}},
 		{"file:///tmp/t", storage.Location{Scheme: "file", Path: "/tmp/t"}},
 		{"file://localhost/tmp/t", storage.Location{Scheme: "file", Path: "/tmp/t"}},
 		{"../../x", storage.Location{Scheme: "file", Path: "../../x"}},
@@ -71,7 +81,7 @@ func TestParseLocationHidesUserinfo(t *testing.T) {
 		assert.NotContains(t, err.Error(), secret)
 		return
 	}
-	assert.Equal(t, "bucket", l.Bucket)
+	assert.Equal(t, "bucket", l.Host)
 	assert.NotContains(t, l.String(), secret)
 }
 
@@ -186,9 +196,9 @@ func TestS3ErrorsHideCredentials(t *testing.T) {
 		t.Setenv("AWS_SECRET_ACCESS_KEY", markerSecret)
 		t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 		t.Cleanup(storage.SetS3BackoffForTest(time.Millisecond))
-		st, err := storage.Open(context.Background(), "s3://bucket/table", storage.Options{
-			S3Endpoint: "http://" + addr, S3Region: "us-east-1", S3PathStyle: true, S3MaxAttempts: 2,
-		})
+		st, err := storage.Open(context.Background(), "s3://bucket/table", storage.Options{S3: storage.S3Options{
+			Endpoint: "http://" + addr, Region: "us-east-1", PathStyle: true, MaxAttempts: 2,
+		}})
 		require.NoError(t, err)
 		requireNoCredentials(t, s3Ops(t, st))
 	})
@@ -212,7 +222,7 @@ func TestS3ErrorsHideCredentials(t *testing.T) {
 				t.Setenv("AWS_SESSION_TOKEN", "")
 				t.Cleanup(storage.SetS3BackoffForTest(time.Millisecond))
 				opts := srv.Options()
-				opts.S3MaxAttempts = 2
+				opts.S3.MaxAttempts = 2
 				st, err := storage.Open(context.Background(), "s3://"+bucket+"/table", opts)
 				require.NoError(t, err)
 				errs := s3Ops(t, st)

@@ -7,10 +7,12 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Local is a Storage over a directory of the local filesystem.
@@ -130,23 +132,59 @@ func (l *Local) Create(ctx context.Context, p string, opts CreateOptions) (Write
 	}
 	dir := filepath.Dir(fp)
 	tmp := filepath.Join(dir, fmt.Sprintf("%s%d-%d", localTmpPrefix, os.Getpid(), localTmpSeq.Add(1)))
-	var f *os.File
-	for attempt := 0; ; attempt++ {
-		// A concurrent Delete prunes directories it leaves empty: it may
-		// remove a parent while MkdirAll is still making its children
-		// (MkdirAll then fails with ENOENT), or the directory between
-		// MkdirAll and the open. Either way, make it again.
-		if err = os.MkdirAll(dir, 0o755); err == nil {
-			f, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		}
-		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt >= 100 {
-			break
-		}
-	}
+	f, err := createTemp(ctx, dir, tmp)
 	if err != nil {
 		return nil, fmt.Errorf("storage: create %s: %w", p, err)
 	}
 	return &localWriter{f: f, tmp: tmp, target: fp, key: p, ifAbsent: opts.IfAbsent}, nil
+}
+
+// Retries of createTemp: the first localQuickRetries at once, then after a
+// jittered pause of up to localRetryPause.
+const (
+	localCreateAttempts = 200
+	localQuickRetries   = 10
+	localRetryPause     = 2 * time.Millisecond
+)
+
+// createTemp makes dir and creates the new file tmp in it.
+//
+// Delete prunes the directories it leaves empty, in this process and in
+// others, so dir or any of its parents may vanish at any point until tmp
+// exists. Once it does, dir is not empty and no prune can remove it or its
+// parents (rmdir refuses non-empty directories), and Close publishes
+// within dir. Until then a prune shows up as one of:
+//
+//   - the open fails with ENOENT: dir went between MkdirAll and the open;
+//   - MkdirAll fails with ENOENT: a parent went while it made the chain;
+//   - MkdirAll fails with EEXIST: its Mkdir found a directory another
+//     creator had just made, and the Lstat that should have confirmed it
+//     found it pruned again.
+//
+// Each means a concurrent prune made progress: make the chain again. After
+// a few immediate retries the loop pauses briefly, so that busy pruners
+// cannot starve it. Other errors (a file in the way: ENOTDIR) are final.
+func createTemp(ctx context.Context, dir, tmp string) (*os.File, error) {
+	var err error
+	for attempt := range localCreateAttempts {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			var f *os.File
+			if f, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
+				return f, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+		} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		if attempt >= localQuickRetries {
+			if serr := sleepCtx(ctx, time.Duration(rand.Int64N(int64(localRetryPause)))+time.Microsecond); serr != nil {
+				return nil, serr
+			}
+		}
+	}
+	return nil, fmt.Errorf("directory kept vanishing (%d attempts): %w", localCreateAttempts, err)
 }
 
 type localWriter struct {
@@ -305,7 +343,8 @@ func (l *Local) Delete(ctx context.Context, p string) error {
 	}
 	// Directories exist only for the keys below them, as on S3: remove the
 	// parents left empty, so listings do not walk dead directories (marker
-	// directories of every past instant, for one).
+	// directories of every past instant, for one). A Create below them at
+	// the same time makes them again (createTemp).
 	for dir := filepath.Dir(fp); dir != l.root && strings.HasPrefix(dir, l.root+string(filepath.Separator)); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil {
 			break // not empty (or gone): stop

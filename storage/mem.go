@@ -11,9 +11,20 @@ import (
 	"time"
 )
 
-// Mem is an in-memory Storage for tests. Objects become visible atomically
-// on Writer.Close, as with the real backends.
+// Mem is an in-memory Storage, for tests and examples. Objects become
+// visible atomically on Writer.Close, as with the real backends.
+//
+// NewMem makes a private store. Open("mem://name/prefix") opens the
+// process-wide store called name — created empty on first use and kept for
+// the life of the process — rooted at prefix, so that several opens of one
+// location share their objects.
 type Mem struct {
+	objs   *memObjects
+	prefix string // "" or ending in "/"
+}
+
+// memObjects are the objects of one in-memory store, keyed by full key.
+type memObjects struct {
 	mu struct {
 		sync.Mutex
 		objects map[string]memObject
@@ -27,23 +38,63 @@ type memObject struct {
 
 var _ Storage = (*Mem)(nil)
 
-// NewMem returns an empty in-memory store.
+// NewMem returns an empty private in-memory store.
 func NewMem() *Mem {
-	m := &Mem{}
-	m.mu.objects = map[string]memObject{}
+	o := &memObjects{}
+	o.mu.objects = map[string]memObject{}
+	return &Mem{objs: o}
+}
+
+// namedMems are the stores of mem:// locations.
+var namedMems struct {
+	sync.Mutex
+	stores map[string]*Mem
+}
+
+// namedMem returns the process-wide store called name.
+func namedMem(name string) *Mem {
+	namedMems.Lock()
+	defer namedMems.Unlock()
+	if namedMems.stores == nil {
+		namedMems.stores = map[string]*Mem{}
+	}
+	m, ok := namedMems.stores[name]
+	if !ok {
+		m = NewMem()
+		namedMems.stores[name] = m
+	}
 	return m
 }
 
-// Clone returns an independent copy of the store's visible objects, the
-// durable state a crash would leave.
+// sub returns the store rooted at prefix ("" or a valid key) within m,
+// sharing m's objects.
+func (m *Mem) sub(prefix string) *Mem {
+	if prefix == "" {
+		return m
+	}
+	return &Mem{objs: m.objs, prefix: m.prefix + prefix + "/"}
+}
+
+// Clone returns an independent private copy of the store's visible
+// objects, the durable state a crash would leave.
 func (m *Mem) Clone() *Mem {
 	c := NewMem()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, v := range m.mu.objects {
-		c.mu.objects[k] = v
+	m.objs.mu.Lock()
+	defer m.objs.mu.Unlock()
+	for k, v := range m.objs.mu.objects {
+		if rel, ok := strings.CutPrefix(k, m.prefix); ok {
+			c.objs.mu.objects[rel] = v
+		}
 	}
 	return c
+}
+
+// get returns the object at key p (relative to the store's root).
+func (m *Mem) get(p string) (memObject, bool) {
+	m.objs.mu.Lock()
+	defer m.objs.mu.Unlock()
+	o, ok := m.objs.mu.objects[m.prefix+p]
+	return o, ok
 }
 
 // OpenRange implements Storage.
@@ -54,9 +105,7 @@ func (m *Mem) OpenRange(ctx context.Context, p string, off, length int64) (io.Re
 	if err := checkKey(p); err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	o, ok := m.mu.objects[p]
-	m.mu.Unlock()
+	o, ok := m.get(p)
 	if !ok {
 		return nil, fmt.Errorf("storage: open %s: %w", p, ErrNotExist)
 	}
@@ -105,12 +154,14 @@ func (w *memWriter) Close() error {
 		return ErrClosed
 	}
 	w.done = true
-	w.m.mu.Lock()
-	defer w.m.mu.Unlock()
-	if _, ok := w.m.mu.objects[w.key]; ok && w.ifAbsent {
+	objs := w.m.objs
+	objs.mu.Lock()
+	defer objs.mu.Unlock()
+	full := w.m.prefix + w.key
+	if _, ok := objs.mu.objects[full]; ok && w.ifAbsent {
 		return fmt.Errorf("storage: create %s: %w", w.key, ErrExist)
 	}
-	w.m.mu.objects[w.key] = memObject{data: bytes.Clone(w.buf.Bytes()), modTime: time.Now()}
+	objs.mu.objects[full] = memObject{data: bytes.Clone(w.buf.Bytes()), modTime: time.Now()}
 	return nil
 }
 
@@ -130,15 +181,16 @@ func (m *Mem) List(ctx context.Context, prefix, delimiter string) iter.Seq2[Obje
 			yield(ObjectInfo{}, err)
 			return
 		}
-		m.mu.Lock()
 		ls := newListing(prefix, delimiter)
-		for k, o := range m.mu.objects {
-			if !strings.HasPrefix(k, prefix) || ls.rolledUp(k) {
+		m.objs.mu.Lock()
+		for full, o := range m.objs.mu.objects {
+			k, ok := strings.CutPrefix(full, m.prefix)
+			if !ok || !strings.HasPrefix(k, prefix) || ls.rolledUp(k) {
 				continue
 			}
 			ls.out = append(ls.out, ObjectInfo{Path: k, Size: int64(len(o.data)), ModTime: o.modTime})
 		}
-		m.mu.Unlock()
+		m.objs.mu.Unlock()
 		yieldSorted(ls.out, yield)
 	}
 }
@@ -151,9 +203,9 @@ func (m *Mem) Delete(ctx context.Context, p string) error {
 	if err := checkKey(p); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	delete(m.mu.objects, p)
-	m.mu.Unlock()
+	m.objs.mu.Lock()
+	delete(m.objs.mu.objects, m.prefix+p)
+	m.objs.mu.Unlock()
 	return nil
 }
 
@@ -165,9 +217,7 @@ func (m *Mem) Stat(ctx context.Context, p string) (ObjectInfo, error) {
 	if err := checkKey(p); err != nil {
 		return ObjectInfo{}, err
 	}
-	m.mu.Lock()
-	o, ok := m.mu.objects[p]
-	m.mu.Unlock()
+	o, ok := m.get(p)
 	if !ok {
 		return ObjectInfo{}, fmt.Errorf("storage: stat %s: %w", p, ErrNotExist)
 	}

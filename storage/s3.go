@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -33,8 +34,8 @@ import (
 // S3 limits and defaults.
 const (
 	S3MinPartSize         = 5 << 20  // S3's minimum size of every part but the last
-	S3DefaultPartSize     = 16 << 20 // Options.S3PartSize default
-	S3DefaultMaxAttempts  = 8        // Options.S3MaxAttempts default
+	S3DefaultPartSize     = 16 << 20 // S3Options.PartSize default
+	S3DefaultMaxAttempts  = 8        // S3Options.MaxAttempts default
 	s3MaxParts            = 10000    // S3's limit on parts per upload
 	s3UploadConcurrency   = 4        // parts in flight per writer
 	s3MaxBackoff          = 20 * time.Second
@@ -57,10 +58,10 @@ const (
 // Failed (or 409 ConditionalRequestConflict from a concurrent conditional
 // write) becomes ErrExist.
 //
-// Every request is bounded in time (Options.S3ConnectTimeout,
-// Options.S3RequestTimeout). Throttling and 5xx responses are retried by the
+// Every request is bounded in time (S3Options.ConnectTimeout,
+// S3Options.RequestTimeout). Throttling and 5xx responses are retried by the
 // SDK's standard retryer with exponential jittered backoff, up to
-// Options.S3MaxAttempts attempts per request; 4xx answers such as 412 are
+// S3Options.MaxAttempts attempts per request; 4xx answers such as 412 are
 // final. Requests that get no answer are retried at most 3 times in all,
 // with short backoff, and not at all once one timed out after connecting
 // (see s3net.go). A retried conditional PUT whose first attempt did land but
@@ -86,18 +87,18 @@ var _ Storage = (*S3)(nil)
 // s3Backoff replaces the retryer's backoff when set; tests shorten it.
 var s3Backoff retry.BackoffDelayer
 
-// NewS3 returns a store over s3://bucket/prefix. Credentials come from the
-// standard AWS chain (environment, shared config and credentials files, SSO,
-// container and instance roles).
+// NewS3 returns a store over s3://bucket/prefix. Credentials are
+// opts.Credentials, else those of the standard AWS chain (environment,
+// shared config and credentials files, SSO, container and instance roles).
 //
-// NewS3 makes no request unless opts.S3CreateBucket is set: then it creates
+// NewS3 makes no request unless opts.CreateBucket is set: then it creates
 // the bucket if it does not exist.
 //
-// The endpoint is opts.S3Endpoint, else AWS_ENDPOINT_URL_S3 or
+// The endpoint is opts.Endpoint, else AWS_ENDPOINT_URL_S3 or
 // AWS_ENDPOINT_URL (read by the SDK), else AWS. Path-style addressing is used
-// when opts.S3PathStyle is set or the endpoint's host is an IP address or
+// when opts.PathStyle is set or the endpoint's host is an IP address or
 // "localhost", where virtual-hosted buckets cannot resolve.
-func NewS3(ctx context.Context, bucket, prefix string, opts Options) (*S3, error) {
+func NewS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3, error) {
 	if bucket == "" {
 		return nil, errors.New("storage: s3: empty bucket name")
 	}
@@ -108,19 +109,12 @@ func NewS3(ctx context.Context, bucket, prefix string, opts Options) (*S3, error
 		}
 		prefix += "/"
 	}
-	partSize := opts.S3PartSize
-	if partSize == 0 {
-		partSize = S3DefaultPartSize
-	}
-	if partSize < S3MinPartSize {
-		return nil, fmt.Errorf("storage: s3 part size %d below the minimum %d", partSize, S3MinPartSize)
-	}
 	s, err := newS3Client(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	s.bucket, s.prefix, s.partSize = bucket, prefix, partSize
-	if opts.S3CreateBucket {
+	s.bucket, s.prefix = bucket, prefix
+	if opts.CreateBucket {
 		if err := s.ensureBucket(ctx); err != nil {
 			return nil, err
 		}
@@ -129,24 +123,22 @@ func NewS3(ctx context.Context, bucket, prefix string, opts Options) (*S3, error
 }
 
 // newS3Client returns a store with the client for opts and no bucket.
-func newS3Client(ctx context.Context, opts Options) (*S3, error) {
-	attempts := opts.S3MaxAttempts
-	if attempts < 0 {
-		return nil, fmt.Errorf("storage: s3: negative max attempts %d", attempts)
-	}
-	if attempts == 0 {
-		attempts = S3DefaultMaxAttempts
-	}
-	timeouts, err := resolveTimeouts(opts)
-	if err != nil {
+func newS3Client(ctx context.Context, opts S3Options) (*S3, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	timeouts := s3Timeouts{connect: opts.ConnectTimeout, request: opts.RequestTimeout}
 	loadOpts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer { return newS3Retryer(attempts) }),
+		config.WithRetryer(func() aws.Retryer { return newS3Retryer(opts.MaxAttempts) }),
 		config.WithHTTPClient(awshttp.NewBuildableClient()),
 	}
-	if opts.S3Region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(opts.S3Region))
+	if opts.Region != "" {
+		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	if c := opts.Credentials; !c.IsZero() {
+		loadOpts = append(loadOpts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
@@ -155,8 +147,8 @@ func newS3Client(ctx context.Context, opts Options) (*S3, error) {
 	if cfg.Region == "" {
 		cfg.Region = s3DefaultRegion
 	}
-	endpoint := opts.S3Endpoint
-	pathStyle := opts.S3PathStyle || localEndpoint(endpoint) ||
+	endpoint := opts.Endpoint
+	pathStyle := opts.PathStyle || localEndpoint(endpoint) ||
 		(endpoint == "" && localEndpoint(firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")))
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if endpoint != "" {
@@ -170,7 +162,7 @@ func newS3Client(ctx context.Context, opts Options) (*S3, error) {
 		o.HTTPClient = timeouts.httpClient(o.HTTPClient)
 	})
 	shown := firstNonEmpty(endpoint, firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"), aws.ToString(cfg.BaseEndpoint))
-	s := &S3{client: client, region: cfg.Region, endpoint: shown, customEndpoint: shown != "", timeouts: timeouts}
+	s := &S3{client: client, partSize: opts.PartSize, region: cfg.Region, endpoint: shown, customEndpoint: shown != "", timeouts: timeouts}
 	if shown == "" {
 		s.endpoint = "https://s3." + cfg.Region + ".amazonaws.com"
 	}
@@ -209,11 +201,11 @@ func localEndpoint(endpoint string) bool {
 	return h == "localhost" || net.ParseIP(h) != nil
 }
 
-// CreateBucket creates a bucket with the client configuration NewS3 would
-// use for opts, unless it exists. A bucket that already exists and is owned
-// by the caller is not an error. NewS3 does the same when
-// opts.S3CreateBucket is set.
-func CreateBucket(ctx context.Context, opts Options, bucket string) error {
+// CreateBucket creates a bucket with the client NewS3 would use for
+// opts, unless it exists. A bucket that already exists and is owned by the
+// caller is not an error. NewS3 does the same when opts.CreateBucket is
+// set.
+func CreateBucket(ctx context.Context, bucket string, opts S3Options) error {
 	if bucket == "" {
 		return errors.New("storage: s3: empty bucket name")
 	}

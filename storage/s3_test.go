@@ -82,8 +82,8 @@ func newFakeS3(t *testing.T, maxAttempts int, statuses ...int) (*storage.S3, *fa
 	f := &fakeS3{statuses: statuses}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	st, err := storage.NewS3(t.Context(), "bucket", "table", storage.Options{
-		S3Endpoint: srv.URL, S3Region: "us-east-1", S3MaxAttempts: maxAttempts,
+	st, err := storage.NewS3(t.Context(), "bucket", "table", storage.S3Options{
+		Endpoint: srv.URL, Region: "us-east-1", MaxAttempts: maxAttempts,
 	})
 	require.NoError(t, err)
 	return st, f
@@ -155,9 +155,9 @@ func TestS3ContextCancelledDuringRetries(t *testing.T) {
 }
 
 func TestS3RejectsSmallPartSize(t *testing.T) {
-	_, err := storage.NewS3(t.Context(), "b", "", storage.Options{S3PartSize: 1 << 20})
+	_, err := storage.NewS3(t.Context(), "b", "", storage.S3Options{PartSize: 1 << 20})
 	assert.Error(t, err)
-	_, err = storage.NewS3(t.Context(), "", "", storage.Options{})
+	_, err = storage.NewS3(t.Context(), "", "", storage.S3Options{})
 	assert.Error(t, err)
 }
 
@@ -189,8 +189,8 @@ func TestS3Multipart(t *testing.T) {
 	t.Cleanup(storage.SetS3BackoffForTest(20 * time.Millisecond))
 	bucket := srv.NewBucket(t)
 	opts := srv.Options()
-	opts.S3PartSize = storage.S3MinPartSize
-	st, err := storage.NewS3(t.Context(), bucket, "tbl", opts)
+	opts.S3.PartSize = storage.S3MinPartSize
+	st, err := storage.NewS3(t.Context(), bucket, "tbl", opts.S3)
 	require.NoError(t, err)
 	c := rawClient(t, srv)
 

@@ -108,7 +108,7 @@ func (s *S3) endpointHint() string {
 
 func (s *S3) noSuchBucketErr(what string, err error) error {
 	return &s3Error{
-		msg: fmt.Sprintf("%s: no such bucket %q at %s: create it with --create-bucket (storage.Options.S3CreateBucket) or `aws s3 mb s3://%s%s`",
+		msg: fmt.Sprintf("%s: no such bucket %q at %s: create it with --create-bucket (storage.S3Options.CreateBucket) or `aws s3 mb s3://%s%s`",
 			what, s.bucket, s.endpoint, s.bucket, s.endpointHint()),
 		errs: []error{ErrNoSuchBucket, err},
 	}

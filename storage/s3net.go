@@ -26,14 +26,14 @@ import (
 // into the storage sentinels.
 //
 // Time bounds, per attempt:
-//   - connect: TCP connect and TLS handshake within Options.S3ConnectTimeout;
-//   - request: no stretch of Options.S3RequestTimeout without a byte moving
+//   - connect: TCP connect and TLS handshake within S3Options.ConnectTimeout;
+//   - request: no stretch of S3Options.RequestTimeout without a byte moving
 //     either way on the connection while a request is in flight, waiting
 //     for the response headers included (watchdogConn) — a stall, not the
 //     transfer's total time, is bounded;
 //
 // and per operation (the retry policy, s3Retryer): an HTTP answer that is
-// worth retrying (throttling, 5xx) is retried up to Options.S3MaxAttempts
+// worth retrying (throttling, 5xx) is retried up to S3Options.MaxAttempts
 // times with backoff up to s3MaxBackoff, since the server is alive; a
 // request that got no answer (refused, reset, connect timeout) is retried
 // at most s3NoAnswerAttempts times in all with short backoff; a request that
@@ -41,11 +41,11 @@ import (
 
 // S3 time bounds.
 const (
-	S3DefaultConnectTimeout = 5 * time.Second  // Options.S3ConnectTimeout default
-	S3DefaultRequestTimeout = 30 * time.Second // Options.S3RequestTimeout default
+	S3DefaultConnectTimeout = 5 * time.Second  // S3Options.ConnectTimeout default
+	S3DefaultRequestTimeout = 30 * time.Second // S3Options.RequestTimeout default
 
 	// s3NoAnswerAttempts caps the attempts of an operation whose requests
-	// get no HTTP answer (within S3MaxAttempts).
+	// get no HTTP answer (within S3Options.MaxAttempts).
 	s3NoAnswerAttempts = 3
 	// Backoff between attempts that got no answer: jittered, doubling from
 	// s3NoAnswerBackoff, at most s3NoAnswerMaxBackoff.
@@ -105,20 +105,6 @@ func classify(err error) failure {
 // s3Timeouts are the resolved time bounds of a client.
 type s3Timeouts struct {
 	connect, request time.Duration
-}
-
-func resolveTimeouts(opts Options) (s3Timeouts, error) {
-	t := s3Timeouts{connect: opts.S3ConnectTimeout, request: opts.S3RequestTimeout}
-	if t.connect < 0 || t.request < 0 {
-		return t, fmt.Errorf("storage: s3: negative timeout (connect %v, request %v)", t.connect, t.request)
-	}
-	if t.connect == 0 {
-		t.connect = S3DefaultConnectTimeout
-	}
-	if t.request == 0 {
-		t.request = S3DefaultRequestTimeout
-	}
-	return t, nil
 }
 
 // httpClient returns the SDK client's transport with the time bounds, made

@@ -60,7 +60,7 @@ func TestS3SlowUploadIsNotCutOff(t *testing.T) {
 	srv.Listener = l
 	srv.Start()
 	t.Cleanup(srv.Close)
-	st := openAt(t, strings.TrimPrefix(srv.URL, "http://"), storage.Options{S3RequestTimeout: request})
+	st := openAt(t, strings.TrimPrefix(srv.URL, "http://"), storage.Options{S3: storage.S3Options{RequestTimeout: request}})
 
 	// 12 MiB (one PUT) at 5 MiB/s: about 2.4 s.
 	big := bytes.Repeat([]byte("y"), 12<<20)

@@ -91,7 +91,7 @@ func TestS3CreateBucketOption(t *testing.T) {
 	bucket := missingBucketName(t)
 	ctx := t.Context()
 	opts := srv.Options()
-	opts.S3CreateBucket = true
+	opts.S3.CreateBucket = true
 
 	// Concurrent creators all succeed; the bucket is created once.
 	var wg sync.WaitGroup
@@ -123,7 +123,7 @@ func TestS3CreateBucketOption(t *testing.T) {
 	assert.NotErrorIs(t, err, storage.ErrNoSuchBucket)
 
 	// storage.CreateBucket is idempotent too.
-	require.NoError(t, storage.CreateBucket(ctx, srv.Options(), bucket))
+	require.NoError(t, storage.CreateBucket(ctx, bucket, srv.Options().S3))
 }
 
 func TestS3AccessDenied(t *testing.T) {
@@ -161,7 +161,7 @@ func TestS3AccessDenied(t *testing.T) {
 			// --create-bucket does not turn refused credentials into
 			// anything else.
 			opts := srv.Options()
-			opts.S3CreateBucket = true
+			opts.S3.CreateBucket = true
 			_, err = storage.Open(ctx, "s3://"+bucket+"/table", opts)
 			require.ErrorIs(t, err, storage.ErrAccessDenied)
 		})
@@ -238,18 +238,14 @@ func silent(c net.Conn, _ <-chan struct{}) { _, _ = io.Copy(io.Discard, c) }
 // headersThenStall answers every request with headers promising 1000 bytes,
 // sends 10 of them and stalls.
 func headersThenStall(c net.Conn, done <-chan struct{}) {
-	br := bufio.NewReader(c)
-	for {
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(io.Discard, req.Body)
-		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: application/octet-stream\r\nETag: \"x\"\r\nLast-Modified: %s\r\n\r\n0123456789",
-			time.Now().UTC().Format(http.TimeFormat))
-		<-done
+	req, err := http.ReadRequest(bufio.NewReader(c))
+	if err != nil {
 		return
 	}
+	_, _ = io.Copy(io.Discard, req.Body)
+	fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: application/octet-stream\r\nETag: \"x\"\r\nLast-Modified: %s\r\n\r\n0123456789",
+		time.Now().UTC().Format(http.TimeFormat))
+	<-done
 }
 
 // noRead takes the request headers and then reads nothing more, so an
@@ -261,8 +257,8 @@ func noRead(c net.Conn, done <-chan struct{}) {
 
 func openAt(t *testing.T, addr string, opts storage.Options) storage.Storage {
 	t.Helper()
-	opts.S3Endpoint = "http://" + addr
-	opts.S3Region = "us-east-1"
+	opts.S3.Endpoint = "http://" + addr
+	opts.S3.Region = "us-east-1"
 	st, err := storage.Open(t.Context(), "s3://bucket/table", opts)
 	require.NoError(t, err)
 	return st
@@ -313,11 +309,11 @@ func TestS3StoppedEndpoint(t *testing.T) {
 		name string
 		opts storage.Options
 	}{
-		{"configured", storage.Options{S3ConnectTimeout: 500 * time.Millisecond, S3RequestTimeout: time.Second}},
+		{"configured", storage.Options{S3: storage.S3Options{ConnectTimeout: 500 * time.Millisecond, RequestTimeout: time.Second}}},
 		{"defaults", storage.Options{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			connect := tc.opts.S3ConnectTimeout
+			connect := tc.opts.S3.ConnectTimeout
 			if connect == 0 {
 				connect = storage.S3DefaultConnectTimeout
 			}
@@ -370,7 +366,7 @@ func TestS3ConnectTimeout(t *testing.T) {
 	fakeCreds(t)
 	addr := fullBacklog(t)
 	connect := 300 * time.Millisecond
-	st := openAt(t, addr, storage.Options{S3ConnectTimeout: connect, S3RequestTimeout: 10 * time.Second})
+	st := openAt(t, addr, storage.Options{S3: storage.S3Options{ConnectTimeout: connect, RequestTimeout: 10 * time.Second}})
 	start := time.Now()
 	_, err := st.Stat(t.Context(), "k")
 	elapsed := time.Since(start)
@@ -415,7 +411,7 @@ func TestS3HungEndpoint(t *testing.T) {
 	fakeCreds(t)
 	srv := newTCPServer(t, silent)
 	request := 700 * time.Millisecond
-	st := openAt(t, srv.addr, storage.Options{S3ConnectTimeout: time.Second, S3RequestTimeout: request})
+	st := openAt(t, srv.addr, storage.Options{S3: storage.S3Options{ConnectTimeout: time.Second, RequestTimeout: request}})
 	results := ops(t, st)
 	for name, r := range results {
 		t.Logf("%s: %v: %v", name, r.elapsed.Round(time.Millisecond), r.err)
@@ -445,7 +441,7 @@ func TestS3StalledDownload(t *testing.T) {
 	fakeCreds(t)
 	srv := newTCPServer(t, headersThenStall)
 	request := 700 * time.Millisecond
-	st := openAt(t, srv.addr, storage.Options{S3RequestTimeout: request})
+	st := openAt(t, srv.addr, storage.Options{S3: storage.S3Options{RequestTimeout: request}})
 	start := time.Now()
 	rc, err := st.OpenRange(t.Context(), "k", 0, -1)
 	require.NoError(t, err, "the headers arrived")
@@ -480,7 +476,7 @@ func TestS3StalledUpload(t *testing.T) {
 	fakeCreds(t)
 	srv := newTCPServer(t, noRead)
 	request := 700 * time.Millisecond
-	st := openAt(t, srv.addr, storage.Options{S3RequestTimeout: request})
+	st := openAt(t, srv.addr, storage.Options{S3: storage.S3Options{RequestTimeout: request}})
 	big := bytes.Repeat([]byte("x"), storage.S3DefaultPartSize) // one PUT, larger than the socket buffers
 	start := time.Now()
 	err := storage.WriteFile(t.Context(), st, "k", big, storage.CreateOptions{})
@@ -511,7 +507,7 @@ func TestS3SlowDownloadIsNotCutOff(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	st := openAt(t, strings.TrimPrefix(srv.URL, "http://"), storage.Options{S3RequestTimeout: request})
+	st := openAt(t, strings.TrimPrefix(srv.URL, "http://"), storage.Options{S3: storage.S3Options{RequestTimeout: request}})
 	start := time.Now()
 	got, err := storage.ReadFile(t.Context(), st, "k")
 	require.NoError(t, err)
@@ -520,7 +516,7 @@ func TestS3SlowDownloadIsNotCutOff(t *testing.T) {
 }
 
 func TestS3RejectsNegativeTimeouts(t *testing.T) {
-	for _, o := range []storage.Options{{S3ConnectTimeout: -1}, {S3RequestTimeout: -1}, {S3MaxAttempts: -1}} {
+	for _, o := range []storage.S3Options{{ConnectTimeout: -1}, {RequestTimeout: -1}, {MaxAttempts: -1}} {
 		_, err := storage.NewS3(t.Context(), "b", "", o)
 		assert.Error(t, err)
 	}

@@ -1,6 +1,15 @@
 // Package storage is hoodie's one narrow object-store interface and its
-// backends: the local filesystem, S3 (aws-sdk-go-v2) and an in-memory store
-// for tests, plus a fault-injecting wrapper used by crash tests.
+// backends: the local filesystem, S3 and S3-compatible servers
+// (aws-sdk-go-v2), and an in-memory store.
+//
+// A table lives at a location: a local path ("/data/events", or
+// "file:///data/events"), "s3://bucket/prefix" (Hadoop's s3a:// and s3n://
+// too) or "mem://name/prefix". Open parses the location, picks the backend
+// registered for its scheme and returns the Storage rooted there; Register
+// adds schemes (or replaces the built-in openers), as iceberg-go's io
+// package does. Options carry the settings of the built-in backends: for
+// S3 the endpoint, path-style addressing, region, static credentials or
+// the AWS chain, part size, retries and timeouts.
 //
 // Every Hudi file hoodie writes goes through Storage. The interface is shaped
 // after object stores, not filesystems: objects are created whole (a Writer
@@ -15,10 +24,14 @@
 // does not answer are ErrNoSuchBucket, ErrAccessDenied and ErrUnreachable
 // (ErrTimeout), never ErrNotExist.
 //
-//	st, err := storage.Open(ctx, "s3://bucket/tables/events", storage.Options{})
+//	st, err := storage.Open(ctx, "s3://bucket/tables/events", storage.Options{
+//		S3: storage.S3Options{Endpoint: "http://127.0.0.1:9000", PathStyle: true},
+//	})
 //	w, err := st.Create(ctx, ".hoodie/hoodie.properties", storage.CreateOptions{IfAbsent: true})
 //	_, err = w.Write(b)
 //	err = w.Close() // visible only now; errors.Is(err, fs.ErrExist) if someone won the race
+//
+// The conformance suite every backend passes is in storage/storagetest.
 package storage
 
 import (

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/hivepath"
-
 	"github.com/hoodie-lake/hoodie/storage"
 )
 
@@ -23,7 +23,9 @@ import (
 //	#Thu Apr 18 18:13:56 CDT 2024
 //	commitTime=20240418181355771
 //	partitionDepth=4
-const PartitionMetadataFile = ".hoodie_partition_metadata"
+//
+// The file-system view (package filegroup) finds partitions by it.
+const PartitionMetadataFile = filegroup.PartitionMetadataFile
 
 // Keys of PartitionMetadataFile.
 const (
@@ -181,7 +183,7 @@ func WritePartitionMetadata(ctx context.Context, st storage.Storage, partitionPa
 	if err := ValidatePartitionPath(partitionPath); err != nil {
 		return err
 	}
-	if !IsInstantTime(commitTime) {
+	if !filegroup.IsInstantTime(commitTime) {
 		return fmt.Errorf("%w: partition metadata commit time %q is not an instant time", ErrInvalidConfig, commitTime)
 	}
 	b := FormatPartitionMetadata(PartitionMetadata{CommitTime: commitTime, PartitionDepth: PartitionDepth(partitionPath)}, time.Now())

@@ -1,8 +1,9 @@
 // Package table owns a Hudi table's identity and layout on storage: the
 // hoodie.properties file (a java.util.Properties codec, the typed Config
 // and its validator, the backup-file update protocol), creating and opening
-// a table, partition paths and .hoodie_partition_metadata files, base and
-// log file names, and the file-system view of file groups and slices.
+// a table, partition paths and .hoodie_partition_metadata files, and the
+// Table handle, which carries the table's loaded timeline and file-system
+// view (package timeline and package filegroup), refreshed on request.
 //
 // hoodie writes Hudi table version 6 with timeline layout 1 only. Open
 // refuses any other table rather than risk damaging it; OpenForRead also
@@ -17,7 +18,9 @@
 //		PrecombineField: "ts",
 //	})
 //	t, err = table.Open(ctx, st) // errors.Is(err, table.ErrNotHudiTable), ...
-//	t, err = table.OpenForRead(ctx, st) // for reader.Plan, timeline.Load, BuildView
+//	t, err = table.OpenForRead(ctx, st) // for reader.Plan
+//	tl, err := t.Timeline(ctx)         // loaded once; t.Refresh(ctx) reloads
+//	v, err := t.View(ctx)              // file groups and slices as of the latest commit
 package table
 
 import (
@@ -32,7 +35,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/storage"
+	"github.com/hoodie-lake/hoodie/timeline"
 )
 
 // Paths relative to the table's base path.
@@ -44,8 +49,9 @@ const (
 	PropertiesBackupFile = MetaFolder + "/hoodie.properties.backup"
 )
 
-// Table is an open Hudi table: its storage and its configuration. It is safe
-// for concurrent use.
+// Table is an open Hudi table: its storage, its configuration, and its
+// active timeline and file-system view as last loaded. It is safe for
+// concurrent use.
 type Table struct {
 	st storage.Storage
 	// readOnly is why the table may not be written, or nil (see OpenForRead).
@@ -53,7 +59,100 @@ type Table struct {
 	mu       struct {
 		sync.Mutex
 		cfg *Config
+		tl  *timeline.Timeline // nil until first used or after Refresh failed
+		// view is the latest view against tl (nil until asked for).
+		view *filegroup.View
 	}
+}
+
+// Timeline returns the table's active timeline as the handle last loaded it:
+// on first use (one LIST of .hoodie/), then again only on Refresh. Other
+// processes' instants since then are not in it.
+func (t *Table) Timeline(ctx context.Context) (*timeline.Timeline, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.timelineLocked(ctx)
+}
+
+func (t *Table) timelineLocked(ctx context.Context) (*timeline.Timeline, error) {
+	if t.mu.tl == nil {
+		tl, err := timeline.Load(ctx, t.st)
+		if err != nil {
+			return nil, fmt.Errorf("table: %w", err)
+		}
+		t.mu.tl = tl
+	}
+	return t.mu.tl, nil
+}
+
+// Refresh reloads the active timeline (to see other processes' instants)
+// and drops the cached view, which the next View builds against the new
+// timeline.
+func (t *Table) Refresh(ctx context.Context) error {
+	tl, err := timeline.Load(ctx, t.st)
+	if err != nil {
+		return fmt.Errorf("table: refresh: %w", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.mu.tl, t.mu.view = tl, nil
+	return nil
+}
+
+// View returns the file-system view of the whole table as of the latest
+// completed commit of Timeline: built on first use after a Refresh (one
+// LIST of the table) and cached until the next Refresh.
+func (t *Table) View(ctx context.Context) (*filegroup.View, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.mu.view != nil {
+		return t.mu.view, nil
+	}
+	tl, err := t.timelineLocked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := filegroup.BuildView(ctx, t.st, tl, filegroup.ViewOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	t.mu.view = v
+	return v, nil
+}
+
+// ViewWith builds a view against Timeline with opts (time travel, some
+// partitions only); it is not cached.
+func (t *Table) ViewWith(ctx context.Context, opts filegroup.ViewOptions) (*filegroup.View, error) {
+	tl, err := t.Timeline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := filegroup.BuildView(ctx, t.st, tl, opts)
+	if err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	return v, nil
+}
+
+// SchemaAsOf returns the table's writer schema (Avro JSON of the data
+// columns) as of an instant: extraMetadata.schema of the latest completed
+// commit at or before asOf ("" = the latest) that recorded one, else
+// hoodie.table.create.schema, else "".
+func SchemaAsOf(ctx context.Context, st storage.Storage, tl *timeline.Timeline, asOf string, cfg *Config) (string, error) {
+	commits := tl.CompletedCommits()
+	for i := len(commits) - 1; i >= 0; i-- {
+		if asOf != "" && commits[i].Timestamp > asOf {
+			continue
+		}
+		md, err := timeline.ReadCommitMetadata(ctx, st, commits[i])
+		if err != nil {
+			return "", fmt.Errorf("table: schema: %w", err)
+		}
+		if s := md.Schema(); s != "" {
+			return s, nil
+		}
+	}
+	return cfg.CreateSchema, nil
 }
 
 // Storage is the store the table lives in, rooted at its base path.

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/testutil/fixtures"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -416,4 +418,58 @@ func TestUpdatePropertiesCrashPoints(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "ts2", again.Config().PrecombineField)
 	}
+}
+
+// TestTableCarriesTimelineAndView: the handle loads its timeline once and
+// builds its view once, and sees another process's commit only after
+// Refresh.
+func TestTableCarriesTimelineAndView(t *testing.T) {
+	ctx := context.Background()
+	st := storage.NewMem()
+	tbl, err := table.Create(ctx, st, table.CreateOptions{Name: "t", RecordKeyFields: []string{"id"}})
+	require.NoError(t, err)
+	tl, err := tbl.Timeline(ctx)
+	require.NoError(t, err)
+	require.Empty(t, tl.Instants())
+	v, err := tbl.View(ctx)
+	require.NoError(t, err)
+	require.Empty(t, v.FileGroups())
+
+	// Another process commits a base file in partition p.
+	tx, err := timeline.Begin(ctx, st, timeline.Commit, nil, timeline.BeginOptions{})
+	require.NoError(t, err)
+	T := tx.InstantTime()
+	require.NoError(t, table.WritePartitionMetadata(ctx, st, "p", T))
+	bf := filegroup.BaseFile{FileID: filegroup.NewFileID(), WriteToken: filegroup.WriteToken{StageID: 1}, InstantTime: T, Ext: filegroup.ExtParquet}
+	require.NoError(t, tx.Marker(ctx, "p/"+bf.String(), timeline.MarkerCreate))
+	require.NoError(t, storage.WriteFile(ctx, st, "p/"+bf.String(), []byte("data"), storage.CreateOptions{}))
+	require.NoError(t, tx.Complete(ctx, []byte("{}")))
+
+	again, err := tbl.Timeline(ctx)
+	require.NoError(t, err)
+	assert.Same(t, tl, again, "loaded once")
+	v2, err := tbl.View(ctx)
+	require.NoError(t, err)
+	assert.Same(t, v, v2, "built once")
+
+	require.NoError(t, tbl.Refresh(ctx))
+	tl, err = tbl.Timeline(ctx)
+	require.NoError(t, err)
+	last, ok := tl.LastCompletedCommit()
+	require.True(t, ok)
+	assert.Equal(t, T, last.Timestamp)
+	v, err = tbl.View(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, T, v.AsOf)
+	assert.Same(t, tl, v.Timeline())
+	require.Len(t, v.LatestBaseFiles(), 1)
+	assert.Equal(t, "p/"+bf.String(), v.LatestBaseFiles()[0].Path)
+	v2, err = tbl.View(ctx)
+	require.NoError(t, err)
+	assert.Same(t, v, v2)
+
+	other, err := tbl.ViewWith(ctx, filegroup.ViewOptions{Partitions: []string{"q"}})
+	require.NoError(t, err)
+	assert.Empty(t, other.Partitions())
+	assert.NotSame(t, v, other)
 }

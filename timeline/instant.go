@@ -15,7 +15,22 @@
 // once. Loading the timeline is one LIST of .hoodie/ with a "/" delimiter;
 // instant contents are read only when asked for.
 //
-// timeline depends on storage only; it never imports table.
+// The package owns the write protocol: Txn takes every instant from its
+// claimed time through requested, inflight, the markers of its data files
+// (.hoodie/.temp/<instant>/) and the commit point to the deletion of its
+// markers, or withdraws it (Abort). Writers, the compactor, the cleaner and
+// rollbacks all go through it:
+//
+//	tx, err := timeline.Begin(ctx, st, timeline.DeltaCommit, nil, timeline.BeginOptions{})
+//	err = tx.Inflight(ctx, profile)
+//	err = tx.Marker(ctx, "p1/"+logName, timeline.MarkerAppend) // before each data file
+//	err = tx.Complete(ctx, commitMetadata)                     // the commit point
+//	err = tx.Finish(ctx)                                       // markers go
+//
+// It also owns the one visibility rule (Timeline.Visible): which instants'
+// data a read as of an instant sees.
+//
+// timeline depends on storage only; it never imports table or filegroup.
 package timeline
 
 import (

@@ -8,7 +8,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hoodie-lake/hoodie/storage"
 )
@@ -216,110 +215,6 @@ func writeInstant(ctx context.Context, st storage.Storage, inst Instant, content
 			return fmt.Errorf("%w: %s", ErrInstantExists, inst)
 		}
 		return fmt.Errorf("timeline: write %s: %w", inst, err)
-	}
-	return nil
-}
-
-// Claim picks a new instant time for the table, strictly greater than every
-// instant on the timeline and than every earlier claim, and claims it with a
-// create-if-absent marker so no other process or action can take the same
-// time. It then writes the requested file for action with content (plans
-// for compaction/clean/rollback; empty for commits).
-//
-// Savepoints have no requested state; Claim writes their inflight file.
-func Claim(ctx context.Context, st storage.Storage, action Action, content []byte) (Instant, error) {
-	return ClaimAt(ctx, st, action, content, time.Now)
-}
-
-// ClaimAt is Claim with a clock, for tests.
-func ClaimAt(ctx context.Context, st storage.Storage, action Action, content []byte, now func() time.Time) (Instant, error) {
-	return ClaimWith(ctx, st, action, content, ClaimOptions{Now: now})
-}
-
-// ClaimOptions are the knobs of ClaimWith.
-type ClaimOptions struct {
-	// Now is the clock (default time.Now).
-	Now func() time.Time
-	// BeforeRequested, if set, runs once the instant time is claimed and
-	// before the instant's first timeline file is written (a writer starts
-	// its heartbeat there, so no other process ever sees its pending
-	// instant without one). An error abandons the claimed time: no
-	// timeline file is written and ClaimWith returns the error.
-	BeforeRequested func(ts string) error
-}
-
-// ClaimWith is Claim with options.
-func ClaimWith(ctx context.Context, st storage.Storage, action Action, content []byte, opts ClaimOptions) (Instant, error) {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	tl, err := Load(ctx, st)
-	if err != nil {
-		return Instant{}, err
-	}
-	last := tl.LastInstantTime()
-	for attempt := 0; attempt < 1000; attempt++ {
-		ts := NextInstantTime(now(), last)
-		err := storage.WriteFile(ctx, st, claimFolder+"/"+ts, nil, storage.CreateOptions{IfAbsent: true})
-		if errors.Is(err, storage.ErrExist) {
-			last = ts
-			continue
-		}
-		if err != nil {
-			return Instant{}, fmt.Errorf("timeline: claim instant: %w", err)
-		}
-		inst := Instant{Timestamp: ts, Action: action, State: Requested}
-		if action == Savepoint {
-			inst.State = Inflight
-		}
-		if opts.BeforeRequested != nil {
-			if err := opts.BeforeRequested(ts); err != nil {
-				return Instant{}, err
-			}
-		}
-		if err := writeInstant(ctx, st, inst, content); err != nil {
-			return Instant{}, err
-		}
-		return inst, nil
-	}
-	return Instant{}, fmt.Errorf("timeline: claim instant: too many collisions after %s", last)
-}
-
-// Transition moves inst to the next state by writing that state's file with
-// content (create-if-absent). Completing is the commit point: the completed
-// file appears atomically and only once; a second completion fails with
-// ErrAlreadyCompleted.
-func Transition(ctx context.Context, st storage.Storage, inst Instant, to State, content []byte) (Instant, error) {
-	if to <= inst.State {
-		return Instant{}, fmt.Errorf("%w: %s to %s", ErrBadTransition, inst, to)
-	}
-	next := inst.WithState(to)
-	if err := writeInstant(ctx, st, next, content); err != nil {
-		return Instant{}, err
-	}
-	return next, nil
-}
-
-// DeletePending removes the requested and inflight files of an instant that
-// never completed (after a rollback). It refuses a completed instant.
-func DeletePending(ctx context.Context, st storage.Storage, inst Instant) error {
-	if inst.State == Completed {
-		return fmt.Errorf("%w: cannot delete completed %s", ErrBadTransition, inst)
-	}
-	// Delete inflight before requested, as Hudi does, so a crash in between
-	// leaves a requested instant (which is rolled back again) and never an
-	// inflight without its requested.
-	for _, s := range []State{Inflight, Requested} {
-		i := inst
-		i.State = s
-		p, err := InstantPath(i)
-		if err != nil {
-			continue // e.g. savepoints have no requested file
-		}
-		if err := st.Delete(ctx, p); err != nil {
-			return fmt.Errorf("timeline: delete %s: %w", i, err)
-		}
 	}
 	return nil
 }

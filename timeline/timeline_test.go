@@ -94,8 +94,9 @@ func TestInstantTimes(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	ctx := context.Background()
 	st := storage.NewMem()
-	inst, err := timeline.Claim(ctx, st, timeline.Commit, nil)
+	tx, err := timeline.Begin(ctx, st, timeline.Commit, nil, timeline.BeginOptions{})
 	require.NoError(t, err)
+	inst := tx.Instant()
 	assert.Equal(t, timeline.Requested, inst.State)
 
 	tl, err := timeline.Load(ctx, st)
@@ -104,22 +105,24 @@ func TestLifecycle(t *testing.T) {
 	assert.Empty(t, tl.CompletedCommits())
 	assert.Len(t, tl.Pending(), 1)
 
-	_, err = timeline.Transition(ctx, st, inst, timeline.Requested, nil)
-	require.ErrorIs(t, err, timeline.ErrBadTransition)
-	infl, err := timeline.Transition(ctx, st, inst, timeline.Inflight, []byte("{}"))
-	require.NoError(t, err)
+	require.NoError(t, tx.Inflight(ctx, []byte("{}")))
+	require.ErrorIs(t, tx.Inflight(ctx, []byte("{}")), timeline.ErrBadTransition)
 	md := &timeline.CommitMetadata{OperationType: timeline.OpUpsert, ExtraMetadata: map[string]string{"schema": "{}"}}
 	b, err := md.Marshal()
 	require.NoError(t, err)
-	done, err := timeline.Transition(ctx, st, infl, timeline.Completed, b)
-	require.NoError(t, err)
+	infl := tx.Instant()
+	require.NoError(t, tx.Complete(ctx, b))
+	done := tx.Instant()
+	assert.Equal(t, timeline.Completed, done.State)
 	// A retried completion with the same content is the same commit (S3
 	// reports a lost-response retry of a conditional PUT as a conflict);
 	// any other content is refused: the completed file appears only once.
-	_, err = timeline.Transition(ctx, st, infl, timeline.Completed, b)
+	again, err := timeline.Resume(st, infl)
 	require.NoError(t, err)
-	_, err = timeline.Transition(ctx, st, infl, timeline.Completed, []byte(`{"other":1}`))
-	require.ErrorIs(t, err, timeline.ErrAlreadyCompleted)
+	require.NoError(t, again.Complete(ctx, b))
+	other, err := timeline.Resume(st, infl)
+	require.NoError(t, err)
+	require.ErrorIs(t, other.Complete(ctx, []byte(`{"other":1}`)), timeline.ErrAlreadyCompleted)
 	got0, err := timeline.ReadInstant(ctx, st, done)
 	require.NoError(t, err)
 	assert.Equal(t, b, got0)
@@ -136,16 +139,15 @@ func TestLifecycle(t *testing.T) {
 	assert.Equal(t, timeline.OpUpsert, got.OperationType)
 
 	// Compactions complete as commits.
-	c, err := timeline.Claim(ctx, st, timeline.Compaction, []byte("plan"))
+	c, err := timeline.Begin(ctx, st, timeline.Compaction, []byte("plan"), timeline.BeginOptions{})
 	require.NoError(t, err)
-	require.Greater(t, c.Timestamp, inst.Timestamp)
-	ci, err := timeline.Transition(ctx, st, c, timeline.Inflight, nil)
-	require.NoError(t, err)
+	require.Greater(t, c.InstantTime(), inst.Timestamp)
+	require.NoError(t, c.Inflight(ctx, nil))
 	tl, err = timeline.Load(ctx, st)
 	require.NoError(t, err)
 	require.Len(t, tl.PendingCompactions(), 1)
-	cc, err := timeline.Transition(ctx, st, ci, timeline.Completed, b)
-	require.NoError(t, err)
+	require.NoError(t, c.Complete(ctx, b))
+	cc := c.Instant()
 	assert.Equal(t, timeline.Commit, cc.Action)
 	tl, err = timeline.Load(ctx, st)
 	require.NoError(t, err)
@@ -153,15 +155,14 @@ func TestLifecycle(t *testing.T) {
 	assert.Len(t, tl.CompletedCommits(), 2)
 
 	// A failed write's pending files can be removed; completed ones cannot.
-	f, err := timeline.Claim(ctx, st, timeline.DeltaCommit, nil)
+	f, err := timeline.Begin(ctx, st, timeline.DeltaCommit, nil, timeline.BeginOptions{})
 	require.NoError(t, err)
-	f, err = timeline.Transition(ctx, st, f, timeline.Inflight, nil)
-	require.NoError(t, err)
-	require.NoError(t, timeline.DeletePending(ctx, st, f))
-	require.ErrorIs(t, timeline.DeletePending(ctx, st, cc), timeline.ErrBadTransition)
+	require.NoError(t, f.Inflight(ctx, nil))
+	require.NoError(t, f.Abort(ctx))
+	require.ErrorIs(t, c.Abort(ctx), timeline.ErrBadTransition)
 	tl, err = timeline.Load(ctx, st)
 	require.NoError(t, err)
-	_, found := tl.Find(f.Timestamp)
+	_, found := tl.Find(f.InstantTime())
 	assert.False(t, found)
 }
 
@@ -188,11 +189,12 @@ func TestClaimSameMillisecond(t *testing.T) {
 				if i%2 == 1 {
 					action = timeline.Clean // different actions must not share a time either
 				}
-				inst, err := timeline.ClaimAt(ctx, st, action, nil, clock)
+				tx, err := timeline.BeginAt(ctx, st, action, nil, clock)
 				if err != nil {
 					errs <- err
 					return
 				}
+				inst := tx.Instant()
 				if inst.Timestamp <= last {
 					errs <- fmt.Errorf("writer %d: %s not after %s", w, inst.Timestamp, last)
 					return
@@ -239,10 +241,9 @@ func TestLoadIsOneList(t *testing.T) {
 	ctx := context.Background()
 	mem := storage.NewMem()
 	for i := 0; i < 20; i++ {
-		inst, err := timeline.Claim(ctx, mem, timeline.DeltaCommit, nil)
+		tx, err := timeline.Begin(ctx, mem, timeline.DeltaCommit, nil, timeline.BeginOptions{})
 		require.NoError(t, err)
-		_, err = timeline.Transition(ctx, mem, inst, timeline.Completed, []byte("{}"))
-		require.NoError(t, err)
+		require.NoError(t, tx.Complete(ctx, []byte("{}")))
 	}
 	require.NoError(t, storage.WriteFile(ctx, mem, ".hoodie/hoodie.properties", []byte("x=y"), storage.CreateOptions{}))
 	cs := &countingStore{Storage: mem}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 )
@@ -51,7 +52,7 @@ func TestExactlyOnceWithCrashes(t *testing.T) {
 				// A consumer process: a store that may crash at some op.
 				var st storage.Storage = mem
 				if round < 40 {
-					st = storage.NewFaulty(mem, storage.OnIndex(rng.IntN(120), storage.ModeCrash, storage.Match{}))
+					st = storagefault.NewFaulty(mem, storagefault.OnIndex(rng.IntN(120), storagefault.ModeCrash, storagefault.Match{}))
 				}
 				done, err := func() (bool, error) {
 					tbl, err := table.Open(ctx, st)
@@ -96,7 +97,7 @@ func TestExactlyOnceWithCrashes(t *testing.T) {
 					return true, nil
 				}()
 				if err != nil {
-					require.True(t, errors.Is(err, storage.ErrCrashed), "round %d: %v", round, err)
+					require.True(t, errors.Is(err, storagefault.ErrCrashed), "round %d: %v", round, err)
 					crashes++
 					continue
 				}

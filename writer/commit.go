@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/index"
-	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -189,7 +188,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	// The heartbeat starts before the instant appears on the timeline and
 	// stops after it completed or was rolled back.
 	var hb *heartbeat
-	inst, err := timeline.ClaimWith(ctx, w.st, action, nil, timeline.ClaimOptions{BeforeRequested: func(ts string) error {
+	tx, err := timeline.Begin(ctx, w.st, action, nil, timeline.BeginOptions{BeforeRequested: func(ts string) error {
 		var err error
 		hb, err = startHeartbeat(ctx, w.st, ts, w.opts.HeartbeatTimeout)
 		return err
@@ -201,7 +200,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		return nil, err
 	}
 	defer hb.stop(ctx)
-	T := inst.Timestamp
+	T := tx.InstantTime()
 	w.seen[T] = true // whatever becomes of it, it is not another writer's
 	committed := false
 	earlyStarted := false
@@ -212,7 +211,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 			}
 			// Best effort: remove what this attempt wrote. If this fails
 			// too, the next writer's Open rolls the instant back.
-			_ = rollbackInstant(context.WithoutCancel(ctx), w.st, inst)
+			_ = rollbackInstant(context.WithoutCancel(ctx), w.st, tx.Instant())
 		}
 	}()
 
@@ -229,7 +228,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	if err != nil {
 		return nil, err
 	}
-	if inst, err = timeline.Transition(ctx, w.st, inst, timeline.Inflight, pb); err != nil {
+	if err := tx.Inflight(ctx, pb); err != nil {
 		return nil, err
 	}
 
@@ -267,8 +266,8 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	earlyErr := func() error { err := <-earlyDone; earlyDone <- err; return err }
 
 	// Write handles in parallel.
-	wc := &writeContext{w: w, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault,
-		include: merge.Visible(tl, "")}
+	wc := &writeContext{w: w, txn: tx, instant: T, schema: sch, payloadDefault: w.cfg.PayloadClass == table.PayloadDefault,
+		include: tl.Visible("")}
 	results := make([]*handleResult, len(work))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Parallelism)
@@ -303,7 +302,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	res.Stats.LateDropped += late
 	if p.mor {
 		w.hook("before-relocate")
-		if err := w.relocateLogs(ctx, tl, T, work, results); err != nil {
+		if err := w.relocateLogs(ctx, tl, tx, work, results); err != nil {
 			return nil, err
 		}
 		w.hook("after-relocate")
@@ -367,7 +366,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		}
 	}
 	// The commit point.
-	if _, err := timeline.Transition(ctx, w.st, inst, timeline.Completed, b); err != nil {
+	if err := tx.Complete(ctx, b); err != nil {
 		return nil, err
 	}
 	committed = true
@@ -394,8 +393,8 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 			return res, fmt.Errorf("writer: committed %s, but updating the index failed (it catches up on the next open): %w", T, err)
 		}
 	}
-	if err := deleteMarkers(ctx, w.st, T); err != nil {
-		return res, err
+	if err := tx.Finish(ctx); err != nil {
+		return res, fmt.Errorf("writer: %w", err)
 	}
 	return res, nil
 }
@@ -408,11 +407,7 @@ func (w *Writer) tag(ctx context.Context, tl *timeline.Timeline, view *table.Vie
 	for i, r := range winners {
 		keys[i] = index.Key{PartitionPath: r.partition(), RecordKey: r.key()}
 	}
-	first := tl.FirstInstantTime()
-	trust := func(instant string) bool {
-		return tl.IsCompleted(instant) || (first != "" && instant < first)
-	}
-	locs, found, err := w.idx.Lookup(ctx, keys, index.LookupOptions{Trust: trust})
+	locs, found, err := w.idx.Lookup(ctx, keys, index.LookupOptions{Trust: tl.Visible("")})
 	if err != nil {
 		return nil, fmt.Errorf("writer: index lookup: %w", err)
 	}
@@ -584,15 +579,6 @@ func (w *Writer) averageRecordSize(ctx context.Context, tl *timeline.Timeline) i
 		}
 	}
 	return DefaultRecordSizeBytes
-}
-
-// markerPath is the marker of a data file written by instant T.
-func markerPath(instant, partition, name, kind string) string {
-	p := timeline.MetaFolder + "/.temp/" + instant + "/"
-	if partition != "" {
-		p += partition + "/"
-	}
-	return p + name + ".marker." + kind
 }
 
 // sortByKey sorts refs by record key.

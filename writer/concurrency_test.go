@@ -342,13 +342,14 @@ func TestHeartbeatOfGoneProcess(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	ps, ok := procStat(cmd.Process.Pid)
 	require.True(t, ok)
-	inst, err := timeline.ClaimWith(ctx, st, timeline.Commit, nil, timeline.ClaimOptions{BeforeRequested: func(ts string) error {
+	tx, err := timeline.Begin(ctx, st, timeline.Commit, nil, timeline.BeginOptions{BeforeRequested: func(ts string) error {
 		b := self()
 		b.PID, b.Start, b.Time = cmd.Process.Pid, ps.start, time.Now().UTC().Format(time.RFC3339Nano)
 		js, _ := json.Marshal(b)
 		return storage.WriteFile(ctx, st, heartbeatFolder+ts, js, storage.CreateOptions{})
 	}})
 	require.NoError(t, err)
+	inst := tx.Instant()
 
 	_, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
 	requireConcurrentWriterError(t, err, inst.Timestamp, "pid "+strconv.Itoa(cmd.Process.Pid))
@@ -380,11 +381,12 @@ func TestHeartbeatOfOtherHost(t *testing.T) {
 	ctx := context.Background()
 	tbl, dir := seededTable(t)
 	st := tbl.Storage()
-	inst, err := timeline.ClaimWith(ctx, st, timeline.DeltaCommit, nil, timeline.ClaimOptions{BeforeRequested: func(ts string) error {
+	tx, err := timeline.Begin(ctx, st, timeline.DeltaCommit, nil, timeline.BeginOptions{BeforeRequested: func(ts string) error {
 		js, _ := json.Marshal(beatInfo{Host: "elsewhere", PID: 4242, Time: time.Now().UTC().Format(time.RFC3339Nano)})
 		return storage.WriteFile(ctx, st, heartbeatFolder+ts, js, storage.CreateOptions{})
 	}})
 	require.NoError(t, err)
+	inst := tx.Instant()
 	_, err = Open(ctx, tbl, Options{IndexDir: dir + "/index", HeartbeatTimeout: time.Hour})
 	requireConcurrentWriterError(t, err, "instant "+inst.Timestamp+", pid 4242 on host elsewhere, heartbeat ")
 	time.Sleep(20 * time.Millisecond)

@@ -42,6 +42,7 @@ type handleResult struct {
 
 type writeContext struct {
 	w              *Writer
+	txn            *timeline.Txn // the commit's; instant is its time
 	instant        string
 	schema         *schema.Schema
 	payloadDefault bool // event-time ordering against the stored record
@@ -62,12 +63,12 @@ func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, erro
 	if h.id.PartitionPath != "" {
 		path = h.id.PartitionPath + "/" + name
 	}
-	kind := "CREATE"
+	kind := timeline.MarkerCreate
 	if h.old != nil {
-		kind = "MERGE"
+		kind = timeline.MarkerMerge
 	}
-	if err := storage.WriteFile(ctx, st, markerPath(wc.instant, h.id.PartitionPath, name, kind), nil, storage.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("marker: %w", err)
+	if err := wc.txn.Marker(ctx, path, kind); err != nil {
+		return nil, err
 	}
 	sw, err := st.Create(ctx, path, storage.CreateOptions{IfAbsent: true})
 	if err != nil {

@@ -23,8 +23,7 @@ func Example() {
 	dir, _ := os.MkdirTemp("", "hoodie-example-")
 	defer os.RemoveAll(dir)
 
-	st, _ := storage.Open(ctx, filepath.Join(dir, "events"), storage.Options{})
-	tbl, err := table.Create(ctx, st, table.CreateOptions{
+	tbl, err := table.CreateLocation(ctx, filepath.Join(dir, "events"), storage.Options{}, table.CreateOptions{
 		Name: "events", Type: table.CopyOnWrite,
 		RecordKeyFields: []string{"uuid"}, PrecombineField: "time",
 		PartitionFields: []string{"dt"}, HiveStylePartitioning: true,

@@ -214,7 +214,7 @@ func (w *Writer) rebuildIndex(ctx context.Context, tl *timeline.Timeline, last s
 	}
 	slices := view.LatestSlices()
 	total := int64(len(slices))
-	include := merge.Visible(tl, "")
+	include := tl.Visible("")
 	src := func(yield func(index.Entry) bool) error {
 		for i, s := range slices {
 			var keys []string

@@ -8,8 +8,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hoodie-lake/hoodie/internal/testutil/model"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -26,18 +25,9 @@ type modelRow struct {
 
 type modelKey struct{ part, key string }
 
-var modelSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "ts", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "part", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "val", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: IsDeletedField, Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-}, nil)
-
-var deleteSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "part", Type: arrow.BinaryTypes.String, Nullable: true},
-}, nil)
+// modelSchema is the shared test harness's (internal/testutil/model)
+// schema with _hoodie_is_deleted; the batches are built there.
+var modelSchema = model.SchemaDeleted
 
 type modelRec struct {
 	key, part string
@@ -46,26 +36,19 @@ type modelRec struct {
 }
 
 func buildBatch(recs []modelRec) arrow.RecordBatch {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, modelSchema)
-	defer b.Release()
-	for _, r := range recs {
-		b.Field(0).(*array.StringBuilder).Append(r.key)
-		b.Field(1).(*array.Int64Builder).Append(r.ts)
-		b.Field(2).(*array.StringBuilder).Append(r.part)
-		b.Field(3).(*array.Int64Builder).Append(r.val)
-		b.Field(4).(*array.BooleanBuilder).Append(r.deleted)
+	out := make([]model.Rec, len(recs))
+	for i, r := range recs {
+		out[i] = model.Rec{Key: model.Key{Part: r.part, ID: r.key}, TS: r.ts, Val: r.val, Deleted: r.deleted}
 	}
-	return b.NewRecordBatch()
+	return model.BatchDeleted(out)
 }
 
 func buildDeletes(keys []modelKey) arrow.RecordBatch {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, deleteSchema)
-	defer b.Release()
-	for _, k := range keys {
-		b.Field(0).(*array.StringBuilder).Append(k.key)
-		b.Field(1).(*array.StringBuilder).Append(k.part)
+	out := make([]model.Key, len(keys))
+	for i, k := range keys {
+		out[i] = model.Key{Part: k.part, ID: k.key}
 	}
-	return b.NewRecordBatch()
+	return model.Deletes(out)
 }
 
 func newModelTable(t *testing.T, payload string, typ table.TableType) (*table.Table, string) {
@@ -73,10 +56,9 @@ func newModelTable(t *testing.T, payload string, typ table.TableType) (*table.Ta
 	dir := t.TempDir()
 	st, err := storage.NewLocal(dir + "/tbl")
 	require.NoError(t, err)
-	tbl, err := table.Create(context.Background(), st, table.CreateOptions{
-		Name: "model", Type: typ, RecordKeyFields: []string{"id"}, PartitionFields: []string{"part"},
-		PrecombineField: "ts", PayloadClass: payload,
-	})
+	opts := model.CreateOptions("model", typ)
+	opts.PayloadClass = payload
+	tbl, err := table.Create(context.Background(), st, opts)
 	require.NoError(t, err)
 	return tbl, dir
 }
@@ -85,24 +67,9 @@ func newModelTable(t *testing.T, payload string, typ table.TableType) (*table.Ta
 // duplicate keys.
 func readTable(t *testing.T, tbl *table.Table) map[modelKey]modelRow {
 	t.Helper()
-	recs, err := reader.ReadAll(context.Background(), tbl, reader.Options{})
-	require.NoError(t, err)
 	out := map[modelKey]modelRow{}
-	for _, rec := range recs {
-		ct := rec.Column(0).(*array.String)
-		rk := rec.Column(2).(*array.String)
-		pp := rec.Column(3).(*array.String)
-		id := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.String)
-		ts := rec.Column(rec.Schema().FieldIndices("ts")[0]).(*array.Int64)
-		val := rec.Column(rec.Schema().FieldIndices("val")[0]).(*array.Int64)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			k := modelKey{pp.Value(i), rk.Value(i)}
-			require.Equal(t, rk.Value(i), id.Value(i), "record key column matches the key field")
-			_, dup := out[k]
-			require.False(t, dup, "duplicate key %v", k)
-			out[k] = modelRow{ts: ts.Value(i), val: val.Value(i), ct: ct.Value(i)}
-		}
-		rec.Release()
+	for k, r := range model.Read(t, tbl, reader.Options{}) {
+		out[modelKey{part: k.Part, key: k.ID}] = modelRow{ts: r.TS, val: r.Val, ct: r.CT}
 	}
 	return out
 }

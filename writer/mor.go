@@ -3,15 +3,14 @@ package writer
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"path"
 	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/index"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
@@ -157,16 +156,16 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 			blocks[0].Release()
 			blocks = blocks[1:]
 		}
-		lf, p, err := wc.createLog(ctx, h, lt, buf.Bytes())
+		f, err := wc.createLog(ctx, h, lt, buf.Bytes())
 		if err != nil {
 			return nil, err
 		}
 		if firstVersion == 0 {
-			firstVersion = lf.Version
+			firstVersion = f.Version
 		}
-		names = append(names, path.Base(p))
+		names = append(names, f.Name)
 		total += int64(buf.Len())
-		stat.Path = p
+		stat.Path = f.Path
 		stat.FileSizeInBytes = int64(buf.Len())
 	}
 
@@ -199,45 +198,13 @@ func (wc *writeContext) runAppend(ctx context.Context, h *handle) (*handleResult
 	return res, nil
 }
 
-// createLog writes data as the next free log version of the handle's
-// slice, after its APPEND marker. A version another writer took meanwhile
-// (create-if-absent fails) moves it to the next one.
-func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget, data []byte) (table.LogFile, string, error) {
-	token := table.WriteToken{TaskPartitionID: int64(h.task), StageID: 1, TaskAttemptID: int64(h.task)}
-	// Always after the newest version: Hudi's readers process log files in
-	// version order, and a block of a later instant placed before earlier
-	// ones stops their scan (time travel) or reorders the merge.
-	v := nextVersion(lt.taken)
-	for tries := 0; tries < 1000; tries++ {
-		for lt.taken[v] {
-			v++
-		}
-		lt.taken[v] = true
-		lf := table.LogFile{FileID: h.id.FileID, BaseInstant: lt.baseInstant, Version: v, WriteToken: token, Ext: table.ExtLog}
-		name := lf.String()
-		p := name
-		if h.id.PartitionPath != "" {
-			p = h.id.PartitionPath + "/" + name
-		}
-		if err := storage.WriteFile(ctx, wc.w.st, markerPath(wc.instant, h.id.PartitionPath, name, "APPEND"), nil, storage.CreateOptions{}); err != nil {
-			return lf, "", fmt.Errorf("marker: %w", err)
-		}
-		err := storage.WriteFile(ctx, wc.w.st, p, data, storage.CreateOptions{IfAbsent: true})
-		if errors.Is(err, storage.ErrExist) {
-			// Another writer (or a compaction's carry-over) took this
-			// version: the marker must go, or a rollback of this instant
-			// would delete the other writer's file.
-			if err := wc.w.st.Delete(ctx, markerPath(wc.instant, h.id.PartitionPath, name, "APPEND")); err != nil {
-				return lf, "", fmt.Errorf("marker: %w", err)
-			}
-			continue
-		}
-		if err != nil {
-			return lf, "", err
-		}
-		return lf, p, nil
-	}
-	return table.LogFile{}, "", fmt.Errorf("no free log version for file group %s", h.id)
+// createLog writes data as a new log file of the handle's slice, after the
+// newest version the view showed (filegroup.AppendLog: marker, create-if-
+// absent, the next version if another writer took one meanwhile).
+func (wc *writeContext) createLog(ctx context.Context, h *handle, lt *logTarget, data []byte) (filegroup.LogFileInfo, error) {
+	token := filegroup.WriteToken{TaskPartitionID: int64(h.task), StageID: 1, TaskAttemptID: int64(h.task)}
+	a := filegroup.LogAppend{FileGroupID: h.id, BaseInstant: lt.baseInstant, WriteToken: token, Taken: lt.taken}
+	return filegroup.AppendLog(ctx, wc.w.st, wc.txn, a, data)
 }
 
 // storedValue is the stored state of one key: present, with its ordering.
@@ -371,7 +338,7 @@ func logRecords(ctx context.Context, sch *arrow.Schema, recs []ref, instant, seq
 // process) whose plan covers their file group: the compaction will not
 // merge them, and its new slice supersedes the old one. Run before the
 // commit point; repeated until no new compaction appears.
-func (w *Writer) relocateLogs(ctx context.Context, tl *timeline.Timeline, T string, work []*handle, results []*handleResult) error {
+func (w *Writer) relocateLogs(ctx context.Context, tl *timeline.Timeline, tx *timeline.Txn, work []*handle, results []*handleResult) error {
 	known := map[string]bool{}
 	for _, c := range tl.Compactions() {
 		known[c] = true
@@ -416,7 +383,7 @@ func (w *Writer) relocateLogs(ctx context.Context, tl *timeline.Timeline, T stri
 			if !ok || c <= h.log.baseInstant {
 				continue
 			}
-			if err := w.moveLogs(ctx, T, h, r, c); err != nil {
+			if err := w.moveLogs(ctx, tx, h, r, c); err != nil {
 				return fmt.Errorf("writer: moving logs of %s to compaction %s: %w", h.id, c, err)
 			}
 		}
@@ -425,68 +392,33 @@ func (w *Writer) relocateLogs(ctx context.Context, tl *timeline.Timeline, T stri
 }
 
 // moveLogs copies the log files of one handle into the slice of
-// compaction c.
-func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleResult, c string) error {
-	taken := map[int]bool{}
-	prefix := "." + h.id.FileID + "_"
-	if h.id.PartitionPath != "" {
-		prefix = h.id.PartitionPath + "/" + prefix
-	}
-	for obj, err := range w.st.List(ctx, prefix, "/") {
-		if err != nil {
-			return err
-		}
-		if lf, err := table.ParseLogFileName(path.Base(obj.Path)); err == nil && lf.FileID == h.id.FileID && lf.BaseInstant == c {
-			taken[lf.Version] = true
-		}
+// compaction c, as new log files of the commit's instant (tx).
+func (w *Writer) moveLogs(ctx context.Context, tx *timeline.Txn, h *handle, r *handleResult, c string) error {
+	taken, err := filegroup.LogVersions(ctx, w.st, h.id, c)
+	if err != nil {
+		return err
 	}
 	var names []string
 	for _, n := range r.stat.LogFiles {
-		old, err := table.ParseLogFileName(n)
+		old, err := filegroup.ParseLogFileName(n)
 		if err != nil {
 			return err
 		}
-		src := n
-		if h.id.PartitionPath != "" {
-			src = h.id.PartitionPath + "/" + n
-		}
-		data, err := storage.ReadFile(ctx, w.st, src)
+		data, err := storage.ReadFile(ctx, w.st, filegroup.DataPath(h.id.PartitionPath, n))
 		if err != nil {
 			return err
 		}
-		nl := old
-		nl.BaseInstant, nl.Version = c, nextVersion(taken)
-		var name, dst string
-		for tries := 0; ; tries++ {
-			for taken[nl.Version] {
-				nl.Version++
-			}
-			taken[nl.Version] = true
-			name = nl.String()
-			dst = name
-			if h.id.PartitionPath != "" {
-				dst = h.id.PartitionPath + "/" + name
-			}
-			if err := storage.WriteFile(ctx, w.st, markerPath(T, h.id.PartitionPath, name, "APPEND"), nil, storage.CreateOptions{}); err != nil {
-				return err
-			}
-			err := storage.WriteFile(ctx, w.st, dst, data, storage.CreateOptions{IfAbsent: true})
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, storage.ErrExist) || tries > 1000 {
-				return err
-			}
-			if err := w.st.Delete(ctx, markerPath(T, h.id.PartitionPath, name, "APPEND")); err != nil {
-				return err
-			}
+		a := filegroup.LogAppend{FileGroupID: h.id, BaseInstant: c, WriteToken: old.WriteToken, Taken: taken}
+		f, err := filegroup.AppendLog(ctx, w.st, tx, a, data)
+		if err != nil {
+			return err
 		}
 		// The original stays (readers may be listing it; its blocks are of
 		// this uncompleted instant): once the compaction completes its slice
 		// is superseded, and until then the copy and the original hold the
 		// same records, which merge to the same result.
-		names = append(names, name)
-		r.stat.Path = dst
+		names = append(names, f.Name)
+		r.stat.Path = f.Path
 	}
 	r.stat.LogFiles = names
 	empty := ""
@@ -494,13 +426,4 @@ func (w *Writer) moveLogs(ctx context.Context, T string, h *handle, r *handleRes
 	r.stat.PrevCommit = c
 	h.log.baseInstant = c
 	return nil
-}
-
-// nextVersion is one past the highest version taken (1 when none).
-func nextVersion(taken map[int]bool) int {
-	v := 0
-	for t := range taken {
-		v = max(v, t)
-	}
-	return v + 1
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
+	"github.com/hoodie-lake/hoodie/internal/testutil/model"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -71,24 +73,22 @@ func TestMORCrashSweep(t *testing.T) {
 		require.Len(t, after, 30)
 	}
 
-	points, logRollbacks := 0, 0
-	for n := 0; ; n++ {
-		mem := base.Clone()
-		f := storage.NewFaulty(mem, storage.OnIndex(n, storage.ModeCrash, storage.Match{}))
-		dir := fmt.Sprintf("%s/%d", idx, n)
-		ft, err := table.Open(ctx, f)
+	logRollbacks := 0
+	run := func(p *model.Point) error {
+		ft, err := table.Open(ctx, p.Store)
 		if err == nil {
 			var w *Writer
-			if w, err = Open(ctx, ft, Options{IndexDir: dir}); err == nil {
+			if w, err = Open(ctx, ft, Options{IndexDir: fmt.Sprintf("%s/%d", idx, p.N)}); err == nil {
 				err = commit(w)
 				w.Close()
 			}
 		}
-		if err == nil {
-			break
-		}
-		require.True(t, errors.Is(err, storage.ErrCrashed), "op %d: %v", n, err)
-		points++
+		return err
+	}
+	points := model.Sweep(t, base, model.SweepOptions{Mode: storagefault.ModeCrash}, run, func(t *testing.T, p *model.Point) {
+		n, mem, err := p.N, p.Mem, p.Err
+		dir := fmt.Sprintf("%s/%d", idx, n)
+		require.True(t, errors.Is(err, storagefault.ErrCrashed), "op %d: %v", n, err)
 		tb, err := table.Open(ctx, mem)
 		require.NoError(t, err)
 		got := noCT(readTable(t, tb))
@@ -98,7 +98,7 @@ func TestMORCrashSweep(t *testing.T) {
 		} else {
 			require.Equal(t, after, got, "crash at op %d", n)
 		}
-		w, err = Open(ctx, tb, Options{IndexDir: dir})
+		w, err := Open(ctx, tb, Options{IndexDir: dir})
 		require.NoError(t, err, "reopen after crash at op %d", n)
 		tl, err := timeline.Load(ctx, mem)
 		require.NoError(t, err)
@@ -121,7 +121,7 @@ func TestMORCrashSweep(t *testing.T) {
 		}
 		require.NoError(t, w.Close())
 		require.Equal(t, after, noCT(readTable(t, tb)), "after recovery, crash at op %d", n)
-	}
+	})
 	t.Logf("crashed a MOR commit at %d storage operations; %d rollbacks wrote command blocks", points, logRollbacks)
 	require.Greater(t, points, 20)
 	require.Positive(t, logRollbacks)

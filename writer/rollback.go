@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
 
 	"github.com/hoodie-lake/hoodie/storage"
@@ -128,20 +129,17 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	if ok, err := storage.Exists(ctx, st, done); err != nil || ok {
 		return err
 	}
-	markerDir := timeline.MetaFolder + "/.temp/" + F + "/"
-	var markers []string
-	for obj, err := range st.List(ctx, markerDir, "") {
-		if err != nil {
-			return fmt.Errorf("writer: rollback %s: %w", inst, err)
-		}
-		markers = append(markers, obj.Path)
+	ftx, err := timeline.Resume(st, inst)
+	if err != nil {
+		return fmt.Errorf("writer: rollback %s: %w", inst, err)
+	}
+	markers, err := ftx.Markers(ctx)
+	if err != nil {
+		return fmt.Errorf("writer: rollback %s: %w", inst, err)
 	}
 	victims := map[string]bool{}
 	for _, m := range markers {
-		rel := strings.TrimPrefix(m, markerDir)
-		if i := strings.LastIndex(rel, ".marker."); i > 0 {
-			victims[rel[:i]] = true
-		}
+		victims[m.DataPath] = true
 	}
 	// Base files named with F that have no marker (written by another tool).
 	for obj, err := range st.List(ctx, "", "") {
@@ -208,20 +206,18 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 		return fmt.Errorf("writer: rollback %s: %w", inst, err)
 	}
 	start := time.Now()
-	r, err := timeline.Claim(ctx, st, timeline.Rollback, pb.Bytes())
+	rtx, err := timeline.Begin(ctx, st, timeline.Rollback, pb.Bytes(), timeline.BeginOptions{})
 	if err != nil {
 		return fmt.Errorf("writer: rollback %s: %w", inst, err)
 	}
-	if r, err = timeline.Transition(ctx, st, r, timeline.Inflight, nil); err != nil {
+	if err := rtx.Inflight(ctx, nil); err != nil {
 		return fmt.Errorf("writer: rollback %s: %w", inst, err)
 	}
-	if err := executeRollback(ctx, st, r, plan, start); err != nil {
+	if err := executeRollback(ctx, st, rtx, plan, start); err != nil {
 		return err
 	}
-	if err := deleteMarkers(ctx, st, F); err != nil {
-		return err
-	}
-	if err := timeline.DeletePending(ctx, st, inst); err != nil {
+	// F's markers, then its pending timeline files.
+	if err := ftx.Abort(ctx); err != nil {
 		return fmt.Errorf("writer: rollback %s: %w", inst, err)
 	}
 	// Its heartbeat and new keys no longer matter to other writers.
@@ -233,9 +229,10 @@ func rollbackInstant(ctx context.Context, st storage.Storage, inst timeline.Inst
 	return nil
 }
 
-// executeRollback deletes the files of a rollback plan and completes the
-// rollback instant r with Hudi's HoodieRollbackMetadata.
-func executeRollback(ctx context.Context, st storage.Storage, r timeline.Instant, plan *avroplan.HoodieRollbackPlan, start time.Time) error {
+// executeRollback deletes the files of a rollback plan, completes the
+// rollback instant of rtx with Hudi's HoodieRollbackMetadata and deletes
+// its markers (those of its rollback command blocks).
+func executeRollback(ctx context.Context, st storage.Storage, rtx *timeline.Txn, plan *avroplan.HoodieRollbackPlan, start time.Time) error {
 	parts := map[string]*avroplan.HoodieRollbackPartitionMetadata{}
 	total := int32(0)
 	for _, req := range plan.RollbackRequests {
@@ -247,7 +244,7 @@ func executeRollback(ctx context.Context, st storage.Storage, r timeline.Instant
 			parts[req.PartitionPath] = pm
 		}
 		if req.LogBlocksToBeDeleted != nil && len(*req.LogBlocksToBeDeleted) > 0 {
-			p, size, err := writeRollbackBlock(ctx, st, r.Timestamp, plan.InstantToRollback.CommitTime, req)
+			p, size, err := writeRollbackBlock(ctx, st, rtx, plan.InstantToRollback.CommitTime, req)
 			if err != nil {
 				return fmt.Errorf("writer: rollback: %w", err)
 			}
@@ -272,7 +269,7 @@ func executeRollback(ctx context.Context, st storage.Storage, r timeline.Instant
 	target := plan.InstantToRollback
 	one := int32(1)
 	md := &avroplan.HoodieRollbackMetadata{
-		StartRollbackTime: r.Timestamp,
+		StartRollbackTime: rtx.InstantTime(),
 		TimeTakenInMillis: time.Since(start).Milliseconds(),
 		TotalFilesDeleted: total,
 		CommitsRollback:   []string{target.CommitTime},
@@ -287,7 +284,10 @@ func executeRollback(ctx context.Context, st storage.Storage, r timeline.Instant
 	if err := avroplan.Encode(&mb, md); err != nil {
 		return fmt.Errorf("writer: rollback: %w", err)
 	}
-	if _, err := timeline.Transition(ctx, st, r, timeline.Completed, mb.Bytes()); err != nil {
+	if err := rtx.Complete(ctx, mb.Bytes()); err != nil {
+		return fmt.Errorf("writer: rollback: %w", err)
+	}
+	if err := rtx.Finish(ctx); err != nil {
 		return fmt.Errorf("writer: rollback: %w", err)
 	}
 	return nil
@@ -310,89 +310,54 @@ func finishPendingRollbacks(ctx context.Context, st storage.Storage, tl *timelin
 		if err := avroplan.Decode(bytes.NewReader(b), plan); err != nil {
 			return fmt.Errorf("writer: pending rollback %s: %w", r, err)
 		}
+		rtx, err := timeline.Resume(st, r)
+		if err != nil {
+			return fmt.Errorf("writer: pending rollback %s: %w", r, err)
+		}
 		if r.State == timeline.Requested {
-			if r, err = timeline.Transition(ctx, st, r, timeline.Inflight, nil); err != nil {
+			if err := rtx.Inflight(ctx, nil); err != nil {
 				return fmt.Errorf("writer: pending rollback %s: %w", r, err)
 			}
 		}
-		if err := executeRollback(ctx, st, r, plan, time.Now()); err != nil {
+		if err := executeRollback(ctx, st, rtx, plan, time.Now()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// deleteMarkers removes .hoodie/.temp/T after T completed, as Hudi does.
-func deleteMarkers(ctx context.Context, st storage.Storage, instant string) error {
-	dir := timeline.MetaFolder + "/.temp/" + instant + "/"
-	var keys []string
-	for obj, err := range st.List(ctx, dir, "") {
-		if err != nil {
-			return fmt.Errorf("writer: delete markers of %s: %w", instant, err)
-		}
-		keys = append(keys, obj.Path)
-	}
-	for _, k := range keys {
-		if err := st.Delete(ctx, k); err != nil {
-			return fmt.Errorf("writer: delete markers of %s: %w", instant, err)
-		}
-	}
-	return nil
-}
-
 // writeRollbackBlock adds a log file holding a rollback command block (by
-// rollback instant R, targeting F) to the slice of the request's log files:
-// the next free version, write token 1-0-1 as Hudi's rollback writes it.
-func writeRollbackBlock(ctx context.Context, st storage.Storage, R, F string, req avroplan.HoodieRollbackRequest) (string, int64, error) {
+// the rollback instant of rtx, targeting F) to the slice of the request's
+// log files (filegroup.AppendLog: the next free version, a marker of the
+// rollback instant), with write token 1-0-1 as Hudi's rollback writes it.
+func writeRollbackBlock(ctx context.Context, st storage.Storage, rtx *timeline.Txn, F string, req avroplan.HoodieRollbackRequest) (string, int64, error) {
 	var base string
 	for lp := range *req.LogBlocksToBeDeleted {
 		if key, ok := storage.KeyOf(st, lp); ok {
-			if lf, err := table.ParseLogFileName(path.Base(key)); err == nil {
+			if lf, err := filegroup.ParseLogFileName(path.Base(key)); err == nil {
 				base = lf.BaseInstant
 				break
 			}
 		}
 	}
-	fid := ""
+	id := filegroup.FileGroupID{PartitionPath: req.PartitionPath}
 	if req.FileID != nil {
-		fid = *req.FileID
+		id.FileID = *req.FileID
 	}
-	prefix := "." + fid + "_"
-	if req.PartitionPath != "" {
-		prefix = req.PartitionPath + "/" + prefix
-	}
-	taken := map[int]bool{}
-	for obj, err := range st.List(ctx, prefix, "/") {
-		if err != nil {
-			return "", 0, err
-		}
-		if lf, err := table.ParseLogFileName(path.Base(obj.Path)); err == nil && lf.FileID == fid && lf.BaseInstant == base {
-			taken[lf.Version] = true
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := logfile.WriteBlock(&buf, logfile.NewRollbackBlock(R, F)); err != nil {
+	taken, err := filegroup.LogVersions(ctx, st, id, base)
+	if err != nil {
 		return "", 0, err
 	}
-	for v := nextVersion(taken); v < 1<<30; v++ {
-		if taken[v] {
-			continue
-		}
-		lf := table.LogFile{FileID: fid, BaseInstant: base, Version: v, WriteToken: table.WriteToken{TaskPartitionID: 1, StageID: 0, TaskAttemptID: 1}, Ext: table.ExtLog}
-		p := lf.String()
-		if req.PartitionPath != "" {
-			p = req.PartitionPath + "/" + p
-		}
-		err := storage.WriteFile(ctx, st, p, buf.Bytes(), storage.CreateOptions{IfAbsent: true})
-		if errors.Is(err, storage.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return "", 0, err
-		}
-		return p, int64(buf.Len()), nil
+	var buf bytes.Buffer
+	if _, err := logfile.WriteBlock(&buf, logfile.NewRollbackBlock(rtx.InstantTime(), F)); err != nil {
+		return "", 0, err
 	}
-	return "", 0, fmt.Errorf("no free log version in %s", prefix)
+	a := filegroup.LogAppend{FileGroupID: id, BaseInstant: base, WriteToken: filegroup.WriteToken{TaskPartitionID: 1, StageID: 0, TaskAttemptID: 1}, Taken: taken}
+	f, err := filegroup.AppendLog(ctx, st, rtx, a, buf.Bytes())
+	if err != nil {
+		return "", 0, err
+	}
+	return f.Path, f.Size, nil
 }
 
 // ErrRollbackRefused reports an instant Rollback will not roll back.
@@ -455,6 +420,10 @@ func Rollback(ctx context.Context, tbl *table.Table, ts string) error {
 	// Markers for every file the instant wrote, so the rollback finds them
 	// (and a crash after the completed file is gone is finished by the next
 	// writer's Open like any failed write).
+	tx, err := timeline.Resume(st, inst)
+	if err != nil {
+		return fmt.Errorf("writer: rollback %s: %w", ts, err)
+	}
 	for _, s := range md.Stats() {
 		var names []string
 		if s.IsLog() {
@@ -466,22 +435,17 @@ func Rollback(ctx context.Context, tbl *table.Table, ts string) error {
 			names = []string{path.Base(s.Path)}
 		}
 		for _, n := range names {
-			kind := "CREATE"
+			kind := timeline.MarkerCreate
 			if s.IsLog() {
-				kind = "APPEND"
+				kind = timeline.MarkerAppend
 			}
-			if err := storage.WriteFile(ctx, st, markerPath(ts, s.PartitionPath, n, kind), nil, storage.CreateOptions{}); err != nil {
+			if err := tx.Marker(ctx, filegroup.DataPath(s.PartitionPath, n), kind); err != nil {
 				return fmt.Errorf("writer: rollback %s: %w", ts, err)
 			}
 		}
 	}
-	done, err := timeline.InstantPath(inst)
-	if err != nil {
-		return err
-	}
-	if err := st.Delete(ctx, done); err != nil {
+	if err := tx.RevertToInflight(ctx); err != nil {
 		return fmt.Errorf("writer: rollback %s: %w", ts, err)
 	}
-	inst.State = timeline.Inflight
-	return rollbackInstant(ctx, st, inst)
+	return rollbackInstant(ctx, st, tx.Instant())
 }

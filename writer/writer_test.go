@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -248,7 +249,7 @@ func TestCrashedWriteIsRolledBack(t *testing.T) {
 	b.Release()
 	_, err = w.Commit(ctx)
 	require.Error(t, err)
-	require.True(t, errors.Is(err, storage.ErrCrashed) || errors.Is(err, storage.ErrInjected), "%v", err)
+	require.True(t, errors.Is(err, storagefault.ErrCrashed) || errors.Is(err, storagefault.ErrInjected), "%v", err)
 	w.Close()
 
 	tl, err := timeline.Load(ctx, st)
@@ -374,7 +375,7 @@ func TestCrashDuringRollback(t *testing.T) {
 	w.Close()
 	// ...and a writer that crashes completing its rollback.
 	_, err = Open(ctx, crashingTable(t, st, "*.rollback"), Options{IndexDir: dir + "/index"})
-	require.ErrorIs(t, err, storage.ErrCrashed)
+	require.ErrorIs(t, err, storagefault.ErrCrashed)
 
 	w, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
 	require.NoError(t, err)
@@ -393,7 +394,7 @@ func TestCrashDuringRollback(t *testing.T) {
 // publish of a path matching pattern.
 func crashingTable(t *testing.T, st storage.Storage, pattern string) *table.Table {
 	t.Helper()
-	f := storage.NewFaulty(st, storage.OnIndex(0, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: pattern}))
+	f := storagefault.NewFaulty(st, storagefault.OnIndex(0, storagefault.ModeCrash, storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpClose}, Path: pattern}))
 	tbl, err := table.Open(context.Background(), f)
 	require.NoError(t, err)
 	return tbl

@@ -99,7 +99,7 @@ AWS_ENDPOINT_URL_S3) the HTTP requests are counted by a proxy as well.`,
 					if err != nil {
 						return err
 					}
-					if err := storage.CreateBucket(cmd.Context(), opts, loc.Bucket); err != nil {
+					if err := storage.CreateBucket(cmd.Context(), loc.Host, opts.S3); err != nil {
 						return err
 					}
 				}

@@ -13,9 +13,9 @@ import (
 )
 
 func (g *globalFlags) storageOptions() storage.Options {
-	return storage.Options{S3Endpoint: g.s3Endpoint, S3Region: g.s3Region, S3PathStyle: g.s3PathStyle,
-		S3ConnectTimeout: g.s3ConnectTimeout, S3RequestTimeout: g.s3RequestTimeout, S3MaxAttempts: g.s3MaxAttempts,
-		S3CreateBucket: g.createBucket}
+	return storage.Options{S3: storage.S3Options{Endpoint: g.s3Endpoint, Region: g.s3Region, PathStyle: g.s3PathStyle,
+		ConnectTimeout: g.s3ConnectTimeout, RequestTimeout: g.s3RequestTimeout, MaxAttempts: g.s3MaxAttempts,
+		CreateBucket: g.createBucket}}
 }
 
 // openStorage opens the store rooted at a table location.

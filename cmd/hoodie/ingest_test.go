@@ -10,9 +10,13 @@ import (
 
 	"github.com/hoodie-lake/hoodie/internal/ingest"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
+	"github.com/hoodie-lake/hoodie/pipeline"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// ingestCheckpointPrefix marks the checkpoints ingest and cdc record.
+const ingestCheckpointPrefix = pipeline.CheckpointPrefix
 
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()

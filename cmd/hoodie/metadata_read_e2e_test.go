@@ -21,9 +21,9 @@ func envStorage(t *testing.T, e *e2eEnv, loc string) storage.Storage {
 		switch e.flags[i] {
 		case "--s3-endpoint":
 			i++
-			opts.S3Endpoint = e.flags[i]
+			opts.S3.Endpoint = e.flags[i]
 		case "--s3-path-style":
-			opts.S3PathStyle = true
+			opts.S3.PathStyle = true
 		}
 	}
 	st, err := storage.Open(context.Background(), loc, opts)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
+	"github.com/hoodie-lake/hoodie/pipeline"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/hoodie-lake/hoodie/writer"
@@ -363,12 +364,13 @@ func newCommitJSON(res *writer.CommitResult) commitJSON {
 		LateIgnored: s.LateDropped, DuplicatesCombined: s.Duplicates, DurationSeconds: seconds(s.Duration)}
 }
 
-// nonNilCommits is cs, or [] when nil.
-func nonNilCommits(cs []commitJSON) []commitJSON {
-	if cs == nil {
-		return []commitJSON{}
+// commitsJSON is the commits of a run, [] when none.
+func commitsJSON(cs []*writer.CommitResult) []commitJSON {
+	out := []commitJSON{}
+	for _, c := range cs {
+		out = append(out, newCommitJSON(c))
 	}
-	return cs
+	return out
 }
 
 // ingestOutput is ingest --output json. The counters of inserts through
@@ -393,11 +395,11 @@ type ingestOutput struct {
 	DurationSeconds    float64      `json:"duration_seconds"`
 }
 
-func newIngestOutput(s *ingestSummary) ingestOutput {
-	return ingestOutput{Table: s.Table, Created: s.Created, Inputs: s.Inputs, InputsUnchanged: s.Unchanged, InputsEmpty: s.Empty,
-		FilesSkipped: s.SkippedFiles, Records: s.Records, BadRecords: s.Bad, ErrorsFile: optString(s.Errors),
-		Commits: nonNilCommits(s.Commits), Inserts: s.Inserts, Updates: s.Updates, Deletes: s.Deletes, LateIgnored: s.Late,
-		DuplicatesCombined: s.Combined, KeysNotFound: s.KeysNotFound, DurationSeconds: math.Round(s.Seconds*1e6) / 1e6}
+func newIngestOutput(r *pipeline.IngestResult, errorsFile string) ingestOutput {
+	return ingestOutput{Table: r.Location, Created: r.Created, Inputs: r.Inputs, InputsUnchanged: r.Unchanged, InputsEmpty: r.Empty,
+		FilesSkipped: r.FilesSkipped, Records: r.Records, BadRecords: r.Rejected, ErrorsFile: optString(errorsFile),
+		Commits: commitsJSON(r.Commits), Inserts: r.Inserts, Updates: r.Updates, Deletes: r.Deletes, LateIgnored: r.LateIgnored,
+		DuplicatesCombined: r.Combined, KeysNotFound: r.KeysNotFound, DurationSeconds: seconds(r.Duration)}
 }
 
 // cdcOutput is cdc --output json. The counters of inserts through
@@ -426,33 +428,10 @@ type cdcOutput struct {
 	DurationSeconds       float64      `json:"duration_seconds"`
 }
 
-func newCDCOutput(s *cdcSummary) cdcOutput {
-	return cdcOutput{Table: s.Table, Created: s.Created, Inputs: s.Inputs, InputsUnchanged: s.Unchanged, Ordering: enum(s.Ordering),
-		Events: s.Events, UpsertEvents: s.Upserts, DeleteEvents: s.DelEvents, TombstonesSkipped: s.Tombstones,
-		LinesAlreadyCommitted: s.Skipped, BadEvents: s.Bad, ErrorsFile: optString(s.Errors), Commits: nonNilCommits(s.Commits),
-		Inserts: s.Inserts, Updates: s.Updates, Deletes: s.Deletes, LateIgnored: s.Late, DuplicatesCombined: s.Combined,
-		Truncates: s.Truncates, MessagesSkipped: s.Messages, DurationSeconds: math.Round(s.Seconds*1e6) / 1e6}
-}
-
-// commitTally sums the commits of an ingest or cdc run.
-type commitTally struct {
-	Commits  []commitJSON
-	Inserts  int64
-	Updates  int64
-	Deletes  int64
-	Late     int64
-	Combined int64
-}
-
-// add counts a commit and logs it through logf.
-func (t *commitTally) add(res *writer.CommitResult, logf func(format string, args ...any)) {
-	s := res.Stats
-	t.Commits = append(t.Commits, newCommitJSON(res))
-	t.Inserts += s.Inserts
-	t.Updates += s.Updates
-	t.Deletes += s.Deletes
-	t.Late += s.LateDropped
-	t.Combined += s.Duplicates
-	logf("hoodie: committed %s: %d inserts, %d updates, %d deletes, %d late ignored, %d duplicates combined (%s)\n",
-		res.Instant, s.Inserts, s.Updates, s.Deletes, s.LateDropped, s.Duplicates, s.Duration.Round(time.Millisecond))
+func newCDCOutput(r *pipeline.CDCResult, errorsFile string) cdcOutput {
+	return cdcOutput{Table: r.Location, Created: r.Created, Inputs: r.Inputs, InputsUnchanged: r.Unchanged, Ordering: enum(r.Ordering),
+		Events: r.Events, UpsertEvents: r.Upserts, DeleteEvents: r.DeleteEvents, TombstonesSkipped: r.Tombstones,
+		LinesAlreadyCommitted: r.LinesSkipped, BadEvents: r.Rejected, ErrorsFile: optString(errorsFile), Commits: commitsJSON(r.Commits),
+		Inserts: r.Inserts, Updates: r.Updates, Deletes: r.Deletes, LateIgnored: r.LateIgnored, DuplicatesCombined: r.Combined,
+		Truncates: r.Truncates, MessagesSkipped: r.MessagesSkipped, DurationSeconds: seconds(r.Duration)}
 }

@@ -21,7 +21,7 @@ import (
 // ZONE in the local time zone) and fails the test on error.
 func hoodieUTC(t *testing.T, args ...string) string {
 	t.Helper()
-	out, stderr, err, _ := hoodieCLIEnv(t, []string{"TZ=UTC"}, args...)
+	out, stderr, _, err := hoodieCLIEnv(t, []string{"TZ=UTC"}, args...)
 	require.NoError(t, err, "hoodie %s\n%s", strings.Join(args, " "), stderr)
 	return out
 }
@@ -90,10 +90,10 @@ func TestQueryRenderingE2E(t *testing.T) {
 	assert.Contains(t, js, `"dec": 123.450`, "the decimal's exact digits")
 
 	// The time zone is DuckDB's: the text follows TZ, JSON is UTC.
-	out, stderr, err, _ := hoodieCLIEnv(t, []string{"TZ=Asia/Kolkata"}, "query", "--table", loc, "--output", "csv", "SELECT t FROM t WHERE id = 1")
+	out, stderr, _, err := hoodieCLIEnv(t, []string{"TZ=Asia/Kolkata"}, "query", "--table", loc, "--output", "csv", "SELECT t FROM t WHERE id = 1")
 	require.NoError(t, err, stderr)
 	assert.Equal(t, "t\n2024-01-01 17:30:00+05:30\n", out)
-	out, stderr, err, _ = hoodieCLIEnv(t, []string{"TZ=Asia/Kolkata"}, "query", "--table", loc, "--output", "json", "SELECT t FROM t WHERE id = 1")
+	out, stderr, _, err = hoodieCLIEnv(t, []string{"TZ=Asia/Kolkata"}, "query", "--table", loc, "--output", "json", "SELECT t FROM t WHERE id = 1")
 	require.NoError(t, err, stderr)
 	assert.JSONEq(t, `[{"t":"2024-01-01T12:00:00Z"}]`, out)
 
@@ -111,7 +111,7 @@ func TestQueryRenderingE2E(t *testing.T) {
 	js = hoodieUTC(t, "query", "--table", loc, "--output", "json", "PRAGMA version")
 	assert.Equal(t, "library_version", objectKeys(t, js)[0][0])
 	// Errors are DuckDB's, for the query as written.
-	_, stderr, err, _ = hoodieCLIEnv(t, nil, "query", "--table", loc, "SELECT nope FROM t")
+	_, stderr, _, err = hoodieCLIEnv(t, nil, "query", "--table", loc, "SELECT nope FROM t")
 	require.Error(t, err)
 	assert.Contains(t, stderr, `"nope" not found`)
 	assert.NotContains(t, stderr, "__hoodie_q")

@@ -19,8 +19,8 @@ import (
 )
 
 // hoodieCLIEnv runs the binary with extra environment variables and returns
-// stdout, stderr, the error and the wall time.
-func hoodieCLIEnv(t *testing.T, env []string, args ...string) (string, string, error, time.Duration) {
+// stdout, stderr, the wall time and the error.
+func hoodieCLIEnv(t *testing.T, env []string, args ...string) (string, string, time.Duration, error) {
 	t.Helper()
 	cmd := exec.Command(hoodieBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -28,7 +28,7 @@ func hoodieCLIEnv(t *testing.T, env []string, args ...string) (string, string, e
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
 	err := cmd.Run()
-	return out.String(), errb.String(), err, time.Since(start)
+	return out.String(), errb.String(), time.Since(start), err
 }
 
 // notATable are the messages of a location without a table; none may show
@@ -59,7 +59,7 @@ func TestS3MissingBucketE2E(t *testing.T) {
 		append([]string{"timeline", "--table", loc}, s3...),
 		append([]string{"query", "--table", loc, "SELECT * FROM t"}, s3...),
 	} {
-		_, stderr, err, elapsed := hoodieCLIEnv(t, nil, args...)
+		_, stderr, elapsed, err := hoodieCLIEnv(t, nil, args...)
 		require.Error(t, err, "%v", args)
 		t.Logf("%s (%v): %s", args[0], elapsed.Round(time.Millisecond), stderr)
 		assert.Contains(t, stderr, `no such bucket "`+bucket+`"`, "%v", args)
@@ -69,15 +69,15 @@ func TestS3MissingBucketE2E(t *testing.T) {
 		assertNotNoTable(t, stderr)
 	}
 
-	out, stderr, err, _ := hoodieCLIEnv(t, nil, append(ingest, "--create-bucket")...)
+	out, stderr, _, err := hoodieCLIEnv(t, nil, append(ingest, "--create-bucket")...)
 	require.NoError(t, err, stderr)
 	assert.Contains(t, stderr, "created table t")
 	assert.Contains(t, out, "ingested 2 records")
-	out, stderr, err, _ = hoodieCLIEnv(t, nil, append([]string{"query", "--table", loc, "--output", "csv", "SELECT id, ts FROM t ORDER BY id"}, s3...)...)
+	out, stderr, _, err = hoodieCLIEnv(t, nil, append([]string{"query", "--table", loc, "--output", "csv", "SELECT id, ts FROM t ORDER BY id"}, s3...)...)
 	require.NoError(t, err, stderr)
 	assert.Equal(t, "id,ts\na,1\nb,2\n", out)
 	// Again with --create-bucket: the bucket and the table are there.
-	_, stderr, err, _ = hoodieCLIEnv(t, nil, append(ingest, "--create-bucket")...)
+	_, stderr, _, err = hoodieCLIEnv(t, nil, append(ingest, "--create-bucket")...)
 	require.NoError(t, err, stderr)
 	assert.NotContains(t, stderr, "created table")
 }
@@ -94,7 +94,7 @@ func TestS3AccessDeniedE2E(t *testing.T) {
 		{"AWS_ACCESS_KEY_ID=hoodieunknownkey", "AWS_SECRET_ACCESS_KEY=wrongsecretwrongsecret"},
 	} {
 		for _, create := range []string{"--create-bucket=false", "--create-bucket"} {
-			_, stderr, err, _ := hoodieCLIEnv(t, env, "ingest", "--table", loc, "--key", "id", "--precombine", "ts",
+			_, stderr, _, err := hoodieCLIEnv(t, env, "ingest", "--table", loc, "--key", "id", "--precombine", "ts",
 				"--index-dir", filepath.Join(dir, "idx"), in, "--s3-endpoint", srv.Endpoint, "--s3-path-style", create)
 			require.Error(t, err, "%v %s", env, create)
 			t.Logf("%v %s: %s", env, create, stderr)
@@ -116,7 +116,7 @@ func TestS3UnreachableE2E(t *testing.T) {
 	stopped := l.Addr().String()
 	require.NoError(t, l.Close())
 	// Defaults: refused at once, 3 attempts at most 1 s apart.
-	_, stderr, err, elapsed := hoodieCLIEnv(t, env, "timeline", "--table", "s3://b/t", "--s3-endpoint", "http://"+stopped)
+	_, stderr, elapsed, err := hoodieCLIEnv(t, env, "timeline", "--table", "s3://b/t", "--s3-endpoint", "http://"+stopped)
 	require.Error(t, err)
 	t.Logf("stopped (%v): %s", elapsed.Round(time.Millisecond), stderr)
 	assert.Less(t, elapsed, 2*time.Second+slack)
@@ -137,7 +137,7 @@ func TestS3UnreachableE2E(t *testing.T) {
 			go func() { _, _ = io.Copy(io.Discard, c) }()
 		}
 	}()
-	_, stderr, err, elapsed = hoodieCLIEnv(t, env, "ingest", "--table", "s3://b/t", "--key", "id", "--precombine", "ts",
+	_, stderr, elapsed, err = hoodieCLIEnv(t, env, "ingest", "--table", "s3://b/t", "--key", "id", "--precombine", "ts",
 		"--index-dir", filepath.Join(t.TempDir(), "idx"), writeFile(t, t.TempDir(), "in.jsonl", "{\"id\":\"a\",\"ts\":1}\n"),
 		"--s3-endpoint", "http://"+hung.Addr().String(), "--s3-request-timeout", "1s")
 	require.Error(t, err)

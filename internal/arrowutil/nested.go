@@ -102,7 +102,7 @@ func castList(d arrow.ArrayData, fromElem, toElem arrow.Field, to arrow.DataType
 // position by position (key, value), whatever the entry field names.
 func castMap(d arrow.ArrayData, from, to *arrow.MapType, path string) (arrow.ArrayData, error) {
 	entries := d.Children()[0]
-	c, err := castStruct(entries, from.ValueType(), to.ValueType(), to.ValueType(), path, true)
+	c, err := castStruct(entries, from.Elem().(*arrow.StructType), to.Elem().(*arrow.StructType), to.Elem().(*arrow.StructType), path, true)
 	if err != nil {
 		return nil, err
 	}

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 parquet-mr 1.x writes the deprecated PLAIN_DICTIONARY encoding id, which this file reproduces on purpose.
+
 package basefile
 
 import (

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the tests check the deprecated PLAIN_DICTIONARY id parquet-mr 1.x writes.
+
 package basefile_test
 
 import (

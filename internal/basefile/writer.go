@@ -25,7 +25,7 @@ type Writer struct {
 	out    *countingWriter
 	shape  *mrShaper
 	buf    *bufio.Writer
-	pw     *parquet.Writer
+	pw     *parquet.Writer //lint:ignore SA1019 the untyped Writer takes a runtime schema; GenericWriter needs a Go type
 	cols   []*parquet.ColumnWriter
 	schema *schema.Schema
 	root   *pnode

@@ -29,13 +29,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/storage"
-	"github.com/hoodie-lake/hoodie/table"
-	"github.com/hoodie-lake/hoodie/timeline"
 )
 
 // ErrUnsupported reports a log construct this package does not merge.
@@ -44,7 +43,8 @@ var ErrUnsupported = errors.New("merge: unsupported")
 // Options configure a merge.
 type Options struct {
 	// Include reports whether data and delete blocks written by an
-	// instant count. Use Visible for a timeline read.
+	// instant count: for a read of a timeline, its visibility rule
+	// (timeline.Timeline.Visible).
 	Include func(instant string) bool
 	// PrecombineField is the ordering field ("" = none: later wins).
 	PrecombineField string
@@ -57,22 +57,6 @@ type Options struct {
 	Target *arrow.Schema
 	// BatchRows bounds rows per base-file batch (0: the reader default).
 	BatchRows int
-}
-
-// Visible returns the Include function of a read of timeline tl as of
-// instant asOf: completed instants at or before asOf, and instants older
-// than the active timeline (archived, hence completed).
-func Visible(tl *timeline.Timeline, asOf string) func(string) bool {
-	first := tl.FirstInstantTime()
-	return func(ts string) bool {
-		if asOf != "" && ts > asOf {
-			return false
-		}
-		if first != "" && ts < first {
-			return true
-		}
-		return tl.IsCompleted(ts)
-	}
 }
 
 // Stats count what a merge read.
@@ -139,7 +123,7 @@ type rawBlock struct {
 }
 
 // ScanLogs reads and merges the log files of one slice, in the given order.
-func ScanLogs(ctx context.Context, st storage.Storage, logs []table.LogFileInfo, opts Options) (*Logs, error) {
+func ScanLogs(ctx context.Context, st storage.Storage, logs []filegroup.LogFileInfo, opts Options) (*Logs, error) {
 	if opts.Target == nil {
 		return nil, errors.New("merge: no target schema")
 	}
@@ -323,7 +307,7 @@ func FromValue(v any) (o Ordering, natural bool) {
 // records with log records applied, then the log records of keys the base
 // file does not hold. Every batch has opts.Target's schema and must be
 // released. stats, when not nil, is filled once the iteration ends.
-func Slice(ctx context.Context, st storage.Storage, s *table.FileSlice, opts Options, stats *Stats) iter.Seq2[arrow.RecordBatch, error] {
+func Slice(ctx context.Context, st storage.Storage, s *filegroup.FileSlice, opts Options, stats *Stats) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
 		var logs *Logs
 		if len(s.Logs) > 0 {

@@ -73,7 +73,7 @@ type Server struct {
 
 // Options returns storage options addressing the server (path-style).
 func (s *Server) Options() storage.Options {
-	return storage.Options{S3Endpoint: s.Endpoint, S3Region: s.Region, S3PathStyle: true}
+	return storage.Options{S3: storage.S3Options{Endpoint: s.Endpoint, Region: s.Region, PathStyle: true}}
 }
 
 // NewBucket creates a fresh bucket with a name derived from the test's and
@@ -83,7 +83,7 @@ func (s *Server) NewBucket(t testing.TB) string {
 	name := bucketName(t.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := storage.CreateBucket(ctx, s.Options(), name); err != nil {
+	if err := storage.CreateBucket(ctx, name, s.Options().S3); err != nil {
 		t.Fatalf("s3server: %v", err)
 	}
 	return name

@@ -1,15 +1,15 @@
-package table_test
+package filegroup_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/stretchr/testify/require"
 )
 
 // FuzzWriteToken checks ParseWriteToken: no panic, errors wrap
-// ErrInvalidFileName (and so carry the "table: " prefix), and an accepted
+// ErrInvalidFileName (and so carry the "filegroup: " prefix), and an accepted
 // token formats back to exactly its input. The committed corpus
 // (testdata/fuzz/FuzzWriteToken) holds the write tokens of every file of
 // the Spark-written samples.
@@ -18,10 +18,10 @@ func FuzzWriteToken(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		w, err := table.ParseWriteToken(s)
+		w, err := filegroup.ParseWriteToken(s)
 		if err != nil {
-			require.ErrorIs(t, err, table.ErrInvalidFileName)
-			require.True(t, strings.HasPrefix(err.Error(), "table: "), "%v", err)
+			require.ErrorIs(t, err, filegroup.ErrInvalidFileName)
+			require.True(t, strings.HasPrefix(err.Error(), "filegroup: "), "%v", err)
 			return
 		}
 		require.Equal(t, s, w.String())
@@ -29,9 +29,9 @@ func FuzzWriteToken(f *testing.F) {
 		require.GreaterOrEqual(t, w.StageID, int64(0))
 		require.GreaterOrEqual(t, w.TaskAttemptID, int64(0))
 		// A token that parses makes a base file name that parses back.
-		b := table.BaseFile{FileID: "f", WriteToken: w, InstantTime: "20240101000000000", Ext: table.ExtParquet}
+		b := filegroup.BaseFile{FileID: "f", WriteToken: w, InstantTime: "20240101000000000", Ext: filegroup.ExtParquet}
 		require.NoError(t, b.Validate())
-		again, err := table.ParseBaseFileName(b.String())
+		again, err := filegroup.ParseBaseFileName(b.String())
 		require.NoError(t, err)
 		require.Equal(t, w, again.WriteToken)
 	})

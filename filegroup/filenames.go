@@ -1,4 +1,4 @@
-package table
+package filegroup
 
 import (
 	"crypto/rand"
@@ -27,7 +27,7 @@ import (
 
 // ErrInvalidFileName marks a name that is not a Hudi base or log file name.
 // Use errors.Is.
-var ErrInvalidFileName = errors.New("table: invalid file name")
+var ErrInvalidFileName = errors.New("filegroup: invalid file name")
 
 // WriteToken identifies the task attempt that wrote a file:
 // "<taskPartitionId>-<stageId>-<taskAttemptId>". Rollback blocks use 1-0-1.

@@ -1,4 +1,4 @@
-package storage_test
+package storagefault_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/storage"
 )
 
@@ -50,12 +51,12 @@ func keys(t *testing.T, st storage.Storage) []string {
 }
 
 func TestFaultCounter(t *testing.T) {
-	all := storage.Counter(storage.Match{})
-	closes := storage.Counter(storage.Match{Kinds: []storage.OpKind{storage.OpClose}})
-	commits := storage.Counter(storage.Match{Path: "*.commit"})
-	hoodie := storage.Counter(storage.Match{Path: ".hoodie/*"})
-	inj := storage.InjectorFunc(func(op storage.Op) error {
-		for _, c := range []*storage.IndexInjector{all, closes, commits, hoodie} {
+	all := storagefault.Counter(storagefault.Match{})
+	closes := storagefault.Counter(storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpClose}})
+	commits := storagefault.Counter(storagefault.Match{Path: "*.commit"})
+	hoodie := storagefault.Counter(storagefault.Match{Path: ".hoodie/*"})
+	inj := storagefault.InjectorFunc(func(op storagefault.Op) error {
+		for _, c := range []*storagefault.IndexInjector{all, closes, commits, hoodie} {
 			if err := c.MaybeError(op); err != nil {
 				return err
 			}
@@ -63,7 +64,7 @@ func TestFaultCounter(t *testing.T) {
 		return nil
 	})
 	mem := storage.NewMem()
-	require.NoError(t, commitWorkload(t.Context(), storage.NewFaulty(mem, inj)))
+	require.NoError(t, commitWorkload(t.Context(), storagefault.NewFaulty(mem, inj)))
 	// create, write, close x3; list; stat; read; delete.
 	assert.Equal(t, 13, all.Count())
 	assert.Equal(t, 3, closes.Count())
@@ -76,37 +77,37 @@ func TestFaultCounter(t *testing.T) {
 
 func TestFaultMatch(t *testing.T) {
 	for _, tc := range []struct {
-		m    storage.Match
-		op   storage.Op
+		m    storagefault.Match
+		op   storagefault.Op
 		want bool
 	}{
-		{storage.Match{}, storage.Op{Kind: storage.OpList, Path: ""}, true},
-		{storage.Match{Kinds: []storage.OpKind{storage.OpRead}}, storage.Op{Kind: storage.OpStat, Path: "x"}, false},
-		{storage.Match{Kinds: []storage.OpKind{storage.OpRead, storage.OpStat}}, storage.Op{Kind: storage.OpStat, Path: "x"}, true},
-		{storage.Match{Path: "*.commit"}, storage.Op{Kind: storage.OpClose, Path: ".hoodie/1.commit"}, true},
-		{storage.Match{Path: "*.commit"}, storage.Op{Kind: storage.OpClose, Path: ".hoodie/1.commit.inflight"}, false},
-		{storage.Match{Path: ".hoodie/*"}, storage.Op{Kind: storage.OpClose, Path: ".hoodie/1.commit"}, true},
-		{storage.Match{Path: ".hoodie/*"}, storage.Op{Kind: storage.OpClose, Path: ".hoodie/metadata/files"}, false},
-		{storage.Match{Path: "p*/*.parquet"}, storage.Op{Kind: storage.OpCreate, Path: "p1/f.parquet"}, true},
-		{storage.Match{Path: "p*/*.parquet"}, storage.Op{Kind: storage.OpCreate, Path: "a/p1/f.parquet"}, false},
-		{storage.Match{Path: "[", Kinds: nil}, storage.Op{Kind: storage.OpCreate, Path: "["}, false}, // bad pattern matches nothing
+		{storagefault.Match{}, storagefault.Op{Kind: storagefault.OpList, Path: ""}, true},
+		{storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpRead}}, storagefault.Op{Kind: storagefault.OpStat, Path: "x"}, false},
+		{storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpRead, storagefault.OpStat}}, storagefault.Op{Kind: storagefault.OpStat, Path: "x"}, true},
+		{storagefault.Match{Path: "*.commit"}, storagefault.Op{Kind: storagefault.OpClose, Path: ".hoodie/1.commit"}, true},
+		{storagefault.Match{Path: "*.commit"}, storagefault.Op{Kind: storagefault.OpClose, Path: ".hoodie/1.commit.inflight"}, false},
+		{storagefault.Match{Path: ".hoodie/*"}, storagefault.Op{Kind: storagefault.OpClose, Path: ".hoodie/1.commit"}, true},
+		{storagefault.Match{Path: ".hoodie/*"}, storagefault.Op{Kind: storagefault.OpClose, Path: ".hoodie/metadata/files"}, false},
+		{storagefault.Match{Path: "p*/*.parquet"}, storagefault.Op{Kind: storagefault.OpCreate, Path: "p1/f.parquet"}, true},
+		{storagefault.Match{Path: "p*/*.parquet"}, storagefault.Op{Kind: storagefault.OpCreate, Path: "a/p1/f.parquet"}, false},
+		{storagefault.Match{Path: "[", Kinds: nil}, storagefault.Op{Kind: storagefault.OpCreate, Path: "["}, false}, // bad pattern matches nothing
 	} {
 		assert.Equal(t, tc.want, tc.m.Matches(tc.op), "%+v on %s", tc.m, tc.op)
 	}
-	assert.Equal(t, "close a/b", storage.Op{Kind: storage.OpClose, Path: "a/b"}.String())
+	assert.Equal(t, "close a/b", storagefault.Op{Kind: storagefault.OpClose, Path: "a/b"}.String())
 }
 
 func TestFaultErrorMode(t *testing.T) {
 	// Fail the close of the completed instant; everything else goes on.
-	inj := storage.OnIndex(0, storage.ModeError, storage.Match{Kinds: []storage.OpKind{storage.OpClose}, Path: "*.commit"})
+	inj := storagefault.OnIndex(0, storagefault.ModeError, storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpClose}, Path: "*.commit"})
 	mem := storage.NewMem()
-	f := storage.NewFaulty(mem, inj)
+	f := storagefault.NewFaulty(mem, inj)
 	err := commitWorkload(t.Context(), f)
-	require.ErrorIs(t, err, storage.ErrInjected)
-	assert.NotErrorIs(t, err, storage.ErrCrashed)
+	require.ErrorIs(t, err, storagefault.ErrInjected)
+	assert.NotErrorIs(t, err, storagefault.ErrCrashed)
 	op, ok := inj.Fired()
 	require.True(t, ok)
-	assert.Equal(t, storage.Op{Kind: storage.OpClose, Path: ".hoodie/1.commit"}, op)
+	assert.Equal(t, storagefault.Op{Kind: storagefault.OpClose, Path: ".hoodie/1.commit"}, op)
 	_, crashed := f.Crashed()
 	assert.False(t, crashed)
 	assert.Equal(t, []string{".hoodie/1.commit.inflight", "p1/f1.parquet"}, keys(t, mem), "the failed close published nothing")
@@ -118,29 +119,29 @@ func TestFaultErrorMode(t *testing.T) {
 
 func TestFaultErrorModeEachKind(t *testing.T) {
 	ctx := t.Context()
-	for _, kind := range []storage.OpKind{storage.OpRead, storage.OpCreate, storage.OpWrite, storage.OpClose, storage.OpList, storage.OpDelete, storage.OpStat} {
+	for _, kind := range []storagefault.OpKind{storagefault.OpRead, storagefault.OpCreate, storagefault.OpWrite, storagefault.OpClose, storagefault.OpList, storagefault.OpDelete, storagefault.OpStat} {
 		t.Run(kind.String(), func(t *testing.T) {
 			mem := storage.NewMem()
 			require.NoError(t, storage.WriteFile(ctx, mem, "old", []byte("old"), storage.CreateOptions{}))
-			f := storage.NewFaulty(mem, storage.OnIndex(0, storage.ModeError, storage.Match{Kinds: []storage.OpKind{kind}}))
+			f := storagefault.NewFaulty(mem, storagefault.OnIndex(0, storagefault.ModeError, storagefault.Match{Kinds: []storagefault.OpKind{kind}}))
 			var err error
 			switch kind {
-			case storage.OpRead:
+			case storagefault.OpRead:
 				_, err = storage.ReadFile(ctx, f, "old")
-			case storage.OpCreate, storage.OpWrite, storage.OpClose:
+			case storagefault.OpCreate, storagefault.OpWrite, storagefault.OpClose:
 				err = storage.WriteFile(ctx, f, "new", []byte("new"), storage.CreateOptions{})
-			case storage.OpList:
+			case storagefault.OpList:
 				for _, lerr := range f.List(ctx, "", "") {
 					if lerr != nil {
 						err = lerr
 					}
 				}
-			case storage.OpDelete:
+			case storagefault.OpDelete:
 				err = f.Delete(ctx, "old")
-			case storage.OpStat:
+			case storagefault.OpStat:
 				_, err = f.Stat(ctx, "old")
 			}
-			require.ErrorIs(t, err, storage.ErrInjected)
+			require.ErrorIs(t, err, storagefault.ErrInjected)
 			assert.Contains(t, err.Error(), kind.String())
 			// The op had no effect.
 			assert.Equal(t, []string{"old"}, keys(t, mem))
@@ -153,28 +154,28 @@ func TestFaultErrorModeEachKind(t *testing.T) {
 
 func TestFaultCrashMode(t *testing.T) {
 	mem := storage.NewMem()
-	inj := storage.OnIndex(1, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpClose}})
-	f := storage.NewFaulty(mem, inj)
+	inj := storagefault.OnIndex(1, storagefault.ModeCrash, storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpClose}})
+	f := storagefault.NewFaulty(mem, inj)
 	err := commitWorkload(t.Context(), f)
-	require.ErrorIs(t, err, storage.ErrCrashed)
-	require.ErrorIs(t, err, storage.ErrInjected)
+	require.ErrorIs(t, err, storagefault.ErrCrashed)
+	require.ErrorIs(t, err, storagefault.ErrInjected)
 	op, ok := f.Crashed()
 	require.True(t, ok)
-	assert.Equal(t, storage.Op{Kind: storage.OpClose, Path: ".hoodie/1.commit.inflight"}, op)
+	assert.Equal(t, storagefault.Op{Kind: storagefault.OpClose, Path: ".hoodie/1.commit.inflight"}, op)
 	assert.Equal(t, []string{"p1/f1.parquet"}, keys(t, mem), "the crashed close published nothing")
 
 	// Everything afterwards fails with ErrCrashed and has no effect.
 	ctx := t.Context()
 	_, err = f.Stat(ctx, "p1/f1.parquet")
-	assert.ErrorIs(t, err, storage.ErrCrashed)
-	assert.NotErrorIs(t, err, storage.ErrInjected)
+	assert.ErrorIs(t, err, storagefault.ErrCrashed)
+	assert.NotErrorIs(t, err, storagefault.ErrInjected)
 	_, err = f.OpenRange(ctx, "p1/f1.parquet", 0, -1)
-	assert.ErrorIs(t, err, storage.ErrCrashed)
-	assert.ErrorIs(t, f.Delete(ctx, "p1/f1.parquet"), storage.ErrCrashed)
+	assert.ErrorIs(t, err, storagefault.ErrCrashed)
+	assert.ErrorIs(t, f.Delete(ctx, "p1/f1.parquet"), storagefault.ErrCrashed)
 	_, err = f.Create(ctx, "x", storage.CreateOptions{})
-	assert.ErrorIs(t, err, storage.ErrCrashed)
+	assert.ErrorIs(t, err, storagefault.ErrCrashed)
 	for _, err := range f.List(ctx, "", "") {
-		assert.ErrorIs(t, err, storage.ErrCrashed)
+		assert.ErrorIs(t, err, storagefault.ErrCrashed)
 	}
 	assert.Equal(t, []string{"p1/f1.parquet"}, keys(t, mem))
 	assert.Equal(t, 2, inj.Count(), "the injector is not consulted after the crash")
@@ -183,20 +184,20 @@ func TestFaultCrashMode(t *testing.T) {
 func TestFaultCrashOpenWriter(t *testing.T) {
 	// A writer opened before the crash can neither write nor publish after it.
 	mem := storage.NewMem()
-	f := storage.NewFaulty(mem, storage.OnIndex(0, storage.ModeCrash, storage.Match{Kinds: []storage.OpKind{storage.OpStat}}))
+	f := storagefault.NewFaulty(mem, storagefault.OnIndex(0, storagefault.ModeCrash, storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpStat}}))
 	w, err := f.Create(t.Context(), "open", storage.CreateOptions{})
 	require.NoError(t, err)
 	_, err = w.Write([]byte("before"))
 	require.NoError(t, err)
 	_, err = f.Stat(t.Context(), "open")
-	require.ErrorIs(t, err, storage.ErrCrashed)
+	require.ErrorIs(t, err, storagefault.ErrCrashed)
 	_, err = w.Write([]byte("after"))
-	assert.ErrorIs(t, err, storage.ErrCrashed)
-	assert.ErrorIs(t, w.Close(), storage.ErrCrashed)
+	assert.ErrorIs(t, err, storagefault.ErrCrashed)
+	assert.ErrorIs(t, w.Close(), storagefault.ErrCrashed)
 	assert.NoError(t, w.Abort(), "Abort after a (failed) Close is a no-op")
 	assert.Empty(t, keys(t, mem))
 
-	w2, err := storage.NewFaulty(storage.NewMem(), storage.Counter(storage.Match{})).Create(t.Context(), "x", storage.CreateOptions{})
+	w2, err := storagefault.NewFaulty(storage.NewMem(), storagefault.Counter(storagefault.Match{})).Create(t.Context(), "x", storage.CreateOptions{})
 	require.NoError(t, err)
 	require.NoError(t, w2.Close())
 	_, err = w2.Write(nil)
@@ -207,18 +208,18 @@ func TestFaultCrashOpenWriter(t *testing.T) {
 // one in turn and check the durable state is a prefix of the workload's
 // effects (the instant is never complete without its data file).
 func TestFaultSweep(t *testing.T) {
-	counter := storage.Counter(storage.Match{})
-	require.NoError(t, commitWorkload(t.Context(), storage.NewFaulty(storage.NewMem(), counter)))
+	counter := storagefault.Counter(storagefault.Match{})
+	require.NoError(t, commitWorkload(t.Context(), storagefault.NewFaulty(storage.NewMem(), counter)))
 	n := counter.Count()
 	require.Equal(t, 13, n)
 
 	seen := map[string]bool{}
 	for i := range n {
-		for _, mode := range []storage.Mode{storage.ModeError, storage.ModeCrash} {
+		for _, mode := range []storagefault.Mode{storagefault.ModeError, storagefault.ModeCrash} {
 			mem := storage.NewMem()
-			inj := storage.OnIndex(i, mode, storage.Match{})
-			err := commitWorkload(t.Context(), storage.NewFaulty(mem, inj))
-			require.ErrorIs(t, err, storage.ErrInjected, "op %d mode %d", i, mode)
+			inj := storagefault.OnIndex(i, mode, storagefault.Match{})
+			err := commitWorkload(t.Context(), storagefault.NewFaulty(mem, inj))
+			require.ErrorIs(t, err, storagefault.ErrInjected, "op %d mode %d", i, mode)
 			op, ok := inj.Fired()
 			require.True(t, ok)
 			got := keys(t, mem)
@@ -237,8 +238,8 @@ func TestFaultSweep(t *testing.T) {
 }
 
 func TestFaultConcurrent(t *testing.T) {
-	counter := storage.Counter(storage.Match{Kinds: []storage.OpKind{storage.OpClose}})
-	f := storage.NewFaulty(storage.NewMem(), counter)
+	counter := storagefault.Counter(storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpClose}})
+	f := storagefault.NewFaulty(storage.NewMem(), counter)
 	errs := make(chan error, 32)
 	for i := range 32 {
 		go func() {
@@ -253,9 +254,9 @@ func TestFaultConcurrent(t *testing.T) {
 
 func TestLogging(t *testing.T) {
 	mem := storage.NewMem()
-	l := storage.NewLogging(storage.NewFaulty(mem, storage.OnIndex(0, storage.ModeError, storage.Match{Kinds: []storage.OpKind{storage.OpDelete}})))
+	l := storagefault.NewLogging(storagefault.NewFaulty(mem, storagefault.OnIndex(0, storagefault.ModeError, storagefault.Match{Kinds: []storagefault.OpKind{storagefault.OpDelete}})))
 	err := commitWorkload(t.Context(), l)
-	require.ErrorIs(t, err, storage.ErrInjected, "the final delete fails")
+	require.ErrorIs(t, err, storagefault.ErrInjected, "the final delete fails")
 	_, err = l.Stat(t.Context(), "missing")
 	require.ErrorIs(t, err, storage.ErrNotExist)
 	err = storage.WriteFile(t.Context(), l, ".hoodie/1.commit", []byte("again"), storage.CreateOptions{IfAbsent: true})

@@ -1,4 +1,4 @@
-package table_test
+package filegroup_test
 
 import (
 	"archive/zip"
@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/testutil/fixtures"
-	"github.com/hoodie-lake/hoodie/table"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -43,36 +43,36 @@ func TestSampleFileNamesRoundTrip(t *testing.T) {
 	require.NotEmpty(t, bases)
 	require.NotEmpty(t, logs)
 	for _, n := range bases {
-		b, err := table.ParseBaseFileName(n)
+		b, err := filegroup.ParseBaseFileName(n)
 		require.NoError(t, err, n)
 		assert.Equal(t, n, b.String())
 		assert.Equal(t, "parquet", b.Ext)
 		assert.Len(t, b.InstantTime, 17)
-		_, err = table.ParseLogFileName(n)
+		_, err = filegroup.ParseLogFileName(n)
 		assert.Error(t, err, "base file %s parsed as log", n)
 	}
 	for _, n := range logs {
-		l, err := table.ParseLogFileName(n)
+		l, err := filegroup.ParseLogFileName(n)
 		require.NoError(t, err, n)
 		assert.Equal(t, n, l.String())
-		assert.Equal(t, table.ExtLog, l.Ext)
+		assert.Equal(t, filegroup.ExtLog, l.Ext)
 		assert.GreaterOrEqual(t, l.Version, 1)
-		_, err = table.ParseBaseFileName(n)
+		_, err = filegroup.ParseBaseFileName(n)
 		assert.Error(t, err, "log file %s parsed as base", n)
 	}
 }
 
 func TestParseBaseFileName(t *testing.T) {
-	b, err := table.ParseBaseFileName("ff32ab89-5ad0-4968-83b4-89a34c95d32f-0_0-13-60_20250331030642808.parquet")
+	b, err := filegroup.ParseBaseFileName("ff32ab89-5ad0-4968-83b4-89a34c95d32f-0_0-13-60_20250331030642808.parquet")
 	require.NoError(t, err)
-	assert.Equal(t, table.BaseFile{
+	assert.Equal(t, filegroup.BaseFile{
 		FileID:      "ff32ab89-5ad0-4968-83b4-89a34c95d32f-0",
-		WriteToken:  table.WriteToken{TaskPartitionID: 0, StageID: 13, TaskAttemptID: 60},
+		WriteToken:  filegroup.WriteToken{TaskPartitionID: 0, StageID: 13, TaskAttemptID: 60},
 		InstantTime: "20250331030642808",
 		Ext:         "parquet",
 	}, b)
 
-	b, err = table.ParseBaseFileName("f-1_12-0-9876543210_20240418172802.parquet")
+	b, err = filegroup.ParseBaseFileName("f-1_12-0-9876543210_20240418172802.parquet")
 	require.NoError(t, err)
 	assert.Equal(t, "20240418172802", b.InstantTime)
 	assert.Equal(t, int64(9876543210), b.WriteToken.TaskAttemptID)
@@ -84,20 +84,20 @@ func TestParseBaseFileName(t *testing.T) {
 		"_0-1-2_20240418172802.parquet", ".f_0-1-2_20240418172802.parquet", "f_0-1-2_20240418172802_x.parquet",
 		"f_0-1-2_20240418172802.PARQUET", "f_0-1-+2_20240418172802.parquet", "f_0-1-99999999999999999999_20240418172802.parquet",
 	} {
-		_, err := table.ParseBaseFileName(bad)
-		assert.ErrorIs(t, err, table.ErrInvalidFileName, "%q", bad)
+		_, err := filegroup.ParseBaseFileName(bad)
+		assert.ErrorIs(t, err, filegroup.ErrInvalidFileName, "%q", bad)
 	}
 }
 
 func TestParseLogFileName(t *testing.T) {
-	l, err := table.ParseLogFileName(".0712b9f9-d2d5-4cae-bcf4-8fd7146af503-0_20250126040823628.log.2_1-0-1")
+	l, err := filegroup.ParseLogFileName(".0712b9f9-d2d5-4cae-bcf4-8fd7146af503-0_20250126040823628.log.2_1-0-1")
 	require.NoError(t, err)
-	assert.Equal(t, table.LogFile{
+	assert.Equal(t, filegroup.LogFile{
 		FileID:      "0712b9f9-d2d5-4cae-bcf4-8fd7146af503-0",
 		BaseInstant: "20250126040823628",
 		Version:     2,
-		WriteToken:  table.WriteToken{TaskPartitionID: 1, StageID: 0, TaskAttemptID: 1},
-		Ext:         table.ExtLog,
+		WriteToken:  filegroup.WriteToken{TaskPartitionID: 1, StageID: 0, TaskAttemptID: 1},
+		Ext:         filegroup.ExtLog,
 	}, l)
 
 	for _, name := range []string{
@@ -106,16 +106,16 @@ func TestParseLogFileName(t *testing.T) {
 		".f-0_20240418172802.log.12_3-4-5-cdc",
 		".f-0_20240418172802123.log.0_0-0-0",
 	} {
-		l, err := table.ParseLogFileName(name)
+		l, err := filegroup.ParseLogFileName(name)
 		require.NoError(t, err, name)
 		assert.Equal(t, name, l.String())
 	}
-	l, err = table.ParseLogFileName(".commits_.archive.1_1-0-1")
+	l, err = filegroup.ParseLogFileName(".commits_.archive.1_1-0-1")
 	require.NoError(t, err)
 	assert.Equal(t, "commits", l.FileID)
 	assert.Equal(t, "", l.BaseInstant)
-	assert.Equal(t, table.ExtArchive, l.Ext)
-	l, err = table.ParseLogFileName(".f-0_20240418172802.log.12_3-4-5.cdc")
+	assert.Equal(t, filegroup.ExtArchive, l.Ext)
+	l, err = filegroup.ParseLogFileName(".f-0_20240418172802.log.12_3-4-5.cdc")
 	require.NoError(t, err)
 	assert.True(t, l.CDC)
 
@@ -126,34 +126,34 @@ func TestParseLogFileName(t *testing.T) {
 		".f_0_20240418172802.log.1_0-1-2", "._20240418172802.log.1_0-1-2", ".f-0_20240418172802.log._0-1-2",
 		".f-0_20240418172802.log.99999999999_0-1-2",
 	} {
-		_, err := table.ParseLogFileName(bad)
-		assert.ErrorIs(t, err, table.ErrInvalidFileName, "%q", bad)
+		_, err := filegroup.ParseLogFileName(bad)
+		assert.ErrorIs(t, err, filegroup.ErrInvalidFileName, "%q", bad)
 	}
 }
 
 func TestFileNameFormatting(t *testing.T) {
-	b := table.BaseFile{FileID: "abc-0", WriteToken: table.WriteToken{TaskPartitionID: 1, StageID: 2, TaskAttemptID: 3}, InstantTime: "20240101000000000", Ext: table.ExtParquet}
+	b := filegroup.BaseFile{FileID: "abc-0", WriteToken: filegroup.WriteToken{TaskPartitionID: 1, StageID: 2, TaskAttemptID: 3}, InstantTime: "20240101000000000", Ext: filegroup.ExtParquet}
 	require.NoError(t, b.Validate())
 	assert.Equal(t, "abc-0_1-2-3_20240101000000000.parquet", b.String())
-	l := table.LogFile{FileID: "abc-0", BaseInstant: "20240101000000000", Version: 1, WriteToken: table.WriteToken{TaskPartitionID: 1, StageID: 0, TaskAttemptID: 1}, Ext: table.ExtLog}
+	l := filegroup.LogFile{FileID: "abc-0", BaseInstant: "20240101000000000", Version: 1, WriteToken: filegroup.WriteToken{TaskPartitionID: 1, StageID: 0, TaskAttemptID: 1}, Ext: filegroup.ExtLog}
 	require.NoError(t, l.Validate())
 	assert.Equal(t, ".abc-0_20240101000000000.log.1_1-0-1", l.String())
 
-	assert.Error(t, table.BaseFile{FileID: "a_b", InstantTime: "20240101000000", Ext: "parquet"}.Validate())
-	assert.Error(t, table.BaseFile{FileID: "a", InstantTime: "2024", Ext: "parquet"}.Validate())
-	assert.Error(t, table.BaseFile{FileID: "a", InstantTime: "20240101000000", Ext: "parquet", WriteToken: table.WriteToken{StageID: -1}}.Validate())
-	assert.Error(t, table.LogFile{FileID: "a", BaseInstant: "", Version: 1, Ext: table.ExtLog}.Validate())
-	assert.Error(t, table.LogFile{FileID: "a", BaseInstant: "20240101000000", Version: 1, Ext: "txt"}.Validate())
+	assert.Error(t, filegroup.BaseFile{FileID: "a_b", InstantTime: "20240101000000", Ext: "parquet"}.Validate())
+	assert.Error(t, filegroup.BaseFile{FileID: "a", InstantTime: "2024", Ext: "parquet"}.Validate())
+	assert.Error(t, filegroup.BaseFile{FileID: "a", InstantTime: "20240101000000", Ext: "parquet", WriteToken: filegroup.WriteToken{StageID: -1}}.Validate())
+	assert.Error(t, filegroup.LogFile{FileID: "a", BaseInstant: "", Version: 1, Ext: filegroup.ExtLog}.Validate())
+	assert.Error(t, filegroup.LogFile{FileID: "a", BaseInstant: "20240101000000", Version: 1, Ext: "txt"}.Validate())
 }
 
 func TestWriteToken(t *testing.T) {
-	w, err := table.ParseWriteToken("0-13-60")
+	w, err := filegroup.ParseWriteToken("0-13-60")
 	require.NoError(t, err)
-	assert.Equal(t, table.WriteToken{TaskPartitionID: 0, StageID: 13, TaskAttemptID: 60}, w)
+	assert.Equal(t, filegroup.WriteToken{TaskPartitionID: 0, StageID: 13, TaskAttemptID: 60}, w)
 	assert.Equal(t, "0-13-60", w.String())
 	for _, bad := range []string{"", "0-13", "0-13-60-1", "a-1-2", "-1-2-3", "01-2-3", "1--3"} {
-		_, err := table.ParseWriteToken(bad)
-		assert.ErrorIs(t, err, table.ErrInvalidFileName, "%q", bad)
+		_, err := filegroup.ParseWriteToken(bad)
+		assert.ErrorIs(t, err, filegroup.ErrInvalidFileName, "%q", bad)
 	}
 }
 
@@ -161,20 +161,20 @@ func TestNewFileID(t *testing.T) {
 	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-0$`)
 	seen := map[string]bool{}
 	for range 100 {
-		id := table.NewFileID()
+		id := filegroup.NewFileID()
 		require.Regexp(t, re, id)
-		require.NoError(t, table.ValidateFileID(id))
+		require.NoError(t, filegroup.ValidateFileID(id))
 		require.False(t, seen[id])
 		seen[id] = true
 	}
 }
 
 func TestIsInstantTime(t *testing.T) {
-	assert.True(t, table.IsInstantTime("20240418172802"))
-	assert.True(t, table.IsInstantTime("20240418172802262"))
-	assert.False(t, table.IsInstantTime("2024041817280226"))
-	assert.False(t, table.IsInstantTime("2024041817280x262"))
-	assert.False(t, table.IsInstantTime(""))
+	assert.True(t, filegroup.IsInstantTime("20240418172802"))
+	assert.True(t, filegroup.IsInstantTime("20240418172802262"))
+	assert.False(t, filegroup.IsInstantTime("2024041817280226"))
+	assert.False(t, filegroup.IsInstantTime("2024041817280x262"))
+	assert.False(t, filegroup.IsInstantTime(""))
 }
 
 func TestCompareLogFiles(t *testing.T) {
@@ -185,13 +185,13 @@ func TestCompareLogFiles(t *testing.T) {
 		".f_20240101000000000.log.1_0-1-1",
 		".f_20240101000000000.log.10_0-1-1",
 	}
-	var logs []table.LogFile
+	var logs []filegroup.LogFile
 	for _, n := range names {
-		l, err := table.ParseLogFileName(n)
+		l, err := filegroup.ParseLogFileName(n)
 		require.NoError(t, err)
 		logs = append(logs, l)
 	}
-	slices.SortFunc(logs, table.CompareLogFiles)
+	slices.SortFunc(logs, filegroup.CompareLogFiles)
 	var got []string
 	for _, l := range logs {
 		got = append(got, l.String())
@@ -213,14 +213,14 @@ func FuzzBaseFileName(f *testing.F) {
 	f.Add("a_0-0-0_20240101000000.parquet")
 	f.Add("a_00-0-0_20240101000000.parquet")
 	f.Fuzz(func(t *testing.T, name string) {
-		b, err := table.ParseBaseFileName(name)
+		b, err := filegroup.ParseBaseFileName(name)
 		if err != nil {
-			require.ErrorIs(t, err, table.ErrInvalidFileName)
+			require.ErrorIs(t, err, filegroup.ErrInvalidFileName)
 			return
 		}
 		require.NoError(t, b.Validate())
 		require.Equal(t, name, b.String())
-		again, err := table.ParseBaseFileName(b.String())
+		again, err := filegroup.ParseBaseFileName(b.String())
 		require.NoError(t, err)
 		require.Equal(t, b, again)
 	})
@@ -235,14 +235,14 @@ func FuzzLogFileName(f *testing.F) {
 	f.Add(".f_20240101000000.log.1_0-1-2.cdc")
 	f.Add(".f_20240101000000.log.1_0-1-2-cdc")
 	f.Fuzz(func(t *testing.T, name string) {
-		l, err := table.ParseLogFileName(name)
+		l, err := filegroup.ParseLogFileName(name)
 		if err != nil {
-			require.ErrorIs(t, err, table.ErrInvalidFileName)
+			require.ErrorIs(t, err, filegroup.ErrInvalidFileName)
 			return
 		}
 		require.NoError(t, l.Validate())
 		require.Equal(t, name, l.String())
-		again, err := table.ParseLogFileName(l.String())
+		again, err := filegroup.ParseLogFileName(l.String())
 		require.NoError(t, err)
 		require.Equal(t, l, again)
 	})

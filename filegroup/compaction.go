@@ -1,4 +1,4 @@
-package table
+package filegroup
 
 import (
 	"bytes"
@@ -16,11 +16,11 @@ func ReadCompactionPlan(ctx context.Context, st storage.Storage, ts string) (*av
 	inst := timeline.Instant{Timestamp: ts, Action: timeline.Compaction, State: timeline.Requested}
 	b, err := timeline.ReadInstant(ctx, st, inst)
 	if err != nil {
-		return nil, fmt.Errorf("table: compaction plan %s: %w", ts, err)
+		return nil, fmt.Errorf("filegroup: compaction plan %s: %w", ts, err)
 	}
 	plan := &avroplan.HoodieCompactionPlan{}
 	if err := avroplan.Decode(bytes.NewReader(b), plan); err != nil {
-		return nil, fmt.Errorf("table: compaction plan %s: %w", ts, err)
+		return nil, fmt.Errorf("filegroup: compaction plan %s: %w", ts, err)
 	}
 	return plan, nil
 }

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"bufio"
@@ -20,13 +20,14 @@ import (
 	"github.com/hoodie-lake/hoodie/writer"
 )
 
-// ingestCheckpointPrefix marks hoodie ingest checkpoints among the values
-// of the commit checkpoint key.
-const ingestCheckpointPrefix = "hoodie-ingest:"
+// CheckpointPrefix marks the checkpoints of Ingest and CDC among the values
+// of a commit's checkpoint key (writer.CheckpointKey); JSON follows it.
+// Other checkpoints (e.g. Hudi's streamer's) are not theirs: a run on such
+// a table starts from scratch.
+const CheckpointPrefix = "hoodie-ingest:"
 
-// ingestCheckpoint is the source position of `hoodie ingest` and `hoodie
-// cdc`, recorded with each commit (in the commit metadata, under the
-// streamer's checkpoint key).
+// checkpoint is the source position of Ingest and CDC, recorded with each
+// commit (in the commit metadata, under the streamer's checkpoint key).
 //
 // An input file is known by its identity, not its path alone: with the
 // last line committed, the checkpoint keeps the byte offset just past it
@@ -35,13 +36,13 @@ const ingestCheckpointPrefix = "hoodie-ingest:"
 // before skipping it: an unchanged file read to its end is skipped, a
 // file that only grew resumes after the verified prefix, and a file whose
 // prefix changed is read again from its first line. Standard input named
-// by --source-id (a replayable stream) is known by its line count only.
+// by SourceID (a replayable stream) is known by its line count only.
 //
 // Inputs keeps what earlier versions recorded (the last line per input)
 // so that they can still read the checkpoint; an entry there without one
 // in Files (written by an earlier version) cannot be verified, so the file
 // is read again from its first line.
-type ingestCheckpoint struct {
+type checkpoint struct {
 	// Files comes first so that, with one input, the line count of Inputs
 	// is the last number of the checkpoint (as earlier versions wrote it).
 	Files  map[string]fileIdentity `json:"files,omitempty"`
@@ -64,13 +65,17 @@ type fileIdentity struct {
 	Complete bool `json:"complete,omitempty"`
 }
 
-func (c *ingestCheckpoint) String() string {
-	b, _ := json.Marshal(c)
-	return ingestCheckpointPrefix + string(b)
+func newCheckpoint() *checkpoint {
+	return &checkpoint{Inputs: map[string]int64{}, Files: map[string]fileIdentity{}}
 }
 
-func (c *ingestCheckpoint) clone() *ingestCheckpoint {
-	out := &ingestCheckpoint{Inputs: map[string]int64{}, Files: map[string]fileIdentity{}}
+func (c *checkpoint) String() string {
+	b, _ := json.Marshal(c)
+	return CheckpointPrefix + string(b)
+}
+
+func (c *checkpoint) clone() *checkpoint {
+	out := newCheckpoint()
 	for k, v := range c.Inputs {
 		out.Inputs[k] = v
 	}
@@ -80,15 +85,15 @@ func (c *ingestCheckpoint) clone() *ingestCheckpoint {
 	return out
 }
 
-// loadIngestCheckpoint reads the table's last ingest checkpoint; other
+// loadCheckpoint reads the table's last ingest checkpoint; other
 // checkpoints (e.g. Hudi's streamer's) start from scratch.
-func loadIngestCheckpoint(ctx context.Context, w *writer.Writer) (*ingestCheckpoint, error) {
-	cp := &ingestCheckpoint{Inputs: map[string]int64{}, Files: map[string]fileIdentity{}}
+func loadCheckpoint(ctx context.Context, w *writer.Writer) (*checkpoint, error) {
+	cp := newCheckpoint()
 	s, _, err := w.LastCheckpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if rest, ok := strings.CutPrefix(s, ingestCheckpointPrefix); ok {
+	if rest, ok := strings.CutPrefix(s, CheckpointPrefix); ok {
 		if err := json.Unmarshal([]byte(rest), cp); err != nil {
 			return nil, fmt.Errorf("ingest checkpoint %q: %w", s, err)
 		}
@@ -103,7 +108,7 @@ func loadIngestCheckpoint(ctx context.Context, w *writer.Writer) (*ingestCheckpo
 }
 
 // checkpointID names an input in checkpoints: its absolute path, or the
-// --source-id for stdin ("" = not checkpointed).
+// SourceID for stdin ("" = not checkpointed).
 func checkpointID(src source, sourceID string) string {
 	if src.path == "-" {
 		return sourceID
@@ -117,22 +122,14 @@ func checkpointID(src source, sourceID string) string {
 // resumeState is the checkpoint of a run: what the last commit recorded,
 // and the inputs read since.
 type resumeState struct {
-	cp       *ingestCheckpoint
+	cp       *checkpoint
 	noResume bool // read every input from its first line (the checkpoint keeps the other inputs)
-	stderr   io.Writer
+	ev       *EventListener
 	// insertOp names the operation when reading an input again would
 	// duplicate its rows (insert, bulk_insert); "" for upserts and deletes
 	// by key, which are idempotent.
 	insertOp string
-	verb     string
 	pending  []*inputTracker // inputs read since the last commit
-}
-
-func newResumeState(cp *ingestCheckpoint, noResume bool, insertOp, verb string, stderr io.Writer) *resumeState {
-	if cp == nil {
-		cp = &ingestCheckpoint{Inputs: map[string]int64{}, Files: map[string]fileIdentity{}}
-	}
-	return &resumeState{cp: cp, noResume: noResume, insertOp: insertOp, verb: verb, stderr: stderr}
 }
 
 // inputTracker follows one input through a run: the lines earlier runs
@@ -154,11 +151,10 @@ type inputTracker struct {
 }
 
 // start decides where reading src begins. It returns the tracker (nil
-// when the input is not checkpointed: stdin without --source-id) and
-// whether to skip the input (unchanged since it was read to its end). A
-// known input that changed is read again from its first line, with a
-// message on stderr (for inserts, which would duplicate its rows, it is
-// an error instead).
+// when the input is not checkpointed: stdin without SourceID) and whether
+// to skip the input (unchanged since it was read to its end). A known
+// input that changed is read again from its first line, with a warning
+// (for inserts, which would duplicate its rows, it is an error instead).
 func (rs *resumeState) start(src source, id string) (*inputTracker, bool, error) {
 	if id == "" {
 		return nil, false, nil
@@ -172,23 +168,11 @@ func (rs *resumeState) start(src source, id string) (*inputTracker, bool, error)
 	}
 	fi, err := os.Stat(src.path)
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", rs.verb, err)
+		return nil, false, err
 	}
 	tr.path, tr.whole, tr.size, tr.mtime = src.path, src.format == ingest.Parquet, fi.Size(), fi.ModTime().UnixNano()
 	if tr.hasher, err = newPrefixHasher(src.path, tr.whole); err != nil {
-		return nil, false, fmt.Errorf("%s: %w", rs.verb, err)
-	}
-	reread := func(why string) (*inputTracker, bool, error) {
-		if rs.insertOp != "" {
-			tr.hasher.close()
-			return nil, false, fmt.Errorf("%s: %s %s: --op %s does not deduplicate against the table, so reading it again would duplicate the rows already committed (use --op upsert to apply the changes)",
-				rs.verb, src.path, why, rs.insertOp)
-		}
-		fmt.Fprintf(rs.stderr, "hoodie: warning: %s %s: reading it again from the first line (rows are upserted by key, so the rows already committed are not duplicated)\n", src.path, why)
-		if err := tr.hasher.reset(); err != nil {
-			return nil, false, fmt.Errorf("%s: %w", rs.verb, err)
-		}
-		return tr, false, nil
+		return nil, false, err
 	}
 	if rs.noResume {
 		return tr, false, nil
@@ -196,58 +180,96 @@ func (rs *resumeState) start(src source, id string) (*inputTracker, bool, error)
 	e, known := rs.cp.Files[id]
 	if !known {
 		if n := rs.cp.Inputs[id]; n > 0 {
-			return reread(fmt.Sprintf("was checkpointed by an earlier hoodie without its identity (up to line %d), so whether it changed cannot be verified", n))
+			return rs.reread(tr, fmt.Sprintf("was checkpointed by an earlier hoodie without its identity (up to line %d), so whether it changed cannot be verified", n))
 		}
 		return tr, false, nil
 	}
-	was := fmt.Sprintf("%d bytes, modified %s", e.Size, time.Unix(0, e.MTime).UTC().Format(time.RFC3339))
-	now := fmt.Sprintf("%d bytes, modified %s", tr.size, fi.ModTime().UTC().Format(time.RFC3339))
 	if tr.whole {
-		if err := tr.hasher.advanceToEOF(); err != nil {
-			return nil, false, fmt.Errorf("%s: %w", rs.verb, err)
-		}
-		switch {
-		case tr.hasher.sum() != e.SHA256:
-			return reread(fmt.Sprintf("changed since it was ingested (was %s, now %s, and its content differs)", was, now))
-		case e.Complete:
-			tr.hasher.close()
-			fmt.Fprintf(rs.stderr, "hoodie: note: %s is unchanged since it was ingested: skipped (--no-resume reads it again)\n", src.path)
-			return nil, true, nil
-		}
-		tr.done, tr.line, tr.offset = e.Line, e.Line, -1
-		fmt.Fprintf(rs.stderr, "hoodie: note: %s is unchanged since it was partly ingested: resuming after row %d\n", src.path, e.Line)
-		return tr, false, nil
+		return rs.startWhole(tr, e)
 	}
+	return rs.startPrefix(tr, e)
+}
+
+// reread starts tr over from its first line, with a warning saying why;
+// for inserts it is an error instead.
+func (rs *resumeState) reread(tr *inputTracker, why string) (*inputTracker, bool, error) {
+	if rs.insertOp != "" {
+		tr.hasher.close()
+		return nil, false, fmt.Errorf("%s %s: --op %s does not deduplicate against the table, so reading it again would duplicate the rows already committed (use --op upsert to apply the changes)",
+			tr.path, why, rs.insertOp)
+	}
+	rs.ev.note(Warning, "%s %s: reading it again from the first line (rows are upserted by key, so the rows already committed are not duplicated)", tr.path, why)
+	if err := tr.hasher.reset(); err != nil {
+		return nil, false, err
+	}
+	return tr, false, nil
+}
+
+// skipUnchanged skips tr: read to its end by an earlier run, unchanged.
+func (rs *resumeState) skipUnchanged(tr *inputTracker) (*inputTracker, bool, error) {
+	tr.hasher.close()
+	rs.ev.note(Notice, "%s is unchanged since it was ingested: skipped (--no-resume reads it again)", tr.path)
+	return nil, true, nil
+}
+
+// changed describes the file then and now.
+func changed(e fileIdentity, tr *inputTracker) (was, now string) {
+	was = fmt.Sprintf("%d bytes, modified %s", e.Size, time.Unix(0, e.MTime).UTC().Format(time.RFC3339))
+	now = fmt.Sprintf("%d bytes, modified %s", tr.size, time.Unix(0, tr.mtime).UTC().Format(time.RFC3339))
+	return was, now
+}
+
+// startWhole checks a Parquet file against its checkpointed identity, the
+// hash of the whole file.
+func (rs *resumeState) startWhole(tr *inputTracker, e fileIdentity) (*inputTracker, bool, error) {
+	if err := tr.hasher.advanceToEOF(); err != nil {
+		return nil, false, err
+	}
+	switch {
+	case tr.hasher.sum() != e.SHA256:
+		was, now := changed(e, tr)
+		return rs.reread(tr, fmt.Sprintf("changed since it was ingested (was %s, now %s, and its content differs)", was, now))
+	case e.Complete:
+		return rs.skipUnchanged(tr)
+	}
+	tr.done, tr.line, tr.offset = e.Line, e.Line, -1
+	rs.ev.note(Notice, "%s is unchanged since it was partly ingested: resuming after row %d", tr.path, e.Line)
+	return tr, false, nil
+}
+
+// startPrefix checks a text input against its checkpointed identity: the
+// hash of the prefix read then; it resumes after the prefix if it still
+// holds.
+func (rs *resumeState) startPrefix(tr *inputTracker, e fileIdentity) (*inputTracker, bool, error) {
 	if e.Offset < 0 {
-		return reread("was ingested as a Parquet file, and is now read as text")
+		return rs.reread(tr, "was ingested as a Parquet file, and is now read as text")
 	}
+	was, now := changed(e, tr)
 	short, err := tr.hasher.advance(e.Offset)
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", rs.verb, err)
+		return nil, false, err
 	}
 	if short {
-		return reread(fmt.Sprintf("changed since it was ingested (was %s, now %s: shorter than the %d bytes read then)", was, now, e.Offset))
+		return rs.reread(tr, fmt.Sprintf("changed since it was ingested (was %s, now %s: shorter than the %d bytes read then)", was, now, e.Offset))
 	}
 	if tr.hasher.sum() != e.SHA256 {
-		return reread(fmt.Sprintf("changed since it was ingested (was %s, now %s: its first %d bytes, through line %d, differ from what was read then)", was, now, e.Offset, e.Line))
+		return rs.reread(tr, fmt.Sprintf("changed since it was ingested (was %s, now %s: its first %d bytes, through line %d, differ from what was read then)", was, now, e.Offset, e.Line))
 	}
 	more, err := tr.hasher.more()
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", rs.verb, err)
+		return nil, false, err
 	}
 	if !more {
-		tr.hasher.close()
-		fmt.Fprintf(rs.stderr, "hoodie: note: %s is unchanged since it was ingested: skipped (--no-resume reads it again)\n", src.path)
-		return nil, true, nil
+		return rs.skipUnchanged(tr)
 	}
 	if e.Offset > 0 && tr.hasher.last != '\n' {
-		return reread(fmt.Sprintf("changed since it was ingested (its last line %d, which had no line end, was extended)", e.Line))
+		return rs.reread(tr, fmt.Sprintf("changed since it was ingested (its last line %d, which had no line end, was extended)", e.Line))
 	}
 	tr.done, tr.line, tr.offset = e.Line, e.Line, e.Offset
 	if tr.size == e.Size && tr.mtime == e.MTime {
-		fmt.Fprintf(rs.stderr, "hoodie: note: %s is unchanged since it was partly ingested: resuming after line %d\n", src.path, e.Line)
+		rs.ev.note(Notice, "%s is unchanged since it was partly ingested: resuming after line %d", tr.path, e.Line)
 	} else {
-		fmt.Fprintf(rs.stderr, "hoodie: note: %s grew since it was ingested: resuming after line %d\n", src.path, e.Line)
+		rs.ev.note(Notice, "%s grew since it was ingested: resuming after line %d", tr.path, e.Line)
 	}
 	return tr, false, nil
 }
@@ -297,16 +319,16 @@ func (rs *resumeState) identity(tr *inputTracker) (fileIdentity, error) {
 	id := fileIdentity{Line: tr.line, Offset: tr.offset, Size: tr.size, MTime: tr.mtime}
 	if tr.whole {
 		if err := tr.hasher.advanceToEOF(); err != nil {
-			return id, fmt.Errorf("%s: %w", rs.verb, err)
+			return id, err
 		}
 		id.Offset, id.Complete = -1, tr.ended
 	} else {
 		short, err := tr.hasher.advance(tr.offset)
 		if err != nil {
-			return id, fmt.Errorf("%s: %w", rs.verb, err)
+			return id, err
 		}
 		if short {
-			return id, fmt.Errorf("%s: %s changed while it was read (it is shorter than the %d bytes read)", rs.verb, tr.path, tr.offset)
+			return id, fmt.Errorf("%s changed while it was read (it is shorter than the %d bytes read)", tr.path, tr.offset)
 		}
 	}
 	id.SHA256 = tr.hasher.sum()
@@ -315,7 +337,7 @@ func (rs *resumeState) identity(tr *inputTracker) (fileIdentity, error) {
 
 // next is the checkpoint to commit: the last one with the positions and
 // identities of the inputs read since.
-func (rs *resumeState) next() (*ingestCheckpoint, error) {
+func (rs *resumeState) next() (*checkpoint, error) {
 	out := rs.cp.clone()
 	for _, tr := range rs.pending {
 		out.Inputs[tr.id] = tr.line
@@ -334,7 +356,7 @@ func (rs *resumeState) next() (*ingestCheckpoint, error) {
 }
 
 // committed makes cp the last checkpoint.
-func (rs *resumeState) committed(cp *ingestCheckpoint) {
+func (rs *resumeState) committed(cp *checkpoint) {
 	rs.cp = cp
 	for _, tr := range rs.pending {
 		tr.moved = false
@@ -487,27 +509,4 @@ func skipDone(ctx context.Context, tr *inputTracker, b *ingest.Batch) (*ingest.B
 	}
 	b.Rec, b.Lines, b.Ends = rec, lines, ends
 	return b, bad, nil
-}
-
-// commitBuffered commits w's buffered records with rs's next checkpoint and
-// counts the commit in m and t (ingest and cdc alike). With nothing
-// buffered it commits nothing: progress over bad rows or skipped events
-// goes with the next commit.
-func commitBuffered(ctx context.Context, w *writer.Writer, rs *resumeState, m *metrics, t *commitTally, prog *progress) error {
-	if w.Buffered() == 0 {
-		return nil
-	}
-	next, err := rs.next()
-	if err != nil {
-		return err
-	}
-	res, err := w.CommitWithCheckpoint(ctx, next.String())
-	if err != nil {
-		m.commitFailed()
-		return err
-	}
-	rs.committed(next)
-	m.committed(res)
-	t.add(res, prog.logf)
-	return nil
 }

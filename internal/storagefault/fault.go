@@ -1,4 +1,9 @@
-package storage
+// Package storagefault holds the storage wrappers of hoodie's tests: Faulty,
+// which fails chosen operations (or "crashes" the process at one) so that
+// crash tests can sweep a workload over every operation, and Logging,
+// which records every operation as a line of text for tests that review
+// the order of writes.
+package storagefault
 
 import (
 	"context"
@@ -10,45 +15,48 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/hoodie-lake/hoodie/storage"
 )
 
-// Fault injection: Faulty wraps a Storage and asks an Injector before every
-// operation whether it fails. Crash tests sweep an OnIndex injector over
-// n = 0..Count()-1 so every operation of a workload fails once, then check
-// that the store the workload left behind is consistent.
+// Fault injection: Faulty wraps a storage.Storage and asks an Injector
+// before every operation whether it fails. Crash tests sweep an OnIndex
+// injector over n = 0..Count()-1 so every operation of a workload fails
+// once, then check that the store the workload left behind is consistent.
 //
-//	c := storage.Counter(storage.Match{})
-//	run(storage.NewFaulty(storage.NewMem(), c))      // learn the op count
+//	c := storagefault.Counter(storagefault.Match{})
+//	run(storagefault.NewFaulty(storage.NewMem(), c)) // learn the op count
 //	for n := range c.Count() {
 //		mem := storage.NewMem()
-//		f := storage.NewFaulty(mem, storage.OnIndex(n, storage.ModeCrash, storage.Match{}))
-//		_ = run(f)                                   // fails somewhere
-//		check(mem)                                   // durable state after the "crash"
+//		crash := storagefault.OnIndex(n, storagefault.ModeCrash, storagefault.Match{})
+//		_ = run(storagefault.NewFaulty(mem, crash)) // fails somewhere
+//		check(mem)                                  // durable state after the "crash"
 //	}
 
 // ErrInjected marks an error produced by an Injector. Use errors.Is.
-var ErrInjected = errors.New("storage: injected fault")
+var ErrInjected = errors.New("storagefault: injected fault")
 
 // ErrCrashed is returned by every operation after an injected crash, and by
 // the crashing operation itself (which also matches ErrInjected). Use errors.Is.
-var ErrCrashed = errors.New("storage: crashed")
+var ErrCrashed = errors.New("storagefault: crashed")
 
 // OpKind names the operations Faulty can fail.
 type OpKind int
 
-// The operations of Storage and Writer.
+// The operations of storage.Storage and storage.Writer.
 const (
-	OpRead   OpKind = iota // Storage.OpenRange
-	OpCreate               // Storage.Create
-	OpWrite                // Writer.Write
-	OpClose                // Writer.Close: the object is published
-	OpList                 // Storage.List
-	OpDelete               // Storage.Delete
-	OpStat                 // Storage.Stat
+	OpRead   OpKind = iota // storage.Storage.OpenRange
+	OpCreate               // storage.Storage.Create
+	OpWrite                // storage.Writer.Write
+	OpClose                // storage.Writer.Close: the object is published
+	OpList                 // storage.Storage.List
+	OpDelete               // storage.Storage.Delete
+	OpStat                 // storage.Storage.Stat
 )
 
 var opNames = [...]string{"read", "create", "write", "close", "list", "delete", "stat"}
 
+// String is the kind as trace lines spell it: "read", "create", ...
 func (k OpKind) String() string {
 	if k < 0 || int(k) >= len(opNames) {
 		return fmt.Sprintf("OpKind(%d)", int(k))
@@ -63,6 +71,7 @@ type Op struct {
 	Path string
 }
 
+// String is "<kind> <path>".
 func (o Op) String() string { return o.Kind.String() + " " + o.Path }
 
 // Injector decides whether an operation fails: a non-nil error fails it and
@@ -185,10 +194,10 @@ func (i *IndexInjector) Fired() (Op, bool) {
 	return *i.mu.fired, true
 }
 
-// Faulty is a Storage that consults an Injector before each operation of the
-// wrapped store. It is safe for concurrent use if the wrapped store is.
+// Faulty is a storage.Storage that consults an Injector before each
+// operation of the wrapped store. It is safe for concurrent use if the wrapped store is.
 type Faulty struct {
-	inner Storage
+	inner storage.Storage
 	inj   Injector
 	mu    struct {
 		sync.Mutex
@@ -196,15 +205,15 @@ type Faulty struct {
 	}
 }
 
-var _ Storage = (*Faulty)(nil)
+var _ storage.Storage = (*Faulty)(nil)
 
 // NewFaulty wraps inner with inj.
-func NewFaulty(inner Storage, inj Injector) *Faulty {
+func NewFaulty(inner storage.Storage, inj Injector) *Faulty {
 	return &Faulty{inner: inner, inj: inj}
 }
 
 // Inner is the wrapped store; after a crash it holds the durable state.
-func (f *Faulty) Inner() Storage { return f.inner }
+func (f *Faulty) Inner() storage.Storage { return f.inner }
 
 // Crashed reports whether an injected crash happened, and at which op.
 func (f *Faulty) Crashed() (Op, bool) {
@@ -222,7 +231,7 @@ func (f *Faulty) check(op Op) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mu.crashed != nil {
-		return fmt.Errorf("storage: %s: %w (at %s)", op, ErrCrashed, *f.mu.crashed)
+		return fmt.Errorf("storagefault: %s: %w (at %s)", op, ErrCrashed, *f.mu.crashed)
 	}
 	err := f.inj.MaybeError(op)
 	if err == nil {
@@ -231,7 +240,7 @@ func (f *Faulty) check(op Op) error {
 	if errors.Is(err, ErrCrashed) {
 		f.mu.crashed = &op
 	}
-	return fmt.Errorf("storage: %s: %w", op, err)
+	return fmt.Errorf("storagefault: %s: %w", op, err)
 }
 
 func (f *Faulty) isCrashed() bool {
@@ -240,7 +249,7 @@ func (f *Faulty) isCrashed() bool {
 	return f.mu.crashed != nil
 }
 
-// OpenRange implements Storage.
+// OpenRange implements storage.Storage.
 func (f *Faulty) OpenRange(ctx context.Context, p string, off, length int64) (io.ReadCloser, error) {
 	if err := f.check(Op{OpRead, p}); err != nil {
 		return nil, err
@@ -248,8 +257,8 @@ func (f *Faulty) OpenRange(ctx context.Context, p string, off, length int64) (io
 	return f.inner.OpenRange(ctx, p, off, length)
 }
 
-// Create implements Storage.
-func (f *Faulty) Create(ctx context.Context, p string, opts CreateOptions) (Writer, error) {
+// Create implements storage.Storage.
+func (f *Faulty) Create(ctx context.Context, p string, opts storage.CreateOptions) (storage.Writer, error) {
 	if err := f.check(Op{OpCreate, p}); err != nil {
 		return nil, err
 	}
@@ -262,14 +271,14 @@ func (f *Faulty) Create(ctx context.Context, p string, opts CreateOptions) (Writ
 
 type faultyWriter struct {
 	f    *Faulty
-	w    Writer
+	w    storage.Writer
 	path string
 	done bool
 }
 
 func (w *faultyWriter) Write(b []byte) (int, error) {
 	if w.done {
-		return 0, ErrClosed
+		return 0, storage.ErrClosed
 	}
 	if err := w.f.check(Op{OpWrite, w.path}); err != nil {
 		return 0, err
@@ -279,7 +288,7 @@ func (w *faultyWriter) Write(b []byte) (int, error) {
 
 func (w *faultyWriter) Close() error {
 	if w.done {
-		return ErrClosed
+		return storage.ErrClosed
 	}
 	w.done = true
 	if err := w.f.check(Op{OpClose, w.path}); err != nil {
@@ -298,16 +307,16 @@ func (w *faultyWriter) Abort() error {
 	}
 	w.done = true
 	if w.f.isCrashed() {
-		return fmt.Errorf("storage: abort %s: %w", w.path, ErrCrashed)
+		return fmt.Errorf("storagefault: abort %s: %w", w.path, ErrCrashed)
 	}
 	return w.w.Abort()
 }
 
-// List implements Storage.
-func (f *Faulty) List(ctx context.Context, prefix, delimiter string) iter.Seq2[ObjectInfo, error] {
-	return func(yield func(ObjectInfo, error) bool) {
+// List implements storage.Storage.
+func (f *Faulty) List(ctx context.Context, prefix, delimiter string) iter.Seq2[storage.ObjectInfo, error] {
+	return func(yield func(storage.ObjectInfo, error) bool) {
 		if err := f.check(Op{OpList, prefix}); err != nil {
-			yield(ObjectInfo{}, err)
+			yield(storage.ObjectInfo{}, err)
 			return
 		}
 		for o, err := range f.inner.List(ctx, prefix, delimiter) {
@@ -318,7 +327,7 @@ func (f *Faulty) List(ctx context.Context, prefix, delimiter string) iter.Seq2[O
 	}
 }
 
-// Delete implements Storage.
+// Delete implements storage.Storage.
 func (f *Faulty) Delete(ctx context.Context, p string) error {
 	if err := f.check(Op{OpDelete, p}); err != nil {
 		return err
@@ -326,169 +335,10 @@ func (f *Faulty) Delete(ctx context.Context, p string) error {
 	return f.inner.Delete(ctx, p)
 }
 
-// Stat implements Storage.
-func (f *Faulty) Stat(ctx context.Context, p string) (ObjectInfo, error) {
+// Stat implements storage.Storage.
+func (f *Faulty) Stat(ctx context.Context, p string) (storage.ObjectInfo, error) {
 	if err := f.check(Op{OpStat, p}); err != nil {
-		return ObjectInfo{}, err
+		return storage.ObjectInfo{}, err
 	}
 	return f.inner.Stat(ctx, p)
-}
-
-// Logging is a Storage that records every operation of the wrapped store as
-// one line of text, for tests that review the order of writes (data files
-// before the instant that references them, inflight before completed):
-//
-//	create .hoodie/20240101000000000.commit if-absent
-//	close .hoodie/20240101000000000.commit 1234 bytes
-//	list .hoodie/ delim "/"
-//
-// Writes are not logged one by one: a writer's byte count is on its close
-// line. Failed operations end with " -> " and an error class: not-exist,
-// exist, injected, crashed or error.
-type Logging struct {
-	inner Storage
-	mu    struct {
-		sync.Mutex
-		lines []string
-	}
-}
-
-var _ Storage = (*Logging)(nil)
-
-// NewLogging wraps inner.
-func NewLogging(inner Storage) *Logging { return &Logging{inner: inner} }
-
-// Lines returns the operations logged so far.
-func (l *Logging) Lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.mu.lines)
-}
-
-// String returns the log, one operation per line.
-func (l *Logging) String() string {
-	lines := l.Lines()
-	if len(lines) == 0 {
-		return ""
-	}
-	return strings.Join(lines, "\n") + "\n"
-}
-
-// Reset clears the log.
-func (l *Logging) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.mu.lines = nil
-}
-
-func (l *Logging) log(line string, err error) {
-	if err != nil {
-		line += " -> " + errClass(err)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.mu.lines = append(l.mu.lines, line)
-}
-
-func errClass(err error) string {
-	switch {
-	case errors.Is(err, ErrCrashed):
-		return "crashed"
-	case errors.Is(err, ErrInjected):
-		return "injected"
-	case errors.Is(err, ErrNotExist):
-		return "not-exist"
-	case errors.Is(err, ErrExist):
-		return "exist"
-	default:
-		return "error"
-	}
-}
-
-// OpenRange implements Storage.
-func (l *Logging) OpenRange(ctx context.Context, p string, off, length int64) (io.ReadCloser, error) {
-	rc, err := l.inner.OpenRange(ctx, p, off, length)
-	line := "read " + p
-	if off != 0 || length >= 0 {
-		line += fmt.Sprintf(" [%d,%d]", off, length)
-	}
-	l.log(line, err)
-	return rc, err
-}
-
-// Create implements Storage.
-func (l *Logging) Create(ctx context.Context, p string, opts CreateOptions) (Writer, error) {
-	w, err := l.inner.Create(ctx, p, opts)
-	line := "create " + p
-	if opts.IfAbsent {
-		line += " if-absent"
-	}
-	l.log(line, err)
-	if err != nil {
-		return nil, err
-	}
-	return &loggingWriter{l: l, w: w, path: p}, nil
-}
-
-type loggingWriter struct {
-	l    *Logging
-	w    Writer
-	path string
-	n    int64
-}
-
-func (w *loggingWriter) Write(b []byte) (int, error) {
-	n, err := w.w.Write(b)
-	w.n += int64(n)
-	if err != nil {
-		w.l.log(fmt.Sprintf("write %s", w.path), err)
-	}
-	return n, err
-}
-
-func (w *loggingWriter) Close() error {
-	err := w.w.Close()
-	w.l.log(fmt.Sprintf("close %s %d bytes", w.path, w.n), err)
-	return err
-}
-
-func (w *loggingWriter) Abort() error {
-	err := w.w.Abort()
-	w.l.log("abort "+w.path, err)
-	return err
-}
-
-// List implements Storage. One line per listing, with any error met while
-// iterating.
-func (l *Logging) List(ctx context.Context, prefix, delimiter string) iter.Seq2[ObjectInfo, error] {
-	return func(yield func(ObjectInfo, error) bool) {
-		line := fmt.Sprintf("list %s", prefix)
-		if delimiter != "" {
-			line += fmt.Sprintf(" delim %q", delimiter)
-		}
-		var ferr error
-		defer func() { l.log(line, ferr) }()
-		for o, err := range l.inner.List(ctx, prefix, delimiter) {
-			if err != nil {
-				ferr = err
-			}
-			if !yield(o, err) {
-				return
-			}
-		}
-	}
-}
-
-// Delete implements Storage.
-func (l *Logging) Delete(ctx context.Context, p string) error {
-	err := l.inner.Delete(ctx, p)
-	l.log("delete "+p, err)
-	return err
-}
-
-// Stat implements Storage.
-func (l *Logging) Stat(ctx context.Context, p string) (ObjectInfo, error) {
-	info, err := l.inner.Stat(ctx, p)
-	l.log("stat "+p, err)
-	return info, err
 }
