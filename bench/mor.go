@@ -16,7 +16,7 @@ import (
 // files, Bytes their size; MergedPerSec is log records merged per second.
 func runCompact(ctx context.Context, tbl *table.Table) (Result, error) {
 	start := time.Now()
-	sc, results, err := compactor.Run(ctx, tbl, compactor.Options{Force: true, Compression: table.Snappy}, false, false)
+	sc, results, err := compactor.Run(ctx, tbl, compactor.Options{Force: true, Compression: table.Snappy})
 	if err != nil {
 		return Result{}, fmt.Errorf("compaction: %w", err)
 	}

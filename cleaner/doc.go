@@ -3,9 +3,20 @@
 // and timeline archival (moving old instants from .hoodie/ into the
 // archived timeline under .hoodie/archived/).
 //
+//	res, err := cleaner.Clean(ctx, tbl, cleaner.Options{CommitsRetained: 10})
+//	ar, err := cleaner.Archive(ctx, tbl, cleaner.ArchiveOptions{MinToKeep: 20, MaxToKeep: 30})
+//
+// Both refresh the table handle first (table.Table.Refresh) and work on its
+// timeline and file-system view.
+//
 // # Cleaning
 //
-// Clean runs Hudi's clean action:
+// Clean runs Hudi's clean action in three stages: gather the inputs (the
+// handle's timeline and view, the pending compaction plans, the savepoints,
+// the file groups completed replacecommits replaced), plan (a pure function
+// of those inputs: the policy, the earliest commit to retain and the files
+// per partition, as an avroplan.HoodieCleanerPlan), and execute through the
+// instant's timeline.Txn:
 //
 //	T.clean.requested   HoodieCleanerPlan (version 2: full paths per partition)
 //	T.clean.inflight    the same plan
@@ -33,7 +44,7 @@
 //
 //   - The latest slice of every file group is never deleted.
 //   - Files of uncompleted instants are never touched: the plan is made
-//     from the file-system view of completed instants only (table.BuildView
+//     from the file-system view of completed instants only (filegroup.View
 //     hides pending files), so a writer in flight in another process never
 //     loses a file it wrote. Its rollback is the writer's job.
 //   - ECTR is never later than the last completed commit before the
@@ -51,7 +62,8 @@
 //     the plan is recomputed and, should the new plan no longer delete a
 //     planned file, the requested file is withdrawn and planning repeats.
 //
-// DryRun plans without touching storage and reports the plan.
+// DryRun plans (reading only) and reports the plan; it neither writes nor
+// deletes anything.
 //
 // # Archival
 //
@@ -70,8 +82,10 @@
 // of its plan), the earliestCommitToRetain of the latest completed clean,
 // or a savepoint (or any instant of an action Archive does not archive).
 // That matters because readers treat instants before the first active
-// instant as archived and completed (table.BuildView): a hole would hide
-// data, and an archived pending instant would expose a failed write.
+// instant as archived and completed (timeline.Timeline.Visible): a hole
+// would hide data, and an archived pending instant would expose a failed
+// write. Which instants go is, like a clean plan, a pure function of the
+// timeline, the pending compaction plans and the latest clean.
 //
 // Crash order: the archive file is written whole (visible only when
 // complete) first; then the requested and inflight files of the archived

@@ -65,6 +65,45 @@ func ExampleClean() {
 	// deleted: 2 clean instant: true
 }
 
+// Archive a table's old instants: with six commits on the active timeline
+// and at most four allowed, the four oldest go to the archived timeline (an
+// Avro log file under .hoodie/archived), down to the two newest.
+func ExampleArchive() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "hoodie-example-")
+	defer os.RemoveAll(dir)
+	tbl, err := table.CreateLocation(ctx, filepath.Join(dir, "scores"), storage.Options{}, table.CreateOptions{
+		Name: "scores", RecordKeyFields: []string{"player"}, PrecombineField: "ts",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: filepath.Join(dir, "index")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Close()
+	for ts := range int64(6) {
+		if err := upsert(ctx, w, []string{"ann"}, ts); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+
+	res, err := cleaner.Archive(ctx, tbl, cleaner.ArchiveOptions{MinToKeep: 2, MaxToKeep: 4})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("archived:", len(res.Archived), "entries:", res.Entries)
+	fmt.Println("archive file:", filepath.Base(res.File))
+	// Output:
+	// archived: 4 entries: 12
+	// archive file: .commits_.archive.1_1-0-1
+}
+
 // upsert writes one row per player with score ts and commits it.
 func upsert(ctx context.Context, w *writer.Writer, players []string, ts int64) error {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	testmodel "github.com/hoodie-lake/hoodie/internal/testutil/model"
 	"github.com/hoodie-lake/hoodie/reader"
@@ -72,7 +73,7 @@ func logsInLatest(t *testing.T, tbl *table.Table) int {
 	ctx := context.Background()
 	tl, err := timeline.Load(ctx, tbl.Storage())
 	require.NoError(t, err)
-	v, err := table.BuildView(ctx, tbl.Storage(), tl, table.ViewOptions{})
+	v, err := filegroup.BuildView(ctx, tbl.Storage(), tl, filegroup.ViewOptions{})
 	require.NoError(t, err)
 	n := 0
 	for _, s := range v.LatestSlices() {
@@ -170,7 +171,7 @@ func TestModelWithCompaction(t *testing.T) {
 			require.Equal(t, map[key]row(m), read(t, tbl))
 			// A forced compaction of everything leaves no log in the latest
 			// slices, and the same rows.
-			_, res, err := compactor.Run(ctx, tbl, compactor.Options{Force: true}, false, false)
+			_, res, err := compactor.Run(ctx, tbl, compactor.Options{Force: true})
 			require.NoError(t, err)
 			executed += len(res)
 			require.Zero(t, logsInLatest(t, tbl))
@@ -267,7 +268,7 @@ func TestConcurrentCompaction(t *testing.T) {
 				return
 			default:
 			}
-			_, res, err := compactor.Run(ctx, ct, compactor.Options{Force: true}, false, false)
+			_, res, err := compactor.Run(ctx, ct, compactor.Options{Force: true})
 			mu.Lock()
 			compactions += len(res)
 			if err != nil && bgErr == nil {
@@ -320,7 +321,7 @@ func TestConcurrentCompaction(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	require.NoError(t, bgErr)
-	_, _, err = compactor.Run(ctx, open(), compactor.Options{}, false, true)
+	_, _, err = compactor.Run(ctx, open(), compactor.Options{Mode: compactor.RunOnly})
 	require.NoError(t, err)
 	require.Equal(t, map[key]row(m), read(t, open()))
 	t.Logf("%d compactions and %d reads ran during 40 commits", compactions, reads)
@@ -392,4 +393,44 @@ func TestRefusesCOW(t *testing.T) {
 	require.NoError(t, err)
 	_, err = compactor.Schedule(ctx, tbl, compactor.Options{})
 	require.ErrorIs(t, err, compactor.ErrNotMergeOnRead)
+}
+
+// TestRunModes runs the two halves of Run separately: ScheduleOnly writes a
+// plan and executes nothing, RunOnly executes it and schedules nothing.
+func TestRunModes(t *testing.T) {
+	ctx := context.Background()
+	tbl := newTable(t, storage.NewMem())
+	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: t.TempDir()})
+	require.NoError(t, err)
+	defer w.Close()
+	clock := int64(0)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for range 3 {
+		rec := batch(randomEvents(rng, &clock, 20, 10))
+		require.NoError(t, w.Upsert(rec))
+		rec.Release()
+		_, err := w.Commit(ctx)
+		require.NoError(t, err)
+	}
+	sc, res, err := compactor.Run(ctx, tbl, compactor.Options{Mode: compactor.RunOnly, Force: true})
+	require.NoError(t, err)
+	require.Nil(t, sc, "RunOnly schedules nothing")
+	require.Empty(t, res)
+	sc, res, err = compactor.Run(ctx, tbl, compactor.Options{Mode: compactor.ScheduleOnly, Force: true})
+	require.NoError(t, err)
+	require.NotNil(t, sc)
+	require.Empty(t, res, "ScheduleOnly executes nothing")
+	pend, err := compactor.Pending(ctx, tbl)
+	require.NoError(t, err)
+	require.Len(t, pend, 1)
+	require.Equal(t, sc.Instant, pend[0].Timestamp)
+	sc2, res, err := compactor.Run(ctx, tbl, compactor.Options{Mode: compactor.RunOnly, Force: true})
+	require.NoError(t, err)
+	require.Nil(t, sc2)
+	require.Len(t, res, 1)
+	require.Equal(t, sc.Instant, res[0].Instant)
+	require.False(t, res[0].AlreadyDone)
+	require.Zero(t, logsInLatest(t, tbl))
+	_, _, err = compactor.Run(ctx, tbl, compactor.Options{Mode: compactor.Mode(9)})
+	require.ErrorIs(t, err, compactor.ErrInvalidOptions)
 }

@@ -49,7 +49,7 @@ func ExampleRun() {
 
 	scheduled, results, err := compactor.Run(ctx, tbl, compactor.Options{
 		Strategy: compactor.NumCommits, DeltaCommits: 3,
-	}, false, false)
+	})
 	if err != nil {
 		fmt.Println(err)
 		return

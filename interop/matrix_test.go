@@ -936,7 +936,7 @@ func TestReaderMatrix(t *testing.T) {
 	compBase := filepath.Join(t.TempDir(), "matrix_mor_compacted")
 	require.NoError(t, os.CopyFS(compBase, os.DirFS(morBase)))
 	comp := reopen(t, compBase)
-	sc, _, err := compactor.Run(ctx, comp, compactor.Options{Force: true}, false, false)
+	sc, _, err := compactor.Run(ctx, comp, compactor.Options{Force: true})
 	require.NoError(t, err)
 	require.NotNil(t, sc, "compaction scheduled")
 	requireLogs(t, "mor_compacted", comp, false)

@@ -23,6 +23,7 @@ import (
 	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
 	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/hoodie-lake/hoodie/rollback"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -181,8 +182,8 @@ func TestReadSparkTablesWithMetadataTable(t *testing.T) {
 			require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "writer.Open")
 			last, ok := tl.LastCompletedCommit()
 			require.True(t, ok)
-			err = writer.Rollback(ctx, tbl, last.Timestamp)
-			require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "writer.Rollback")
+			err = rollback.Instant(ctx, tbl, last.Timestamp)
+			require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "rollback.Instant")
 			_, err = cleaner.Archive(ctx, tbl, cleaner.ArchiveOptions{MinToKeep: 1, MaxToKeep: 2})
 			require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "cleaner.Archive")
 			_, err = cleaner.Clean(ctx, tbl, cleaner.Options{Policy: cleaner.KeepLatestFileVersions, FileVersionsRetained: 1})
@@ -192,7 +193,7 @@ func TestReadSparkTablesWithMetadataTable(t *testing.T) {
 				require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "cleaner.Clean")
 			}
 			if typ == table.MergeOnRead {
-				_, _, err = compactor.Run(ctx, tbl, compactor.Options{Force: true}, false, false)
+				_, _, err = compactor.Run(ctx, tbl, compactor.Options{Force: true})
 				require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "compactor.Run")
 				_, err = compactor.Schedule(ctx, tbl, compactor.Options{Force: true})
 				require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "compactor.Schedule")

@@ -65,7 +65,7 @@ func TestHudiRSReadsMOR(t *testing.T) {
 	compare(t, tbl, base, len(keys))
 
 	// Compact, then more updates on top of the compacted slices.
-	sc, res, err := compactor.Run(ctx, tbl, compactor.Options{Force: true}, false, false)
+	sc, res, err := compactor.Run(ctx, tbl, compactor.Options{Force: true})
 	require.NoError(t, err)
 	require.NotNil(t, sc)
 	require.Len(t, res, 1)

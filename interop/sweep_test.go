@@ -9,14 +9,12 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
 	"github.com/hoodie-lake/hoodie/internal/storagefault"
+	"github.com/hoodie-lake/hoodie/internal/testutil/model"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -24,42 +22,10 @@ import (
 	"github.com/hoodie-lake/hoodie/writer"
 )
 
-var sweepSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "ts", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "part", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "val", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-}, nil)
+// The shared test harness: schema (id, ts, part, val), batches, the model.
+type sweepRec = model.Rec
 
-// sweepDeletes is a delete batch of keys only (no ordering value: the
-// deletes win whatever the stored ordering).
-func sweepDeletes(recs []sweepRec) arrow.RecordBatch {
-	s := arrow.NewSchema([]arrow.Field{sweepSchema.Field(0), sweepSchema.Field(2)}, nil)
-	b := array.NewRecordBuilder(memory.DefaultAllocator, s)
-	defer b.Release()
-	for _, r := range recs {
-		b.Field(0).(*array.StringBuilder).Append(r.id)
-		b.Field(1).(*array.StringBuilder).Append(r.part)
-	}
-	return b.NewRecordBatch()
-}
-
-type sweepRec struct {
-	id, part string
-	ts, val  int64
-}
-
-func sweepBatch(recs []sweepRec) arrow.RecordBatch {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, sweepSchema)
-	defer b.Release()
-	for _, r := range recs {
-		b.Field(0).(*array.StringBuilder).Append(r.id)
-		b.Field(1).(*array.Int64Builder).Append(r.ts)
-		b.Field(2).(*array.StringBuilder).Append(r.part)
-		b.Field(3).(*array.Int64Builder).Append(r.val)
-	}
-	return b.NewRecordBatch()
-}
+var sweepBatch = model.Batch
 
 // sweepCommits are the write commits of the swept cycle: updates (some
 // late), inserts, and deletes.
@@ -73,60 +39,38 @@ func sweepCommits() [][]sweepRec {
 			if i%9 == 0 {
 				ts -= 250 // late
 			}
-			recs = append(recs, sweepRec{id: fmt.Sprintf("k%02d", k), part: []string{"a", "b", "c"}[k%3], ts: ts, val: int64(1000*c + i)})
+			recs = append(recs, sweepRec{Key: model.Key{Part: []string{"a", "b", "c"}[k%3], ID: fmt.Sprintf("k%02d", k)}, TS: ts, Val: int64(1000*c + i)})
 		}
 		out = append(out, recs)
 	}
 	return out
 }
 
-type sweepRow struct{ ts, val int64 }
+// sweepDeleted are the keys commit 3 deletes.
+func sweepDeleted() []model.Key {
+	var del []model.Key
+	for k := 0; k < 10; k++ {
+		del = append(del, model.Key{Part: []string{"a", "b", "c"}[k%3], ID: fmt.Sprintf("k%02d", k)})
+	}
+	return del
+}
 
 // sweepModel is the table content after the first n write commits
 // (DefaultHoodieRecordPayload; commit 3 also deletes keys k00-k09).
-func sweepModel(n int) map[string]sweepRow {
-	m := map[string]sweepRow{}
+func sweepModel(n int) model.Model {
+	m := model.Model{}
 	for c, recs := range sweepCommits()[:n] {
-		win := map[string]sweepRec{}
-		for _, r := range recs {
-			if w, ok := win[r.id]; !ok || r.ts >= w.ts {
-				win[r.id] = r
-			}
-		}
-		for id, r := range win {
-			if cur, ok := m[r.part+"/"+id]; ok && r.ts < cur.ts {
-				continue
-			}
-			m[r.part+"/"+id] = sweepRow{r.ts, r.val}
-		}
+		m.Upsert(recs, "")
 		if c == 3 {
-			for k := 0; k < 10; k++ {
-				delete(m, []string{"a", "b", "c"}[k%3]+"/"+fmt.Sprintf("k%02d", k))
-			}
+			m.Delete(sweepDeleted())
 		}
 	}
 	return m
 }
 
-func sweepRead(t *testing.T, tbl *table.Table) map[string]sweepRow {
+func sweepRead(t *testing.T, tbl *table.Table) model.Model {
 	t.Helper()
-	recs, err := reader.ReadAll(context.Background(), tbl, reader.Options{})
-	require.NoError(t, err)
-	out := map[string]sweepRow{}
-	for _, r := range recs {
-		id := r.Column(r.Schema().FieldIndices("id")[0]).(*array.String)
-		part := r.Column(r.Schema().FieldIndices("part")[0]).(*array.String)
-		ts := r.Column(r.Schema().FieldIndices("ts")[0]).(*array.Int64)
-		val := r.Column(r.Schema().FieldIndices("val")[0]).(*array.Int64)
-		for i := 0; i < id.Len(); i++ {
-			k := part.Value(i) + "/" + id.Value(i)
-			_, dup := out[k]
-			require.False(t, dup, "duplicate key %s", k)
-			out[k] = sweepRow{ts.Value(i), val.Value(i)}
-		}
-		r.Release()
-	}
-	return out
+	return model.Read(t, tbl, reader.Options{}).WithoutCT()
 }
 
 // runCycle: write commits 2..4 (deleting in 3), schedule and execute a
@@ -151,11 +95,7 @@ func runCycle(ctx context.Context, st storage.Storage, indexDir string) error {
 			return err
 		}
 		if c == 3 {
-			var del []sweepRec
-			for k := 0; k < 10; k++ {
-				del = append(del, sweepRec{id: fmt.Sprintf("k%02d", k), part: []string{"a", "b", "c"}[k%3]})
-			}
-			d := sweepDeletes(del)
+			d := model.Deletes(sweepDeleted())
 			err := w.Delete(d)
 			d.Release()
 			if err != nil {
@@ -166,7 +106,7 @@ func runCycle(ctx context.Context, st storage.Storage, indexDir string) error {
 			return err
 		}
 		if c == 3 {
-			if _, _, err := compactor.Run(ctx, tbl, compactor.Options{Force: true, Parallelism: 1}, false, false); err != nil {
+			if _, _, err := compactor.Run(ctx, tbl, compactor.Options{Force: true, Parallelism: 1}); err != nil {
 				return err
 			}
 		}
@@ -184,7 +124,7 @@ func recoverTable(ctx context.Context, t *testing.T, st storage.Storage, indexDi
 	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: indexDir})
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
-	_, _, err = compactor.Run(ctx, tbl, compactor.Options{}, false, true)
+	_, _, err = compactor.Run(ctx, tbl, compactor.Options{Mode: compactor.RunOnly})
 	require.NoError(t, err)
 	_, err = cleaner.Clean(ctx, tbl, cleaner.Options{Policy: cleaner.KeepLatestFileVersions, FileVersionsRetained: 1})
 	require.NoError(t, err)
@@ -243,16 +183,14 @@ func TestFaultSweep(t *testing.T) {
 
 	points, hudi := 0, 0
 	for _, mode := range []storagefault.Mode{storagefault.ModeError, storagefault.ModeCrash} {
-		for n := 0; ; n++ {
-			mem := base.Clone()
-			f := storagefault.NewFaulty(mem, storagefault.OnIndex(n, mode, storagefault.Match{}))
-			dir := fmt.Sprintf("%s/%d-%d", idx, mode, n)
-			err := runCycle(ctx, f, dir)
-			if err == nil {
-				break // past the last operation
-			}
-			require.True(t, errors.Is(err, storagefault.ErrInjected) || errors.Is(err, storagefault.ErrCrashed), "mode %d op %d: %v", mode, n, err)
+		run := func(p *model.Point) error {
+			return runCycle(ctx, p.Store, fmt.Sprintf("%s/%d-%d", idx, mode, p.N))
+		}
+		model.Sweep(t, base, model.SweepOptions{Mode: mode}, run, func(t *testing.T, p *model.Point) {
+			n, mem, err := p.N, p.Mem, p.Err
 			points++
+			dir := fmt.Sprintf("%s/%d-%d", idx, mode, n)
+			require.True(t, errors.Is(err, storagefault.ErrInjected) || errors.Is(err, storagefault.ErrCrashed), "mode %d op %d: %v", mode, n, err)
 			rec := recoverTable(ctx, t, mem, dir)
 			tl, err := timeline.Load(ctx, mem)
 			require.NoError(t, err)
@@ -274,10 +212,9 @@ func TestFaultSweep(t *testing.T) {
 			require.NoError(t, err)
 			var again []sweepRec
 			for k, r := range sweepModel(writes) {
-				part, id := k[:1], k[2:]
-				again = append(again, sweepRec{id: id, part: part, ts: r.ts + 10000, val: -1})
+				again = append(again, sweepRec{Key: k, TS: r.TS + 10000, Val: -1})
 			}
-			sort.Slice(again, func(i, j int) bool { return again[i].id < again[j].id })
+			sort.Slice(again, func(i, j int) bool { return again[i].ID < again[j].ID })
 			if len(again) > 0 {
 				b := sweepBatch(again)
 				require.NoError(t, w.Upsert(b))
@@ -288,7 +225,7 @@ func TestFaultSweep(t *testing.T) {
 				require.Len(t, sweepRead(t, rec), len(again))
 			}
 			require.NoError(t, w.Close())
-		}
+		})
 	}
 	t.Logf("fault sweep: %d fault points (errors and crashes), %d also checked with hudi-rs", points, hudi)
 	require.Greater(t, points, 200)

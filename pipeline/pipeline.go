@@ -62,6 +62,7 @@ import (
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/internal/ingest"
+	"github.com/hoodie-lake/hoodie/rollback"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -263,7 +264,7 @@ func dropCreatedTable(ctx context.Context, tbl *table.Table) error {
 	}
 	for _, inst := range tl.Pending() {
 		if inst.IsWriteAction() {
-			if err := writer.Rollback(ctx, tbl, inst.Timestamp); err != nil {
+			if err := rollback.Instant(ctx, tbl, inst.Timestamp); err != nil {
 				return err
 			}
 		}

@@ -174,9 +174,7 @@ func lookupKeys(ctx context.Context, tbl *table.Table, wopts writer.Options, key
 	if err != nil {
 		return nil, err
 	}
-	first := tl.FirstInstantTime()
-	trust := func(instant string) bool { return tl.IsCompleted(instant) || (first != "" && instant < first) }
-	locs, err := idx.LookupRecordKeys(ctx, keys, index.LookupOptions{Trust: trust})
+	locs, err := idx.LookupRecordKeys(ctx, keys, index.LookupOptions{Trust: tl.Visible("")})
 	if err != nil {
 		return nil, fmt.Errorf("looking up the keys to delete: %w", err)
 	}

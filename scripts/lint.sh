@@ -9,3 +9,9 @@ if ! staticcheck -version 2>/dev/null | grep -q "(${version#v})"; then
 	go install "honnef.co/go/tools/cmd/staticcheck@$version"
 fi
 staticcheck "${@:-./...}"
+# The examples are modules of their own (examples/*/go.mod).
+if [ $# -eq 0 ]; then
+	for d in examples/*/; do
+		(cd "$d" && staticcheck ./...)
+	done
+fi

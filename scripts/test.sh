@@ -30,7 +30,7 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 go vet "${pkgs[@]}"
-t0=$SECONDS; bash scripts/lint.sh "${pkgs[@]}"; echo "staticcheck: clean in $((SECONDS - t0))s"
+t0=$SECONDS; bash scripts/lint.sh "$@"; echo "staticcheck: clean in $((SECONDS - t0))s"
 t0=$SECONDS; bash scripts/fixtures.sh >/dev/null || echo "fixtures: scripts/fixtures.sh failed; the tests that read the Spark fixture tables will fail" >&2; echo "fixtures: Spark fixture tables ready in $((SECONDS - t0))s"
 set +e
 go test -race -count=1 -timeout 50m -v "${pkgs[@]}" 2>&1 | tee "$state/go-test.log"

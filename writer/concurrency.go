@@ -66,21 +66,21 @@ func isServiceCommit(ctx context.Context, st storage.Storage, tl *timeline.Timel
 }
 
 // liveWriter returns the first pending write instant of tl other than own
-// whose writer is alive (see probeWriter), or ok false.
-func (w *Writer) liveWriter(ctx context.Context, tl *timeline.Timeline, own string) (writerState, bool, error) {
+// whose writer is alive (see timeline.ProbeWriter), or ok false.
+func (w *Writer) liveWriter(ctx context.Context, tl *timeline.Timeline, own string) (timeline.WriterState, bool, error) {
 	for _, inst := range tl.Pending() {
 		if inst.Timestamp == own || !isWriterInstant(tl, inst) {
 			continue
 		}
-		ws, err := probeWriter(ctx, w.st, inst, w.opts.HeartbeatTimeout, w.opts.Concurrency == SingleWriter)
+		ws, err := timeline.ProbeWriter(ctx, w.st, inst, w.opts.HeartbeatTimeout, w.opts.Concurrency == SingleWriter)
 		if err != nil {
 			return ws, false, err
 		}
-		if ws.live {
+		if ws.Live {
 			return ws, true, nil
 		}
 	}
-	return writerState{}, false, nil
+	return timeline.WriterState{}, false, nil
 }
 
 // unseenCommit returns a completed write of tl that this writer's view
@@ -103,9 +103,9 @@ func (w *Writer) unseenCommit(ctx context.Context, tl *timeline.Timeline) (timel
 	return timeline.Instant{}, false, nil
 }
 
-func liveWriterError(ws writerState, timeout time.Duration) error {
+func liveWriterError(ws timeline.WriterState, timeout time.Duration) error {
 	return fmt.Errorf("%w (%s); %s; if it crashed, its write is rolled back once its heartbeat is %s old",
-		ErrConcurrentWriter, ws.describe(), concurrentAdvice, timeout)
+		ErrConcurrentWriter, ws, concurrentAdvice, timeout)
 }
 
 func unseenCommitError(inst timeline.Instant) error {
@@ -177,7 +177,7 @@ func ownStillPending(tl *timeline.Timeline, own string) error {
 // global index: anywhere) conflicts.
 
 const (
-	keysFolder  = timeline.MetaFolder + "/.aux/.commit-keys/"
+	keysFolder  = timeline.CommitKeysFolder + "/"
 	keyHashBits = 48
 )
 

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -142,11 +139,11 @@ func TestSingleWriterRefusesConcurrentWriter(t *testing.T) {
 			buffer(t, a, ra)
 			buffer(t, b, rb)
 			var errB error
-			a.testHook = func(stage string) {
+			a.setHook(func(stage string) {
 				if stage == "before-check" {
 					_, errB = b.Commit(ctx)
 				}
-			}
+			})
 			_, err := a.Commit(ctx)
 			require.NoError(t, err)
 			requireConcurrentWriterError(t, errB, "heartbeat", "pid ")
@@ -161,11 +158,11 @@ func TestSingleWriterRefusesConcurrentWriter(t *testing.T) {
 			buffer(t, a, ra)
 			buffer(t, b, rb)
 			var errA error
-			b.testHook = func(stage string) {
+			b.setHook(func(stage string) {
 				if stage == "begun" {
 					_, errA = a.Commit(ctx)
 				}
-			}
+			})
 			_, err := b.Commit(ctx)
 			require.NoError(t, errA)
 			requireConcurrentWriterError(t, err, "was committed by another writer")
@@ -184,13 +181,13 @@ func TestSingleWriterRefusesConcurrentWriter(t *testing.T) {
 			release := make(chan struct{})
 			var errA error
 			var wg sync.WaitGroup
-			a.testHook = func(stage string) {
+			a.setHook(func(stage string) {
 				if stage == "before-check" {
 					close(aChecking)
 					<-release
 				}
-			}
-			b.testHook = func(stage string) {
+			})
+			b.setHook(func(stage string) {
 				if stage == "begun" {
 					wg.Add(1)
 					go func() {
@@ -199,7 +196,7 @@ func TestSingleWriterRefusesConcurrentWriter(t *testing.T) {
 					}()
 					<-aChecking
 				}
-			}
+			})
 			_, err := b.Commit(ctx)
 			close(release)
 			wg.Wait()
@@ -219,11 +216,11 @@ func TestSingleWriterOpenRefusesLiveWriter(t *testing.T) {
 	ra, _ := overlapping(5)
 	buffer(t, a, ra)
 	var openErr error
-	a.testHook = func(stage string) {
+	a.setHook(func(stage string) {
 		if stage == "before-check" {
 			_, openErr = Open(ctx, tbl, Options{IndexDir: t.TempDir()})
 		}
-	}
+	})
 	_, err := a.Commit(ctx)
 	require.NoError(t, err, "the live writer's instant was left alone")
 	requireConcurrentWriterError(t, openErr, "heartbeat")
@@ -299,8 +296,8 @@ func armBarrier(a, b *Writer) {
 		}
 	}
 	var once [2]sync.Once
-	a.beforeSlot = func() { once[0].Do(wait) }
-	b.beforeSlot = func() { once[1].Do(wait) }
+	a.setBeforeSlot(func() { once[0].Do(wait) })
+	b.setBeforeSlot(func() { once[1].Do(wait) })
 }
 
 // TestOutOfOrderCompletionCaughtUp: an instant claimed earlier can complete
@@ -313,7 +310,7 @@ func TestOutOfOrderCompletionCaughtUp(t *testing.T) {
 	buffer(t, b, []modelRec{{key: "y1", part: "b", ts: 2, val: 1}})
 	var resB *CommitResult
 	var errB error
-	a.beforeSlot = func() { resB, errB = b.Commit(ctx) } // A claimed first; B completes first
+	a.setBeforeSlot(func() { resB, errB = b.Commit(ctx) }) // A claimed first; B completes first
 	resA, err := a.Commit(ctx)
 	require.NoError(t, err)
 	require.NoError(t, errB)
@@ -326,55 +323,6 @@ func TestOutOfOrderCompletionCaughtUp(t *testing.T) {
 	requireNoDuplicates(t, tbl, 22)
 }
 
-// TestHeartbeatOfGoneProcess: a pending write whose heartbeat is fresh but
-// names a process of this machine that ended is rolled back at once; one
-// whose process runs is refused in single-writer mode, and left alone in
-// optimistic mode.
-func TestHeartbeatOfGoneProcess(t *testing.T) {
-	if me := self(); runtime.GOOS != "linux" || me.Boot == "" || me.PIDNS == "" {
-		t.Skip("process lookup by pid needs Linux's /proc")
-	}
-	ctx := context.Background()
-	tbl, dir := seededTable(t)
-	st := tbl.Storage()
-	cmd := exec.Command("sleep", "60")
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ps, ok := procStat(cmd.Process.Pid)
-	require.True(t, ok)
-	tx, err := timeline.Begin(ctx, st, timeline.Commit, nil, timeline.BeginOptions{BeforeRequested: func(ts string) error {
-		b := self()
-		b.PID, b.Start, b.Time = cmd.Process.Pid, ps.start, time.Now().UTC().Format(time.RFC3339Nano)
-		js, _ := json.Marshal(b)
-		return storage.WriteFile(ctx, st, heartbeatFolder+ts, js, storage.CreateOptions{})
-	}})
-	require.NoError(t, err)
-	inst := tx.Instant()
-
-	_, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
-	requireConcurrentWriterError(t, err, inst.Timestamp, "pid "+strconv.Itoa(cmd.Process.Pid))
-	err = Rollback(ctx, tbl, inst.Timestamp)
-	require.ErrorIs(t, err, ErrRollbackRefused)
-	require.Contains(t, err.Error(), "live writer")
-	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index", Concurrency: Optimistic})
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	tl, err := timeline.Load(ctx, st)
-	require.NoError(t, err)
-	require.Len(t, tl.Pending(), 1, "a live writer's instant stays")
-
-	require.NoError(t, cmd.Process.Kill())
-	_ = cmd.Wait()
-	w, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
-	require.NoError(t, err, "the writer's process is gone: its instant is rolled back without waiting")
-	require.NoError(t, w.Close())
-	tl, err = timeline.Load(ctx, st)
-	require.NoError(t, err)
-	require.Empty(t, tl.Pending())
-	_, err = st.Stat(ctx, heartbeatFolder+inst.Timestamp)
-	require.ErrorIs(t, err, storage.ErrNotExist, "its heartbeat went with it")
-}
-
 // TestHeartbeatOfOtherHost: a heartbeat from another machine counts while
 // it is younger than HeartbeatTimeout.
 func TestHeartbeatOfOtherHost(t *testing.T) {
@@ -382,8 +330,8 @@ func TestHeartbeatOfOtherHost(t *testing.T) {
 	tbl, dir := seededTable(t)
 	st := tbl.Storage()
 	tx, err := timeline.Begin(ctx, st, timeline.DeltaCommit, nil, timeline.BeginOptions{BeforeRequested: func(ts string) error {
-		js, _ := json.Marshal(beatInfo{Host: "elsewhere", PID: 4242, Time: time.Now().UTC().Format(time.RFC3339Nano)})
-		return storage.WriteFile(ctx, st, heartbeatFolder+ts, js, storage.CreateOptions{})
+		js, _ := json.Marshal(map[string]any{"host": "elsewhere", "pid": 4242, "time": time.Now().UTC().Format(time.RFC3339Nano)})
+		return storage.WriteFile(ctx, st, timeline.HeartbeatPath(ts), js, storage.CreateOptions{})
 	}})
 	require.NoError(t, err)
 	inst := tx.Instant()
@@ -407,18 +355,18 @@ func TestEveryWriterHeartbeats(t *testing.T) {
 	require.NoError(t, err)
 	defer w.Close()
 	var seen []string
-	w.testHook = func(stage string) {
+	w.setHook(func(stage string) {
 		if stage != "before-check" {
 			return
 		}
-		for obj, err := range tbl.Storage().List(ctx, heartbeatFolder, "/") {
+		for obj, err := range tbl.Storage().List(ctx, timeline.HeartbeatFolder+"/", "/") {
 			require.NoError(t, err)
 			seen = append(seen, obj.Path)
 		}
-	}
+	})
 	res := upsertCommit(t, w, []modelRec{{key: "b", part: "p", ts: 1, val: 1}})
-	require.Equal(t, []string{heartbeatFolder + res.Instant}, seen)
-	for obj, err := range tbl.Storage().List(ctx, heartbeatFolder, "/") {
+	require.Equal(t, []string{timeline.HeartbeatPath(res.Instant)}, seen)
+	for obj, err := range tbl.Storage().List(ctx, timeline.HeartbeatFolder+"/", "/") {
 		require.NoError(t, err)
 		t.Fatalf("heartbeat left: %s", obj.Path)
 	}

@@ -3,270 +3,177 @@ package writer
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/index"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/bloom"
-	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/storage"
-	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
 
-// handle is the work on one file group: a new base file, or the merge of
-// the latest base file with updates, deletes and inserts.
-type handle struct {
-	id    table.FileGroupID
-	old   *table.BaseFileInfo // nil: a new file group
-	upd   map[string]ref      // record key -> incoming update or delete
-	ins   []ref               // new keys
-	fresh int                 // ins[:fresh] had no trusted index entry (the rest moved partition)
-	moved []string            // keys that moved to another partition (global index): delete here
-	task  int                 // task partition id (write token, sequence numbers)
-	log   *logTarget          // merge-on-read: write updates and deletes as log files
+// baseFileWriter writes one new base file of a file group, for the create
+// and merge handles: the marker, the object (create-if-absent), the Parquet
+// writer filling the meta columns, and the bloom filter of the file's keys
+// in its footer.
+type baseFileWriter struct {
+	id        filegroup.FileGroupID
+	name      string // the file name, every row's _hoodie_file_name
+	path      string
+	instant   string
+	seqPrefix string
+	seq       int64
+	dataNames []string // the data columns of the table schema
+	sw        storage.Writer
+	fw        *basefile.Writer
+	filter    *bloom.DynamicV0
 }
 
-type handleResult struct {
-	stat    timeline.WriteStat
-	entries []index.Entry
-	removed []index.Key
-	late    int64
-	empty   bool // merge-on-read: nothing to write (only late records, or deletes of keys not stored)
-}
-
-type writeContext struct {
-	w              *Writer
-	txn            *timeline.Txn // the commit's; instant is its time
-	instant        string
-	schema         *schema.Schema
-	payloadDefault bool // event-time ordering against the stored record
-	include        func(instant string) bool
-}
-
-// run writes the new version of one file group.
-func (wc *writeContext) run(ctx context.Context, h *handle) (*handleResult, error) {
-	if h.log != nil {
-		return wc.runAppend(ctx, h)
+// openBaseFile starts the new base file of h: its marker (create or merge)
+// through the commit's Txn, then the object. The caller defers abort.
+func (wc *writeContext) openBaseFile(ctx context.Context, h *handle, kind timeline.MarkerType) (*baseFileWriter, error) {
+	bf := filegroup.BaseFile{FileID: h.id.FileID, WriteToken: h.writeToken(), InstantTime: wc.instant, Ext: filegroup.ExtParquet}
+	b := &baseFileWriter{
+		id:        h.id,
+		name:      bf.String(),
+		instant:   wc.instant,
+		seqPrefix: wc.seqPrefix(h),
+		dataNames: fieldNames(wc.schema),
+		filter:    bloom.NewDefault(),
 	}
-	start := time.Now()
-	st := wc.w.st
-	token := table.WriteToken{TaskPartitionID: int64(h.task), StageID: 1, TaskAttemptID: int64(h.task)}
-	bf := table.BaseFile{FileID: h.id.FileID, WriteToken: token, InstantTime: wc.instant, Ext: table.ExtParquet}
-	name := bf.String()
-	path := name
-	if h.id.PartitionPath != "" {
-		path = h.id.PartitionPath + "/" + name
-	}
-	kind := timeline.MarkerCreate
-	if h.old != nil {
-		kind = timeline.MarkerMerge
-	}
-	if err := wc.txn.Marker(ctx, path, kind); err != nil {
+	b.path = filegroup.DataPath(h.id.PartitionPath, b.name)
+	if err := wc.txn.Marker(ctx, b.path, kind); err != nil {
 		return nil, err
 	}
-	sw, err := st.Create(ctx, path, storage.CreateOptions{IfAbsent: true})
+	sw, err := wc.w.st.Create(ctx, b.path, storage.CreateOptions{IfAbsent: true})
 	if err != nil {
 		return nil, err
 	}
-	defer sw.Abort()
 	codec, err := basefile.CompressionNamed(string(wc.w.opts.Compression))
 	if err != nil {
+		sw.Abort()
 		return nil, fmt.Errorf("writer: %w", err)
 	}
 	fw, err := basefile.NewWriter(sw, wc.schema, basefile.WriterOptions{Compression: codec})
 	if err != nil {
+		sw.Abort()
 		return nil, err
 	}
-	defer fw.Abort()
-	filter := bloom.NewDefault()
-	res := &handleResult{}
-	stat := &res.stat
-	seq := int64(0)
-	seqPrefix := wc.instant + "_" + strconv.Itoa(h.task) + "_"
-	dataNames := fieldNames(wc.schema)
+	b.sw, b.fw = sw, fw
+	return b, nil
+}
 
-	var newRows []ref
-	if h.old != nil {
-		moved := map[string]bool{}
-		for _, k := range h.moved {
-			moved[k] = true
-		}
-		consumed := map[string]bool{}
-		rd, err := openBase(ctx, st, h.old.Path)
-		if err != nil {
-			return nil, err
-		}
-		for rec, err := range rd.Records(ctx, 0, nil) {
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", h.old.Path, err)
-			}
-			err := func() error {
-				defer rec.Release()
-				keys, ok := arrowutil.Column(rec, schema.RecordKeyField).(*array.String)
-				if !ok {
-					return fmt.Errorf("%s: %s is not a string column", h.old.Path, schema.RecordKeyField)
-				}
-				var ord merge.OrderingReader
-				if wc.payloadDefault {
-					if c := arrowutil.Column(rec, wc.w.cfg.PrecombineField); c != nil {
-						if ord, err = merge.NewOrderingReader(c); err != nil {
-							return err
-						}
-					}
-				}
-				keep := make([]int64, 0, rec.NumRows())
-				for i := 0; i < int(rec.NumRows()); i++ {
-					k := keys.Value(i)
-					if moved[k] {
-						stat.NumDeletes++
-						continue // the index entry moves with the insert
-					}
-					r, ok := h.upd[k]
-					if !ok {
-						keep = append(keep, int64(i))
-						continue
-					}
-					consumed[k] = true
-					if r.explicitDelete() {
-						stat.NumDeletes++
-						res.removed = append(res.removed, index.Key{PartitionPath: h.id.PartitionPath, RecordKey: k})
-						continue
-					}
-					if ord != nil {
-						if in, ok := r.ordering(); ok && merge.Compare(in, ord(i)) < 0 {
-							res.late++ // a late event: the stored record is newer
-							keep = append(keep, int64(i))
-							continue
-						}
-					}
-					if r.isDelete() {
-						stat.NumDeletes++
-						res.removed = append(res.removed, index.Key{PartitionPath: h.id.PartitionPath, RecordKey: k})
-						continue
-					}
-					stat.NumUpdateWrites++
-					newRows = append(newRows, r)
-				}
-				if len(keep) == 0 {
-					return nil
-				}
-				kept, err := arrowutil.Take(ctx, rec, keep)
-				if err != nil {
-					return err
-				}
-				defer kept.Release()
-				kk := arrowutil.Column(kept, schema.RecordKeyField).(*array.String)
-				for i := 0; i < kk.Len(); i++ {
-					filter.AddString(kk.Value(i))
-				}
-				meta := basefile.Meta{
-					CommitTime:    metaCol(kept, schema.CommitTimeField),
-					SeqNo:         metaCol(kept, schema.CommitSeqNoField),
-					RecordKey:     metaCol(kept, schema.RecordKeyField),
-					PartitionPath: metaCol(kept, schema.PartitionPathField),
-					FileName:      basefile.Const(name),
-				}
-				data := arrowutil.Project(kept, dataNames)
-				defer data.Release()
-				return fw.Write(meta, data)
-			}()
-			if err != nil {
-				return nil, err
-			}
-		}
-		// Keys routed here but not found in the file (a stale index entry):
-		// inserts into this group; deletes of them are no-ops.
-		for k, r := range h.upd {
-			if !consumed[k] && !r.isDelete() {
-				newRows = append(newRows, r)
-				stat.NumInserts++
-			}
-		}
-		stat.PrevCommit = h.old.InstantTime
-	} else {
-		stat.PrevCommit = timeline.NullPrevCommit
+// abort discards the file; after close it does nothing.
+func (b *baseFileWriter) abort() {
+	b.fw.Abort()
+	b.sw.Abort()
+}
+
+// writeStored writes rows kept from the old base file, with the meta
+// columns they were stored with (only the file name is the new one's).
+func (b *baseFileWriter) writeStored(kept arrow.RecordBatch) error {
+	keys, ok := arrowutil.Column(kept, schema.RecordKeyField).(*array.String)
+	if !ok {
+		return fmt.Errorf("writer: %s is not a string column", schema.RecordKeyField)
 	}
-	stat.NumInserts += int64(len(h.ins))
-	nUpdates := int(stat.NumUpdateWrites) // newRows starts with the updates
-	newRows = append(newRows, h.ins...)
-
-	// Index entries: new keys, and (with a TTL, to refresh it) updated ones;
-	// an updated key otherwise keeps its entry, as its file group is the same.
-	refresh := wc.w.opts.IndexTTL > 0
-	res.entries = make([]index.Entry, 0, len(newRows))
-	loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: wc.instant}
-	earlyFrom, earlyTo := len(newRows)-len(h.ins), len(newRows)-len(h.ins)+h.fresh
-	for i, r := range newRows {
-		if i >= earlyFrom && i < earlyTo {
-			continue // indexed before the commit point
-		}
-		if i >= nUpdates || refresh {
-			res.entries = append(res.entries, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
-		}
+	for i := 0; i < keys.Len(); i++ {
+		b.filter.AddString(keys.Value(i))
 	}
+	meta := basefile.Meta{
+		CommitTime:    metaCol(kept, schema.CommitTimeField),
+		SeqNo:         metaCol(kept, schema.CommitSeqNoField),
+		RecordKey:     metaCol(kept, schema.RecordKeyField),
+		PartitionPath: metaCol(kept, schema.PartitionPathField),
+		FileName:      basefile.Const(b.name),
+	}
+	data := arrowutil.Project(kept, b.dataNames)
+	defer data.Release()
+	return b.fw.Write(meta, data)
+}
 
-	// Write incoming rows straight from their source batches.
+// writeRefs writes incoming records straight from their source batches,
+// batch by batch in the order the batches first appear in rows.
+func (b *baseFileWriter) writeRefs(rows []ref) error {
 	bySrc := map[*batch][]int{}
 	var order []*batch
-	for _, r := range newRows {
+	for _, r := range rows {
 		if _, ok := bySrc[r.b]; !ok {
 			order = append(order, r.b)
 		}
 		bySrc[r.b] = append(bySrc[r.b], r.row)
 	}
-	for _, b := range order {
-		rows := bySrc[b]
+	for _, src := range order {
+		rows := bySrc[src]
 		keys := make([]string, len(rows))
 		for i, row := range rows {
-			keys[i] = b.keys[row]
-			filter.AddString(keys[i])
+			keys[i] = src.keys[row]
+			b.filter.AddString(keys[i])
 		}
 		meta := basefile.Meta{
-			CommitTime:    basefile.Const(wc.instant),
-			SeqNo:         basefile.Sequence(seqPrefix, seq),
+			CommitTime:    basefile.Const(b.instant),
+			SeqNo:         basefile.Sequence(b.seqPrefix, b.seq),
 			RecordKey:     basefile.PerRow(keys),
-			PartitionPath: basefile.Const(h.id.PartitionPath),
-			FileName:      basefile.Const(name),
+			PartitionPath: basefile.Const(b.id.PartitionPath),
+			FileName:      basefile.Const(b.name),
 		}
-		seq += int64(len(rows))
-		if err := fw.WriteRows(meta, b.rec, rows); err != nil {
-			return nil, err
+		b.seq += int64(len(rows))
+		if err := b.fw.WriteRows(meta, src.rec, rows); err != nil {
+			return err
 		}
 	}
-	if err := fw.SetMetadata(basefile.BloomFilterKey, filter.Base64()); err != nil {
-		return nil, err
+	return nil
+}
+
+// close puts the bloom filter in the footer and completes the object;
+// stat receives the file's identity, path, rows and size.
+func (b *baseFileWriter) close(stat *timeline.WriteStat) error {
+	if err := b.fw.SetMetadata(basefile.BloomFilterKey, b.filter.Base64()); err != nil {
+		return err
 	}
-	if err := fw.SetMetadata(basefile.BloomFilterTypeK, filter.TypeCode()); err != nil {
-		return nil, err
+	if err := b.fw.SetMetadata(basefile.BloomFilterTypeK, b.filter.TypeCode()); err != nil {
+		return err
 	}
-	info, err := fw.Close()
+	info, err := b.fw.Close()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := sw.Close(); err != nil {
-		return nil, err
+	if err := b.sw.Close(); err != nil {
+		return err
 	}
-	stat.FileID = h.id.FileID
-	stat.Path = path
-	stat.PartitionPath = h.id.PartitionPath
+	stat.FileID = b.id.FileID
+	stat.Path = b.path
+	stat.PartitionPath = b.id.PartitionPath
 	stat.NumWrites = info.Rows
 	stat.FileSizeInBytes = info.Size
 	stat.TotalWriteBytes = info.Size
-	elapsed := time.Since(start).Milliseconds()
-	rs := &timeline.RuntimeStats{}
-	if h.old != nil {
-		rs.TotalUpsertTime = elapsed
-	} else {
-		rs.TotalCreateTime = elapsed
+	return nil
+}
+
+// baseIndexEntries are the index entries of the incoming rows a new base
+// file of h holds (rows[:updates] replace stored records, then come the
+// keys new to the group, ending with h.ins): new keys, and with a TTL
+// (to refresh them) updated ones too; an updated key otherwise keeps its
+// entry, as its file group is the same. Keys of h.ins[:h.fresh] were
+// indexed before the commit point and are left out.
+func (wc *writeContext) baseIndexEntries(h *handle, rows []ref, updates int) []index.Entry {
+	refresh := wc.w.opts.IndexTTL > 0
+	out := make([]index.Entry, 0, len(rows))
+	loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: wc.instant}
+	earlyFrom := len(rows) - len(h.ins)
+	earlyTo := earlyFrom + h.fresh
+	for i, r := range rows {
+		if i >= earlyFrom && i < earlyTo {
+			continue // indexed before the commit point
+		}
+		if i >= updates || refresh {
+			out = append(out, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
+		}
 	}
-	stat.RuntimeStats = rs
-	return res, nil
+	return out
 }
 
 func fieldNames(s *schema.Schema) []string {

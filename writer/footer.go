@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/bloom"
 	"github.com/hoodie-lake/hoodie/storage"
-	"github.com/hoodie-lake/hoodie/table"
 )
 
 // footerLookup finds keys the index does not know (expired entries) in the
@@ -17,23 +17,23 @@ import (
 // is what keeps an expired key from turning into a duplicate row.
 type footerLookup struct {
 	st    storage.Storage
-	view  *table.View
+	view  *filegroup.View
 	mu    sync.Mutex
 	files map[string]*footerInfo // base file path -> footer
 }
 
 type footerInfo struct {
-	slice    *table.FileSlice
+	slice    *filegroup.FileSlice
 	min, max string
 	filter   bloom.Filter
 	keys     map[string]bool // loaded on the first bloom hit
 }
 
-func newFooterLookup(st storage.Storage, view *table.View) *footerLookup {
+func newFooterLookup(st storage.Storage, view *filegroup.View) *footerLookup {
 	return &footerLookup{st: st, view: view, files: map[string]*footerInfo{}}
 }
 
-func (f *footerLookup) footer(ctx context.Context, s *table.FileSlice) (*footerInfo, error) {
+func (f *footerLookup) footer(ctx context.Context, s *filegroup.FileSlice) (*footerInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fi, ok := f.files[s.Base.Path]; ok {
@@ -76,8 +76,8 @@ func (f *footerLookup) keys(ctx context.Context, fi *footerInfo) (map[string]boo
 }
 
 // find returns the latest slice holding key, or nil.
-func (f *footerLookup) find(ctx context.Context, partition, key string, global bool) (*table.FileSlice, error) {
-	var cands []*table.FileSlice
+func (f *footerLookup) find(ctx context.Context, partition, key string, global bool) (*filegroup.FileSlice, error) {
+	var cands []*filegroup.FileSlice
 	if global {
 		cands = f.view.LatestSlices()
 	} else {

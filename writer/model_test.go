@@ -147,12 +147,14 @@ func runModel(t *testing.T, seed uint64, payload string, typ table.TableType) (S
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 42))
 	tbl, dir := newModelTable(t, payload, typ)
-	opts := Options{IndexDir: dir + "/index", TargetFileSize: 1 << 20, SmallFileLimit: 512 << 10, recordSize: 16384 * (1 + int64(rng.IntN(3)))}
+	opts := Options{IndexDir: dir + "/index", TargetFileSize: 1 << 20, SmallFileLimit: 512 << 10}
+	recordSize := 16384 * (1 + int64(rng.IntN(3)))
 	if seed%3 == 1 {
 		opts.IndexTTL = 0
 	}
 	w, err := Open(ctx, tbl, opts)
 	require.NoError(t, err)
+	w.setRecordSize(recordSize)
 	defer func() { require.NoError(t, w.Close()) }()
 
 	var total Stats

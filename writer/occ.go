@@ -1,6 +1,7 @@
 package writer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,10 +9,9 @@ import (
 	"path"
 	"slices"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/hoodie-lake/hoodie/storage"
-	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
 
@@ -54,12 +54,9 @@ var ErrConflict = errors.New("writer: conflict with a concurrent commit")
 // DefaultHeartbeatTimeout is when a writer's pending instant counts as
 // failed, unless its process is known to be gone (Hudi: heartbeat interval
 // 60 s).
-const DefaultHeartbeatTimeout = 60 * time.Second
+const DefaultHeartbeatTimeout = timeline.DefaultHeartbeatTimeout
 
-const (
-	heartbeatFolder = timeline.MetaFolder + "/.heartbeat/"
-	slotFolder      = timeline.MetaFolder + "/.aux/.commit-slots/"
-)
+const slotFolder = timeline.MetaFolder + "/.aux/.commit-slots/"
 
 // slot is the content of one commit slot.
 type slot struct {
@@ -74,129 +71,160 @@ type slot struct {
 
 func slotName(seq int64) string { return fmt.Sprintf("%s%020d", slotFolder, seq) }
 
-// claimSlot takes the next commit slot for instant T touching groups and
-// inserting the new keys ins, after checking every slot whose instant the
-// commit's view tl had not completed. check is this commit's new keys to
-// check against other slots' (nil: it did not route keys by the index, as
-// inserts do not). A slot whose instant is no longer on the timeline
-// (rolled back) is ignored, and a write completed since tl that took no
-// slot (a writer not in optimistic mode) conflicts.
-func (w *Writer) claimSlot(ctx context.Context, tl *timeline.Timeline, T string, groups []timeline.FileGroupID, ins, check *newKeys) error {
-	mine := map[timeline.FileGroupID]bool{}
-	for _, g := range groups {
-		mine[g] = true
+// claimSlot takes the next commit slot for instant T of plan p, after
+// checking every slot whose instant the plan's timeline had not completed.
+// The plan's new keys are recorded for other writers and, when it routed
+// keys by the index (inserts do not), checked against other slots' (a
+// retry would change nothing for an insert). A slot whose instant is no
+// longer on the timeline (rolled back) is ignored, and a write completed
+// since the plan's timeline that took no slot (a writer not in optimistic
+// mode) conflicts.
+func (w *Writer) claimSlot(ctx context.Context, p *plan, T string) error {
+	if w.knobs.beforeSlot != nil {
+		w.knobs.beforeSlot()
 	}
-	me := slot{Instant: T, Groups: groups}
-	if ins != nil {
-		if err := ins.record(ctx, w.st, T, &me); err != nil {
-			return err
-		}
+	ins := insertedKeys(p.handles)
+	check := ins
+	if p.inserting() {
+		check = nil
+	}
+	me := slot{Instant: T, Groups: touchedGroups(p.handles)}
+	if err := ins.record(ctx, w.st, T, &me); err != nil {
+		return err
 	}
 	content, err := json.Marshal(me)
 	if err != nil {
 		return err
 	}
 	for attempt := 0; attempt < 1000; attempt++ {
-		var top int64 = -1
-		var others []slot
-		slotted := map[string]bool{}
-		for obj, err := range w.st.List(ctx, slotFolder, "/") {
-			if err != nil {
-				return fmt.Errorf("writer: commit slots: %w", err)
-			}
-			seq, err := strconv.ParseInt(path.Base(obj.Path), 10, 64)
-			if err != nil {
-				continue
-			}
-			top = max(top, seq)
-			s, ok := w.slots[seq]
-			if !ok {
-				b, err := storage.ReadFile(ctx, w.st, obj.Path)
-				if err != nil {
-					return fmt.Errorf("writer: commit slot %d: %w", seq, err)
-				}
-				if err := json.Unmarshal(b, &s); err != nil {
-					return fmt.Errorf("writer: commit slot %d: %w", seq, err)
-				}
-				w.slots[seq] = s
-			}
-			slotted[s.Instant] = true
-			if s.Instant != T && !tl.IsCompleted(s.Instant) {
-				others = append(others, s) // not part of our view
-			}
+		seen, err := w.readSlots(ctx, p.tl, T)
+		if err != nil {
+			return err
 		}
-		// Listed after the slots: a slot's instant, pending before the
-		// slot was taken, is missing only when it was rolled back.
-		now, err := timeline.Load(ctx, w.st)
+		// Loaded after the slots were listed: a slot's instant, pending
+		// before the slot was taken, is missing only when it was rolled
+		// back.
+		now, err := w.refresh(ctx)
 		if err != nil {
 			return err
 		}
 		if err := ownStillPending(now, T); err != nil {
 			return err
 		}
-		for _, s := range others {
-			if _, ok := now.Find(s.Instant); !ok {
-				continue // rolled back (or long archived): nothing of it is visible
-			}
-			for _, g := range s.Groups {
-				if mine[g] {
-					return fmt.Errorf("%w: %s and %s both write file group %s", ErrConflict, T, s.Instant, g)
-				}
-			}
-			what, err := w.overlap(ctx, check, s, w.opts.GlobalIndex)
-			if err != nil {
-				return err
-			}
-			if what != "" {
-				return fmt.Errorf("%w: %s and %s both insert %s (it would be stored twice)", ErrConflict, T, s.Instant, what)
-			}
+		if err := w.checkSlots(ctx, now, me, seen.others, check); err != nil {
+			return err
 		}
-		for _, inst := range now.Completed() {
-			if tl.IsCompleted(inst.Timestamp) || slotted[inst.Timestamp] || !inst.IsWriteAction() {
-				continue
-			}
-			service, err := isServiceCommit(ctx, w.st, now, inst)
-			if err != nil {
-				return err
-			}
-			if !service {
-				return fmt.Errorf("%w: %s %s was committed meanwhile by a writer not in optimistic mode", ErrConflict, inst.Action, inst.Timestamp)
-			}
+		if err := w.checkUnslotted(ctx, p.tl, now, seen.slotted); err != nil {
+			return err
 		}
-		err = storage.WriteFile(ctx, w.st, slotName(top+1), content, storage.CreateOptions{IfAbsent: true})
+		err = storage.WriteFile(ctx, w.st, slotName(seen.top+1), content, storage.CreateOptions{IfAbsent: true})
 		if errors.Is(err, storage.ErrExist) {
 			continue // another writer took it: check its groups, then try the next
 		}
 		if err != nil {
 			return fmt.Errorf("writer: commit slot: %w", err)
 		}
-		w.slots[top+1] = me
+		w.slots[seen.top+1] = me
 		return nil
 	}
 	return fmt.Errorf("writer: commit slot: too many concurrent commits")
 }
 
-// touchedGroups lists the existing file groups a commit writes (new file
-// groups cannot overlap anything).
+// slotsSeen is what one listing of the commit slots found.
+type slotsSeen struct {
+	top     int64           // the highest slot taken, -1 for none
+	others  []slot          // slots of instants not completed on the plan's timeline (not T's)
+	slotted map[string]bool // instants that took a slot
+}
+
+// readSlots lists the commit slots (reading each once: w.slots caches
+// them) and sorts out those of instants tl had not completed, other than T.
+func (w *Writer) readSlots(ctx context.Context, tl *timeline.Timeline, T string) (slotsSeen, error) {
+	seen := slotsSeen{top: -1, slotted: map[string]bool{}}
+	for obj, err := range w.st.List(ctx, slotFolder, "/") {
+		if err != nil {
+			return seen, fmt.Errorf("writer: commit slots: %w", err)
+		}
+		seq, err := strconv.ParseInt(path.Base(obj.Path), 10, 64)
+		if err != nil {
+			continue
+		}
+		seen.top = max(seen.top, seq)
+		s, ok := w.slots[seq]
+		if !ok {
+			b, err := storage.ReadFile(ctx, w.st, obj.Path)
+			if err != nil {
+				return seen, fmt.Errorf("writer: commit slot %d: %w", seq, err)
+			}
+			if err := json.Unmarshal(b, &s); err != nil {
+				return seen, fmt.Errorf("writer: commit slot %d: %w", seq, err)
+			}
+			w.slots[seq] = s
+		}
+		seen.slotted[s.Instant] = true
+		if s.Instant != T && !tl.IsCompleted(s.Instant) {
+			seen.others = append(seen.others, s) // not part of our view
+		}
+	}
+	return seen, nil
+}
+
+// checkSlots fails with ErrConflict when slot me overlaps one of others
+// that is still on the timeline now: both write a file group, or both
+// insert a new key of check.
+func (w *Writer) checkSlots(ctx context.Context, now *timeline.Timeline, me slot, others []slot, check *newKeys) error {
+	mine := map[timeline.FileGroupID]bool{}
+	for _, g := range me.Groups {
+		mine[g] = true
+	}
+	for _, s := range others {
+		if _, ok := now.Find(s.Instant); !ok {
+			continue // rolled back (or long archived): nothing of it is visible
+		}
+		for _, g := range s.Groups {
+			if mine[g] {
+				return fmt.Errorf("%w: %s and %s both write file group %s", ErrConflict, me.Instant, s.Instant, g)
+			}
+		}
+		what, err := w.overlap(ctx, check, s, w.opts.GlobalIndex)
+		if err != nil {
+			return err
+		}
+		if what != "" {
+			return fmt.Errorf("%w: %s and %s both insert %s (it would be stored twice)", ErrConflict, me.Instant, s.Instant, what)
+		}
+	}
+	return nil
+}
+
+// checkUnslotted fails with ErrConflict on a write completed on now but
+// not on tl that took no slot: a writer not in optimistic mode. Table
+// services' commits (compactions) take none and are no conflict.
+func (w *Writer) checkUnslotted(ctx context.Context, tl, now *timeline.Timeline, slotted map[string]bool) error {
+	for _, inst := range now.Completed() {
+		if tl.IsCompleted(inst.Timestamp) || slotted[inst.Timestamp] || !inst.IsWriteAction() {
+			continue
+		}
+		service, err := isServiceCommit(ctx, w.st, now, inst)
+		if err != nil {
+			return err
+		}
+		if !service {
+			return fmt.Errorf("%w: %s %s was committed meanwhile by a writer not in optimistic mode", ErrConflict, inst.Action, inst.Timestamp)
+		}
+	}
+	return nil
+}
+
+// touchedGroups lists the file groups a commit writes, sorted (new ones
+// too, though no other commit can write them).
 func touchedGroups(work []*handle) []timeline.FileGroupID {
 	var out []timeline.FileGroupID
 	for _, h := range work {
 		out = append(out, h.id)
 	}
-	slices.SortFunc(out, func(a, b table.FileGroupID) int {
-		if a.PartitionPath != b.PartitionPath {
-			if a.PartitionPath < b.PartitionPath {
-				return -1
-			}
-			return 1
-		}
-		if a.FileID < b.FileID {
-			return -1
-		}
-		if a.FileID > b.FileID {
-			return 1
-		}
-		return 0
+	slices.SortFunc(out, func(a, b timeline.FileGroupID) int {
+		return cmp.Or(strings.Compare(a.PartitionPath, b.PartitionPath), strings.Compare(a.FileID, b.FileID))
 	})
 	return out
 }

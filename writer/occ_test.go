@@ -60,8 +60,8 @@ func occPair(t *testing.T, typ table.TableType, retries int) (*Writer, *Writer, 
 			}
 		}
 		var once [2]sync.Once
-		a.beforeSlot = func() { once[0].Do(wait) }
-		b.beforeSlot = func() { once[1].Do(wait) }
+		a.setBeforeSlot(func() { once[0].Do(wait) })
+		b.setBeforeSlot(func() { once[1].Do(wait) })
 	}
 	return a, b, tbl, arm
 }
@@ -178,7 +178,7 @@ func TestOptimisticLeavesLiveInstants(t *testing.T) {
 	tx, err := timeline.Begin(ctx, st, timeline.Commit, nil, timeline.BeginOptions{})
 	require.NoError(t, err)
 	inst := tx.Instant()
-	require.NoError(t, storage.WriteFile(ctx, st, heartbeatFolder+inst.Timestamp, nil, storage.CreateOptions{}))
+	require.NoError(t, storage.WriteFile(ctx, st, timeline.HeartbeatPath(inst.Timestamp), nil, storage.CreateOptions{}))
 	w, err := Open(ctx, tbl, Options{IndexDir: dir + "/index", Concurrency: Optimistic, HeartbeatTimeout: time.Hour})
 	require.NoError(t, err)
 	require.NoError(t, w.Close())

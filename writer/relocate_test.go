@@ -31,7 +31,7 @@ func TestCompactionScheduledDuringCommit(t *testing.T) {
 			upsertCommit(t, w, recs)
 			upsertCommit(t, w, []modelRec{{key: "k01", part: "a", ts: 2, val: 100}}) // a log
 			var planned string
-			w.testHook = func(s string) {
+			w.setHook(func(s string) {
 				if s != stage || planned != "" {
 					return
 				}
@@ -39,9 +39,9 @@ func TestCompactionScheduledDuringCommit(t *testing.T) {
 				require.NoError(t, err)
 				require.NotNil(t, sc)
 				planned = sc.Instant
-			}
+			})
 			upsertCommit(t, w, []modelRec{{key: "k02", part: "a", ts: 3, val: 200}, {key: "k01", part: "a", ts: 3, val: 101}})
-			w.testHook = nil
+			w.setHook(nil)
 			require.NotEmpty(t, planned)
 			check := func() {
 				got := readTable(t, tbl)

@@ -2,13 +2,27 @@
 // batches into a Hudi copy-on-write or merge-on-read table, one instant per
 // Commit, with record-level dedup by the table's precombine (ordering)
 // field and a Badger record-key index that routes updates to their file
-// groups.
+// groups. On a copy-on-write table a commit rewrites the base file of
+// every file group it updates (a commit instant); on a merge-on-read table
+// it writes updates and deletes as new log files of the group's latest
+// slice, which package compactor merges later, and inserts as base files
+// (a deltacommit instant).
 //
-// The write path, stage by stage:
+// The buffering calls (Upsert, Insert, BulkInsert, Delete) compute each
+// record's key and partition (Hudi's key generators) and conform the batch
+// to the table schema, evolving it. Commit then runs three stages:
 //
-//	Arrow batch ─► keys & partitions ─► in-batch dedup ─► tag (index, ─► assign ─► write handles ─► commit
-//	               (Hudi key generators)  (precombine)       footer        (file       (COW merge /     (timeline,
-//	                                                         fallback)     groups)     create)          index)
+//	prepare  dedup ─► view ─► tag ─► assign ─► plan
+//	         one record per key; the file groups of the touched partitions;
+//	         stored records located (index, then file footers); new records
+//	         to small base files and new file groups. Reads only.
+//	execute  the instant's timeline.Txn begins (heartbeat, requested,
+//	         inflight with the plan's profile); the plan's handles write
+//	         their files: create (a new base file), merge (a rewritten base
+//	         file), append (log files, through filegroup.AppendLog).
+//	publish  optimistic mode's commit slot; the last checks; the commit
+//	         point (the completed file, through the Txn); the index; the
+//	         markers removed.
 //
 // Dedup rules. Within the records buffered for one commit, one record per
 // key survives: the one with the largest precombine value; on a tie the
@@ -25,19 +39,22 @@
 // ordering value of its file group (the merged slice) and does not write
 // it to the log, where every reader's merge would drop it anyway.
 //
-// Crash safety. Data files of instant T are written (each after its marker
-// under .hoodie/.temp/T) before T's completed timeline file, which is the
-// single commit point, created with create-if-absent. The index is updated
-// only after that, recording T as applied; a writer that opens an index
-// behind the timeline catches it up from the commits it missed. A crash
-// before the commit point leaves a pending instant that the next writer
-// rolls back before writing (single-writer tables).
+// Crash safety. Every data file of instant T is written after its marker
+// (timeline.Txn.Marker, under .hoodie/.temp/T) and before T's completed
+// timeline file, which is the single commit point, created with
+// create-if-absent. The index is updated only after that, recording T as
+// applied; a writer that opens an index behind the timeline catches it up
+// from the commits it missed. A commit that fails before its commit point
+// removes what it wrote; a crash leaves a pending instant, which the next
+// writer's Open rolls back (package rollback, through the markers) once
+// its writer is gone: its heartbeat stale, or its process ended.
 //
 // Concurrent writers. Each pending write has a heartbeat; in the default
 // single-writer mode a writer refuses (ErrConcurrentWriter) to write
 // alongside another live writer or over a write it did not see, and in
 // optimistic mode concurrent commits that overlap (same file group, or the
-// same new key) fail with ErrConflict and are retried. See Concurrency.
+// same new key) fail with ErrConflict and are retried. Table services
+// (compaction, cleaning) may run alongside either. See Concurrency.
 package writer
 
 import (
@@ -56,6 +73,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/keygen"
 	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
+	"github.com/hoodie-lake/hoodie/rollback"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -134,17 +152,21 @@ type Options struct {
 	LogFileMaxSize int64
 	// Progress, if set, receives progress of long steps (index bootstrap).
 	Progress func(step string, done, total int64)
-
-	// recordSize overrides the estimated bytes per record (tests).
-	recordSize int64
 }
 
-func (o *Options) ensureDefaults() error {
+// EnsureDefaults fills the zero fields that have defaults.
+func (o *Options) EnsureDefaults() {
 	if o.TargetFileSize == 0 {
 		o.TargetFileSize = DefaultTargetFileSize
 	}
 	if o.SmallFileLimit == 0 {
 		o.SmallFileLimit = DefaultSmallFileLimit
+	}
+	if o.Compression == "" {
+		o.Compression = table.Snappy
+	}
+	if o.Parallelism == 0 {
+		o.Parallelism = runtime.GOMAXPROCS(0)
 	}
 	if o.HeartbeatTimeout <= 0 {
 		o.HeartbeatTimeout = DefaultHeartbeatTimeout
@@ -152,9 +174,11 @@ func (o *Options) ensureDefaults() error {
 	if o.LogFileMaxSize == 0 {
 		o.LogFileMaxSize = DefaultLogFileMaxSize
 	}
-	if o.Parallelism == 0 {
-		o.Parallelism = runtime.GOMAXPROCS(0)
-	}
+}
+
+// Validate checks the options; zero fields stand for their defaults.
+func (o Options) Validate() error {
+	o.EnsureDefaults()
 	if o.TargetFileSize < 1<<20 {
 		return fmt.Errorf("writer: TargetFileSize %d is below 1 MiB", o.TargetFileSize)
 	}
@@ -166,6 +190,9 @@ func (o *Options) ensureDefaults() error {
 	}
 	if o.IndexTTL < 0 {
 		return fmt.Errorf("writer: negative IndexTTL")
+	}
+	if o.Concurrency != SingleWriter && o.Concurrency != Optimistic {
+		return fmt.Errorf("writer: unknown Concurrency %d", o.Concurrency)
 	}
 	if _, err := basefile.CompressionNamed(string(o.Compression)); err != nil {
 		return fmt.Errorf("writer: Compression: %w", err)
@@ -223,11 +250,16 @@ type Writer struct {
 	// Open and its own (single-writer mode refuses any other).
 	seen map[string]bool
 
-	// beforeSlot, if set, runs before an optimistic commit takes its slot
-	// (tests force interleavings with it).
-	beforeSlot func()
-	// testHook, if set, runs at named points of a commit (tests).
-	testHook func(stage string)
+	// knobs are test-only settings, set through export_test.go.
+	knobs struct {
+		// recordSize overrides the estimated bytes per record.
+		recordSize int64
+		// beforeSlot, if set, runs before an optimistic commit takes its
+		// slot (tests force interleavings with it).
+		beforeSlot func()
+		// hook, if set, runs at named points of a commit (see hook).
+		hook func(stage string)
+	}
 
 	// indexDirty asks the next index catch-up for a full rebuild: a failed
 	// insert indexed keys early (see commit).
@@ -247,7 +279,8 @@ type Writer struct {
 // crashed writer left pending, and opens (bootstrapping or catching up if
 // needed) the record-key index.
 func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) {
-	if err := opts.ensureDefaults(); err != nil {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	// Re-read hoodie.properties: the handle may predate a change by another
@@ -271,17 +304,20 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 	w.mu.keygens = map[*arrow.Schema]*keygen.Generator{}
 	w.slots = map[int64]slot{}
 	w.seen = map[string]bool{}
-	dirty, err := rollbackPending(ctx, w.st, opts.Concurrency, opts.HeartbeatTimeout)
+	rb, err := rollback.Pending(ctx, tbl, rollback.PendingOptions{Optimistic: opts.Concurrency == Optimistic, HeartbeatTimeout: opts.HeartbeatTimeout})
+	if errors.Is(err, rollback.ErrLiveWriter) {
+		err = fmt.Errorf("%w: %w; %s", ErrConcurrentWriter, err, concurrentAdvice)
+	}
 	if err != nil {
 		return nil, err
 	}
-	w.indexDirty = dirty
+	w.indexDirty = rb.InsertRolledBack
 	if opts.Concurrency == Optimistic {
 		if err := pruneCommitKeys(ctx, w.st); err != nil {
 			return nil, err
 		}
 	}
-	tl, err := timeline.Load(ctx, w.st)
+	tl, err := w.refresh(ctx) // after the rollbacks
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +327,7 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 		return nil, err
 	}
 	w.mu.schema = sch
-	idx, err := w.openIndex(ctx, tl)
+	idx, err := w.openIndex(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -494,8 +530,12 @@ func (w *Writer) Close() error {
 	return nil
 }
 
+// hook runs the test hook at a named point of a commit: "begun" (caught
+// up, before prepare), "before-relocate" and "after-relocate" (merge-on-
+// read, after the handles wrote), "before-check" (single-writer, before
+// the last check and the commit point).
 func (w *Writer) hook(stage string) {
-	if w.testHook != nil {
-		w.testHook(stage)
+	if w.knobs.hook != nil {
+		w.knobs.hook(stage)
 	}
 }

@@ -354,41 +354,6 @@ func TestFailedInsertRebuildsIndex(t *testing.T) {
 	assert.Equal(t, int64(7), got[modelKey{"p", "a"}].val)
 }
 
-// TestCrashDuringRollback: a writer dies while rolling back a failed
-// instant, before the rollback completes; the next writer finishes the
-// pending rollback and the table ends clean.
-func TestCrashDuringRollback(t *testing.T) {
-	ctx := context.Background()
-	tbl, dir := seededTable(t)
-	st := tbl.Storage()
-	var w *Writer
-	var err error
-
-	// A write that crashes at its commit point...
-	w, err = Open(ctx, crashingTable(t, st, "*.commit"), Options{IndexDir: dir + "/index"})
-	require.NoError(t, err)
-	b := buildBatch([]modelRec{{key: "b", part: "p", ts: 1, val: 1}})
-	require.NoError(t, w.Upsert(b))
-	b.Release()
-	_, err = w.Commit(ctx)
-	require.Error(t, err)
-	w.Close()
-	// ...and a writer that crashes completing its rollback.
-	_, err = Open(ctx, crashingTable(t, st, "*.rollback"), Options{IndexDir: dir + "/index"})
-	require.ErrorIs(t, err, storagefault.ErrCrashed)
-
-	w, err = Open(ctx, tbl, Options{IndexDir: dir + "/index"})
-	require.NoError(t, err)
-	defer w.Close()
-	tl, err := timeline.Load(ctx, st)
-	require.NoError(t, err)
-	assert.Empty(t, tl.Pending())
-	got := readTable(t, tbl)
-	assert.Len(t, got, 1)
-	upsertCommit(t, w, []modelRec{{key: "b", part: "p", ts: 2, val: 2}})
-	assert.Len(t, readTable(t, tbl), 2)
-}
-
 // crashingTable opens the table in st through a store that "crashes" (every
 // operation fails from then on, nothing more is written) at the first
 // publish of a path matching pattern.

@@ -90,7 +90,7 @@ copy-on-write table instead.`,
 					return err
 				}
 				fmt.Fprintf(out, "\n$ hoodie compact --table %s --force\n", location)
-				sc, res, err := compactor.Run(ctx, tbl, compactor.Options{Force: true}, false, false)
+				sc, res, err := compactor.Run(ctx, tbl, compactor.Options{Force: true})
 				if err != nil {
 					return err
 				}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
+	"github.com/hoodie-lake/hoodie/rollback"
 	"github.com/hoodie-lake/hoodie/writer"
 	"github.com/spf13/cobra"
 )
@@ -45,6 +46,12 @@ planned file groups go to the new slice. --schedule-only and --run-only split th
 			}
 			opts := compactor.Options{Strategy: compactor.Strategy(strategy), DeltaCommits: deltaCommits, Elapsed: elapsed,
 				LogBytes: logBytes, Force: force, Parallelism: parallelism}
+			switch {
+			case scheduleOnly:
+				opts.Mode = compactor.ScheduleOnly
+			case runOnly:
+				opts.Mode = compactor.RunOnly
+			}
 			if isTTY(cmd.ErrOrStderr()) {
 				opts.Progress = func(step string, done, total int64) {
 					fmt.Fprintf(cmd.ErrOrStderr(), "\r%s: %d/%d file groups", step, done, total)
@@ -53,7 +60,7 @@ planned file groups go to the new slice. --schedule-only and --run-only split th
 					}
 				}
 			}
-			sc, results, err := compactor.Run(ctx, tbl, opts, scheduleOnly, runOnly)
+			sc, results, err := compactor.Run(ctx, tbl, opts)
 			if err != nil {
 				return err
 			}
@@ -115,7 +122,7 @@ is fresh and, on the same machine, its process runs) is refused: stop that write
 				return err
 			}
 			completed := tl.IsCompleted(args[0])
-			if err := writer.Rollback(ctx, tbl, args[0]); err != nil {
+			if err := rollback.Instant(ctx, tbl, args[0]); err != nil {
 				return err
 			}
 			indexRemoved := ""
@@ -174,15 +181,11 @@ interrupted clean is finished first. Then, unless --archive=false, instants beyo
 			if err != nil {
 				return err
 			}
-			opts := cleaner.Options{CommitsRetained: commits, FileVersionsRetained: versions, DryRun: dryRun}
-			switch policy {
-			case "KEEP_LATEST_COMMITS":
-				opts.Policy = cleaner.KeepLatestCommits
-			case "KEEP_LATEST_FILE_VERSIONS":
-				opts.Policy = cleaner.KeepLatestFileVersions
-			default:
-				return fmt.Errorf("--policy %q: want KEEP_LATEST_COMMITS or KEEP_LATEST_FILE_VERSIONS", policy)
+			p, err := cleaner.ParsePolicy(policy)
+			if err != nil {
+				return fmt.Errorf("--policy: %w", err)
 			}
+			opts := cleaner.Options{Policy: p, CommitsRetained: commits, FileVersionsRetained: versions, DryRun: dryRun}
 			res, err := cleaner.Clean(ctx, tbl, opts)
 			if err != nil {
 				return err

@@ -210,7 +210,7 @@ func (s *services) run(ctx context.Context, c config, location string, log *logg
 func (s *services) once(ctx context.Context, c config, tbl *table.Table, log *logger) error {
 	scheduled, results, err := compactor.Run(ctx, tbl, compactor.Options{
 		Strategy: compactor.NumCommits, DeltaCommits: c.deltaCommits,
-	}, false, false)
+	})
 	if err != nil {
 		return fmt.Errorf("compaction: %w", err)
 	}

@@ -29,6 +29,7 @@ var forbidden = map[string][]string{
 	"pipeline":          {"bench", "cmd"},
 	"internal/merge":    {"table", "writer", "reader", "index", "bench", "cmd"},
 	"compactor":         {"writer", "reader", "index", "bench", "cmd"},
+	"rollback":          {"writer", "reader", "index", "compactor", "cleaner", "bench", "cmd"},
 	"storage":           {"table", "timeline", "index", "writer", "reader", "bench", "cmd"},
 	"internal/basefile": {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/schema":   {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},

@@ -17,6 +17,7 @@ import (
 	"github.com/hoodie-lake/hoodie/compactor"
 	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/internal/testutil/model"
+	rb "github.com/hoodie-lake/hoodie/rollback"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
@@ -95,7 +96,9 @@ func scheduleCompaction(ctx context.Context, tbl *table.Table) (string, error) {
 // runCompactions executes every pending compaction and returns their
 // instants.
 func runCompactions(ctx context.Context, tbl *table.Table) ([]string, error) {
-	_, res, err := compactor.Run(ctx, tbl, compactorOptions(), false, true)
+	opts := compactorOptions()
+	opts.Mode = compactor.RunOnly
+	_, res, err := compactor.Run(ctx, tbl, opts)
 	var out []string
 	for _, r := range res {
 		out = append(out, r.Instant)
@@ -132,7 +135,7 @@ func archive(ctx context.Context, tbl *table.Table, minKeep, maxKeep int) (int, 
 
 // rollback rolls back instant ts (pending or the latest completed write).
 func rollback(ctx context.Context, tbl *table.Table, ts string) error {
-	return writer.Rollback(ctx, tbl, ts)
+	return rb.Instant(ctx, tbl, ts)
 }
 
 // errClass names err by the sentinel it matches, for the trace files (the
@@ -144,7 +147,7 @@ func errClass(err error) string {
 	}{
 		{writer.ErrConflict, "conflict"},
 		{writer.ErrConcurrentWriter, "concurrent-writer"},
-		{writer.ErrRollbackRefused, "rollback-refused"},
+		{rb.ErrRefused, "rollback-refused"},
 		{storagefault.ErrCrashed, "crashed"},
 		{storagefault.ErrInjected, "injected"},
 	} {
