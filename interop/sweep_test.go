@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -181,12 +183,13 @@ func TestFaultSweep(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sweepModel(5), sweepRead(t, rt))
 
+	stride, offset := sweepSample(t)
 	points, hudi := 0, 0
 	for _, mode := range []storagefault.Mode{storagefault.ModeError, storagefault.ModeCrash} {
 		run := func(p *model.Point) error {
 			return runCycle(ctx, p.Store, fmt.Sprintf("%s/%d-%d", idx, mode, p.N))
 		}
-		model.Sweep(t, base, model.SweepOptions{Mode: mode}, run, func(t *testing.T, p *model.Point) {
+		model.Sweep(t, base, model.SweepOptions{Mode: mode, Stride: stride, Offset: offset}, run, func(t *testing.T, p *model.Point) {
 			n, mem, err := p.N, p.Mem, p.Err
 			points++
 			dir := fmt.Sprintf("%s/%d-%d", idx, mode, n)
@@ -229,4 +232,28 @@ func TestFaultSweep(t *testing.T) {
 	}
 	t.Logf("fault sweep: %d fault points (errors and crashes), %d also checked with hudi-rs", points, hudi)
 	require.Greater(t, points, 200)
+}
+
+// sweepSample is the share of TestFaultSweep's points one run checks: every
+// operation of the cycle (about 1,240) in both modes takes about 9 minutes,
+// and several times that under the race detector, so a run checks every
+// third point, starting at an offset that changes from run to run (logged;
+// three runs cover every point). HOODIE_SWEEP_STRIDE=1 sweeps everything;
+// HOODIE_SWEEP_OFFSET repeats a run's sample.
+func sweepSample(t *testing.T) (stride, offset int) {
+	stride = 3
+	if s := os.Getenv("HOODIE_SWEEP_STRIDE"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, "HOODIE_SWEEP_STRIDE")
+		require.Positive(t, n, "HOODIE_SWEEP_STRIDE")
+		stride = n
+	}
+	offset = int(time.Now().UnixNano() % int64(stride))
+	if s := os.Getenv("HOODIE_SWEEP_OFFSET"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, "HOODIE_SWEEP_OFFSET")
+		offset = n
+	}
+	t.Logf("sweeping one operation in %d, from offset %d (HOODIE_SWEEP_STRIDE=%d HOODIE_SWEEP_OFFSET=%d repeats it)", stride, offset, stride, offset)
+	return stride, offset
 }

@@ -18,7 +18,8 @@
 // and last F is withdrawn: its markers, its inflight and requested files
 // (timeline.Txn.Abort), its heartbeat and its recorded new keys. A crash
 // anywhere leaves F pending, or R pending with its plan; the next rollback
-// (Pending) executes pending rollback plans again first, then rolls back F.
+// (Pending, Instant) first executes pending rollback plans again and
+// withdraws the instants they name, then rolls back what is still failed.
 //
 // Which pending writes have failed is the heartbeats' business (package
 // timeline: every writer keeps .hoodie/.heartbeat/<instant> fresh while it
@@ -41,6 +42,7 @@
 // gone, or the latest completed write (the CLI's "hoodie rollback"), after
 // which a record-key index of the table is stale.
 //
-// rollback depends on table, filegroup, timeline and storage; it never
-// imports writer, reader, the table services or the CLI.
+// rollback builds on table, filegroup, timeline and storage (and the Avro
+// plan and log-block codecs); it never imports writer, reader, index, the
+// other table services or the CLI.
 package rollback

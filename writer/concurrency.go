@@ -116,7 +116,7 @@ func unseenCommitError(inst timeline.Instant) error {
 // checkAlone is the single-writer check: no other live writer, no write
 // this writer did not see. At the start of a commit (own == "") it checks
 // tl, the timeline the commit plans from. Right before the commit point
-// (own = the commit's instant) it reads the timeline twice: pending
+// (own = the commit's instant, tl nil) it refreshes the timeline twice: pending
 // writers first, then completed writes, so a writer that completes
 // between the two reads (and deletes its heartbeat) is still caught; and
 // it checks that own is still pending (not rolled back by another
@@ -124,7 +124,7 @@ func unseenCommitError(inst timeline.Instant) error {
 func (w *Writer) checkAlone(ctx context.Context, tl *timeline.Timeline, own string) error {
 	var err error
 	if tl == nil {
-		if tl, err = timeline.Load(ctx, w.st); err != nil {
+		if tl, err = w.refresh(ctx); err != nil {
 			return err
 		}
 	}
@@ -134,7 +134,7 @@ func (w *Writer) checkAlone(ctx context.Context, tl *timeline.Timeline, own stri
 		return liveWriterError(ws, w.opts.HeartbeatTimeout)
 	}
 	if own != "" {
-		if tl, err = timeline.Load(ctx, w.st); err != nil {
+		if tl, err = w.refresh(ctx); err != nil {
 			return err
 		}
 		if err := ownStillPending(tl, own); err != nil {

@@ -24,6 +24,10 @@ type SweepOptions struct {
 	// MustFail fails the test when a run absorbs its fault (returns nil
 	// although an operation failed): every failure must surface.
 	MustFail bool
+	// Stride, when above 1, runs only the points N with N % Stride ==
+	// Offset: a sample of the sweep, for workloads too long to sweep
+	// whole on every run. Rotating Offset across runs covers every point.
+	Stride, Offset int
 }
 
 // Point is one run of a sweep: the workload with operation N failing.
@@ -70,6 +74,9 @@ func Sweep(t *testing.T, base *storage.Mem, opts SweepOptions, run func(p *Point
 	t.Helper()
 	points := 0
 	for n := 0; ; n++ {
+		if opts.Stride > 1 && n%opts.Stride != opts.Offset%opts.Stride {
+			continue
+		}
 		p := &Point{N: n, Mode: opts.Mode, Mem: base.Clone()}
 		p.inj = storagefault.OnIndex(n, opts.Mode, opts.Match)
 		p.armed.Store(!opts.Deferred)
