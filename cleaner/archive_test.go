@@ -2,6 +2,7 @@ package cleaner_test
 
 import (
 	"context"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"path"
 	"sort"
 	"testing"
@@ -29,10 +30,10 @@ func archivedEntries(t *testing.T, st storage.Storage) []*avroplan.HoodieArchive
 	sort.Strings(keys)
 	var out []*avroplan.HoodieArchivedMetaEntry
 	for _, k := range keys {
-		lf, err := table.ParseLogFileName(path.Base(k))
+		lf, err := filegroup.ParseLogFileName(path.Base(k))
 		require.NoError(t, err)
 		assert.Equal(t, "commits", lf.FileID)
-		assert.Equal(t, table.ExtArchive, lf.Ext)
+		assert.Equal(t, filegroup.ExtArchive, lf.Ext)
 		es, err := cleaner.ReadArchiveFile(context.Background(), st, k)
 		require.NoError(t, err)
 		out = append(out, es...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"path"
 	"sort"
 	"strings"
@@ -136,7 +137,7 @@ func baseInstants(t *testing.T, st storage.Storage) map[string][]string {
 	out := map[string][]string{}
 	for k := range dataFiles(t, st) {
 		dir, name := path.Split(k)
-		bf, err := table.ParseBaseFileName(name)
+		bf, err := filegroup.ParseBaseFileName(name)
 		if err != nil {
 			continue
 		}
@@ -311,7 +312,7 @@ func filesAt(t *testing.T, st storage.Storage, instant string) []string {
 	t.Helper()
 	var out []string
 	for k := range dataFiles(t, st) {
-		if bf, err := table.ParseBaseFileName(path.Base(k)); err == nil && bf.InstantTime == instant {
+		if bf, err := filegroup.ParseBaseFileName(path.Base(k)); err == nil && bf.InstantTime == instant {
 			out = append(out, k)
 		}
 	}
@@ -332,10 +333,10 @@ func TestCleanPendingCompactionProtected(t *testing.T) {
 	pinned := old[0]
 	part, name := path.Split(pinned)
 	part = strings.TrimSuffix(part, "/")
-	bf, err := table.ParseBaseFileName(name)
+	bf, err := filegroup.ParseBaseFileName(name)
 	require.NoError(t, err)
 	// A log file of the pinned slice (its content does not matter here).
-	lf := table.LogFile{FileID: bf.FileID, BaseInstant: commits[1], Version: 1, WriteToken: table.WriteToken{StageID: 1}, Ext: table.ExtLog}
+	lf := filegroup.LogFile{FileID: bf.FileID, BaseInstant: commits[1], Version: 1, WriteToken: filegroup.WriteToken{StageID: 1}, Ext: filegroup.ExtLog}
 	logKey := part + "/" + lf.String()
 	require.NoError(t, storage.WriteFile(ctx, st, logKey, []byte("log"), storage.CreateOptions{}))
 
@@ -389,7 +390,7 @@ func TestCleanInflightWriteProtected(t *testing.T) {
 		require.NoError(t, storage.WriteFile(ctx, st, ".hoodie/"+name, nil, storage.CreateOptions{}))
 	}
 	anyBase := filesAt(t, st, commits[0])[0]
-	bf, _ := table.ParseBaseFileName(path.Base(anyBase))
+	bf, _ := filegroup.ParseBaseFileName(path.Base(anyBase))
 	bf.InstantTime = P
 	inflightFile := path.Dir(anyBase) + "/" + bf.String()
 	require.NoError(t, storage.WriteFile(ctx, st, inflightFile, []byte("x"), storage.CreateOptions{}))

@@ -60,6 +60,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -764,7 +765,7 @@ func latestBaseFiles(tb *matrixTable) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
+	view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -1161,7 +1162,7 @@ func checkLogs(kind string, tbl *table.Table, logs bool) error {
 	if err != nil {
 		return err
 	}
-	v, err := table.BuildView(ctx, tbl.Storage(), tl, table.ViewOptions{})
+	v, err := filegroup.BuildView(ctx, tbl.Storage(), tl, filegroup.ViewOptions{})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package interop_test
 
 import (
 	"context"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -105,7 +106,7 @@ func logFiles(t *testing.T, tbl *table.Table) int {
 	ctx := context.Background()
 	tl, err := timeline.Load(ctx, tbl.Storage())
 	require.NoError(t, err)
-	v, err := table.BuildView(ctx, tbl.Storage(), tl, table.ViewOptions{})
+	v, err := filegroup.BuildView(ctx, tbl.Storage(), tl, filegroup.ViewOptions{})
 	require.NoError(t, err)
 	n := 0
 	for _, s := range v.LatestSlices() {

@@ -408,5 +408,8 @@ func (c *common) validate() error {
 			return errors.New("an input is the empty string (want a file, a directory or \"-\")")
 		}
 	}
+	if err := c.wopts.Validate(); err != nil {
+		return fmt.Errorf("writer options: %w", err)
+	}
 	return nil
 }

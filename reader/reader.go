@@ -29,6 +29,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"iter"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -66,10 +67,10 @@ type Snapshot struct {
 	cfg    *table.Config
 	tl     *timeline.Timeline
 	opts   Options
-	View   *table.View
-	Files  []table.BaseFileInfo // base files of the read (COW, read-optimized, or MOR slices without logs)
-	Merged []*table.FileSlice   // MOR slices with log files, merged on read
-	Schema *arrow.Schema        // with meta columns
+	View   *filegroup.View
+	Files  []filegroup.BaseFileInfo // base files of the read (COW, read-optimized, or MOR slices without logs)
+	Merged []*filegroup.FileSlice   // MOR slices with log files, merged on read
+	Schema *arrow.Schema            // with meta columns
 	// TableSchema is the table schema (data columns), nil before the first
 	// commit; AvroSchema is the same as the Avro JSON of the commit metadata.
 	TableSchema *arrow.Schema
@@ -88,7 +89,7 @@ func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error
 	if err != nil {
 		return nil, err
 	}
-	view, err := table.BuildView(ctx, st, tl, table.ViewOptions{AsOf: opts.AsOf})
+	view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{AsOf: opts.AsOf})
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func (s *Snapshot) Records(ctx context.Context) iter.Seq2[arrow.RecordBatch, err
 // (several when a write rolls over to a new version). So a logFiles entry
 // counts as written in the range unless a commit at or before begin lists
 // it too.
-func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeline, slices []*table.FileSlice, begin, end string) ([]*table.FileSlice, error) {
+func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeline, slices []*filegroup.FileSlice, begin, end string) ([]*filegroup.FileSlice, error) {
 	withDir := func(ws timeline.WriteStat, name string) string {
 		if ws.PartitionPath != "" {
 			return ws.PartitionPath + "/" + name
@@ -229,7 +230,7 @@ func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeli
 					continue
 				}
 				candidates[p] = true
-				if lf, err := table.ParseLogFileName(n); err == nil && (oldest == "" || lf.BaseInstant < oldest) {
+				if lf, err := filegroup.ParseLogFileName(n); err == nil && (oldest == "" || lf.BaseInstant < oldest) {
 					oldest = lf.BaseInstant
 				}
 			}
@@ -257,9 +258,9 @@ func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeli
 			affected[p] = true
 		}
 	}
-	var out []*table.FileSlice
+	var out []*filegroup.FileSlice
 	for _, sl := range slices {
-		r := &table.FileSlice{FileGroupID: sl.FileGroupID, BaseInstant: sl.BaseInstant}
+		r := &filegroup.FileSlice{FileGroupID: sl.FileGroupID, BaseInstant: sl.BaseInstant}
 		if sl.Base != nil && affected[sl.Base.Path] {
 			r.Base = sl.Base
 		}
@@ -277,7 +278,7 @@ func affectedSlices(ctx context.Context, st storage.Storage, tl *timeline.Timeli
 
 // MergedSlice yields the merged records of one of the snapshot's Merged
 // slices (base file with its log files applied), unfiltered.
-func (s *Snapshot) MergedSlice(ctx context.Context, sl *table.FileSlice) iter.Seq2[arrow.RecordBatch, error] {
+func (s *Snapshot) MergedSlice(ctx context.Context, sl *filegroup.FileSlice) iter.Seq2[arrow.RecordBatch, error] {
 	mo := merge.Options{
 		Include:         s.tl.Visible(s.View.AsOf),
 		PrecombineField: s.cfg.PrecombineField,

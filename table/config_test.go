@@ -2,6 +2,7 @@ package table_test
 
 import (
 	"context"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"maps"
 	"os"
 	"path/filepath"
@@ -107,7 +108,7 @@ func TestOpenSamples(t *testing.T) {
 				md, err := table.ReadPartitionMetadata(ctx, st, p)
 				require.NoError(t, err)
 				assert.Equal(t, table.PartitionDepth(p), md.PartitionDepth, p)
-				assert.True(t, table.IsInstantTime(md.CommitTime), md.CommitTime)
+				assert.True(t, filegroup.IsInstantTime(md.CommitTime), md.CommitTime)
 			}
 		})
 	}

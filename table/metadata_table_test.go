@@ -3,6 +3,7 @@ package table_test
 import (
 	"context"
 	"errors"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -265,7 +266,7 @@ func TestOpenForReadMetadataTable(t *testing.T) {
 		"20261206072418182.deltacommit.COMPLETED",
 	}, instants, "the metadata table's instants (00000000000000010) are not the data table's")
 
-	view, err := table.BuildView(ctx, rst, tl, table.ViewOptions{})
+	view, err := filegroup.BuildView(ctx, rst, tl, filegroup.ViewOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, parts, view.Partitions())
 	require.Len(t, view.FileGroups(), 3)

@@ -2,6 +2,7 @@ package table_test
 
 import (
 	"context"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"io"
 	"os"
 	"path/filepath"
@@ -86,7 +87,7 @@ func TestSparkWrittenSamples(t *testing.T) {
 			assert.Len(t, tl.Completed(), exp.completed, "completed instants:\n%s", tl)
 			assert.Empty(t, tl.Pending())
 
-			view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
+			view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, exp.partitions, view.Partitions())
 			assert.Len(t, view.FileGroups(), exp.fileGroups)

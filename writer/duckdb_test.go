@@ -3,6 +3,7 @@ package writer
 import (
 	"context"
 	"database/sql"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func latestBaseFilePaths(t *testing.T, tbl *table.Table) []string {
 	st := tbl.Storage()
 	tl, err := timeline.Load(ctx, st)
 	require.NoError(t, err)
-	view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
+	view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{})
 	require.NoError(t, err)
 	root := st.(*storage.Local).Root()
 	var out []string

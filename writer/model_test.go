@@ -3,6 +3,7 @@ package writer
 import (
 	"context"
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -134,7 +135,7 @@ func logFileCount(t *testing.T, tbl *table.Table) int {
 	ctx := context.Background()
 	tl, err := timeline.Load(ctx, tbl.Storage())
 	require.NoError(t, err)
-	view, err := table.BuildView(ctx, tbl.Storage(), tl, table.ViewOptions{})
+	view, err := filegroup.BuildView(ctx, tbl.Storage(), tl, filegroup.ViewOptions{})
 	require.NoError(t, err)
 	n := 0
 	for _, s := range view.LatestSlices() {

@@ -3,6 +3,7 @@ package writer
 import (
 	"context"
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"sync"
 	"testing"
 	"time"
@@ -97,10 +98,10 @@ func noGarbage(t *testing.T, tbl *table.Table) {
 	tl, err := timeline.Load(ctx, tbl.Storage())
 	require.NoError(t, err)
 	require.Empty(t, tl.Filter(func(i timeline.Instant) bool { return i.State != timeline.Completed }), "pending instants")
-	v, err := table.BuildView(ctx, tbl.Storage(), tl, table.ViewOptions{})
+	v, err := filegroup.BuildView(ctx, tbl.Storage(), tl, filegroup.ViewOptions{})
 	require.NoError(t, err)
 	for _, h := range v.Hidden {
-		_, logErr := table.ParseLogFileName(h.Name)
+		_, logErr := filegroup.ParseLogFileName(h.Name)
 		require.NoError(t, logErr, "stray data file %s", h.Path)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"regexp"
 	"strings"
 
@@ -103,7 +104,7 @@ locally and copied to S3.`,
 			if err != nil {
 				return fmt.Errorf("athena-ddl: table schema: %w", err)
 			}
-			view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
+			view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{})
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"io"
 	"os"
 	"path/filepath"
@@ -120,7 +121,7 @@ copy-on-write table instead.`,
 			if err != nil {
 				return err
 			}
-			view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
+			view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{})
 			if err != nil {
 				return err
 			}

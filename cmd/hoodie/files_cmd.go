@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"io"
 	"strconv"
 
-	"github.com/hoodie-lake/hoodie/table"
 	"github.com/spf13/cobra"
 )
 
@@ -49,7 +49,7 @@ func newFilesCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			st := tbl.Storage()
-			view, err := table.BuildView(ctx, st, tl, table.ViewOptions{AsOf: asOf})
+			view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{AsOf: asOf})
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ func orNone(s string) string {
 
 // sliceRows lists the view's slices: the latest of each file group, or
 // with all every visible one.
-func sliceRows(view *table.View, all bool) []sliceRow {
+func sliceRows(view *filegroup.View, all bool) []sliceRow {
 	rows := []sliceRow{}
 	for _, fg := range view.FileGroups() {
 		latest := fg.Latest()
@@ -110,7 +110,7 @@ func sliceRows(view *table.View, all bool) []sliceRow {
 // printSlices writes the files text listing. With limit > 0 it lists at
 // most limit slices, then says how many it left out and more (how to list
 // them all).
-func printSlices(out io.Writer, view *table.View, rows []sliceRow, limit int, more string) error {
+func printSlices(out io.Writer, view *filegroup.View, rows []sliceRow, limit int, more string) error {
 	fmt.Fprintf(out, "as of %s: %d partitions, %d file groups\n", orNone(view.AsOf), len(view.Partitions()), len(view.FileGroups()))
 	left := 0
 	if limit > 0 && len(rows) > limit {

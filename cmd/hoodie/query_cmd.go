@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"io"
 	"os"
 	"path/filepath"
@@ -148,7 +149,7 @@ func localStore(st storage.Storage) (*storage.Local, bool) {
 }
 
 // writeMerged writes one merged slice to a local Parquet file.
-func writeMerged(ctx context.Context, snap *reader.Snapshot, sl *table.FileSlice, p string) error {
+func writeMerged(ctx context.Context, snap *reader.Snapshot, sl *filegroup.FileSlice, p string) error {
 	f, err := os.Create(p)
 	if err != nil {
 		return err

@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/spf13/cobra"
 )
@@ -28,7 +28,7 @@ type fileCounts struct {
 	LogBytes  int64 `json:"log_bytes"`
 }
 
-func (c *fileCounts) add(s *table.FileSlice) {
+func (c *fileCounts) add(s *filegroup.FileSlice) {
 	c.Slices++
 	if s.Base != nil {
 		c.BaseFiles++
@@ -151,7 +151,7 @@ Records are "known" when every latest file's writing commit is still in the acti
 				return a.State < b.State
 			})
 			s.LastCommit, s.LastCommitTime = optString(lastCommit), instantTime(lastCommit)
-			view, err := table.BuildView(ctx, st, tl, table.ViewOptions{})
+			view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{})
 			if err != nil {
 				return err
 			}
