@@ -121,7 +121,7 @@ func Pending(ctx context.Context, tbl *table.Table, opts PendingOptions) (Result
 func failedWrites(ctx context.Context, tbl *table.Table, tl *timeline.Timeline, opts PendingOptions) ([]timeline.Instant, error) {
 	var failed []timeline.Instant
 	for _, inst := range tl.Pending() {
-		if !isWriterInstant(tl, inst) {
+		if !tl.IsWriterInstant(inst) {
 			continue
 		}
 		ws, err := timeline.ProbeWriter(ctx, tbl.Storage(), inst, opts.HeartbeatTimeout, !opts.Optimistic)
@@ -137,18 +137,6 @@ func failedWrites(ctx context.Context, tbl *table.Table, tl *timeline.Timeline, 
 		}
 	}
 	return failed, nil
-}
-
-// isWriterInstant reports whether inst is a write by a writer (commit,
-// deltacommit, replacecommit), not a compaction, which table services
-// schedule and which writers coexist with (cleans and rollbacks are not
-// writes).
-func isWriterInstant(tl *timeline.Timeline, inst timeline.Instant) bool {
-	switch inst.Action {
-	case timeline.Commit, timeline.DeltaCommit, timeline.ReplaceCommit:
-		return !tl.IsCompaction(inst.Timestamp)
-	}
-	return false
 }
 
 // finishPendingRollbacks completes the rollback instants of tl a crash

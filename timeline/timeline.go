@@ -252,6 +252,18 @@ func (tl *Timeline) String() string {
 	return sb.String()
 }
 
+// IsWriterInstant reports whether inst is a write by a writer (commit,
+// deltacommit, replacecommit), not a compaction, which table services
+// schedule and which writers coexist with (cleans and rollbacks are not
+// writes).
+func (tl *Timeline) IsWriterInstant(inst Instant) bool {
+	switch inst.Action {
+	case Commit, DeltaCommit, ReplaceCommit:
+		return !tl.IsCompaction(inst.Timestamp)
+	}
+	return false
+}
+
 // IsCompaction reports whether instant ts is a compaction (pending, or
 // completed as a commit): its compaction.requested file is listed.
 func (tl *Timeline) IsCompaction(ts string) bool {

@@ -255,3 +255,20 @@ func TestLoadIsOneList(t *testing.T) {
 		assert.Equal(t, int64(2), tl.Size(i))
 	}
 }
+
+func TestIsWriterInstant(t *testing.T) {
+	tl := timeline.FromInstants([]timeline.Instant{
+		{Timestamp: "20260101000000001", Action: timeline.Commit, State: timeline.Completed},
+		{Timestamp: "20260101000000002", Action: timeline.DeltaCommit, State: timeline.Inflight},
+		{Timestamp: "20260101000000003", Action: timeline.Compaction, State: timeline.Inflight},
+		{Timestamp: "20260101000000004", Action: timeline.Clean, State: timeline.Completed},
+		{Timestamp: "20260101000000005", Action: timeline.ReplaceCommit, State: timeline.Requested},
+		{Timestamp: "20260101000000006", Action: timeline.Rollback, State: timeline.Completed},
+	})
+	want := []bool{true, true, false, false, true, false}
+	for i, inst := range tl.Instants() {
+		if got := tl.IsWriterInstant(inst); got != want[i] {
+			t.Errorf("%v: IsWriterInstant = %v, want %v", inst, got, want[i])
+		}
+	}
+}

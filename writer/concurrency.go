@@ -24,18 +24,6 @@ var ErrConcurrentWriter = errors.New("writer: another writer is writing this tab
 // concurrentAdvice ends ErrConcurrentWriter messages.
 const concurrentAdvice = "hoodie's default mode allows one writer at a time: stop it, or run every writer with --concurrency optimistic (writer.Optimistic)"
 
-// isWriterInstant reports whether inst is a write by a writer (commit,
-// deltacommit, replacecommit), not a compaction, which table services
-// schedule and which writers coexist with (cleans and rollbacks are not
-// writes).
-func isWriterInstant(tl *timeline.Timeline, inst timeline.Instant) bool {
-	switch inst.Action {
-	case timeline.Commit, timeline.DeltaCommit, timeline.ReplaceCommit:
-		return !tl.IsCompaction(inst.Timestamp)
-	}
-	return false
-}
-
 // noteSeen records the completed instants of tl as part of this writer's
 // view (at Open).
 func (w *Writer) noteSeen(tl *timeline.Timeline) {
@@ -69,7 +57,7 @@ func isServiceCommit(ctx context.Context, st storage.Storage, tl *timeline.Timel
 // whose writer is alive (see timeline.ProbeWriter), or ok false.
 func (w *Writer) liveWriter(ctx context.Context, tl *timeline.Timeline, own string) (timeline.WriterState, bool, error) {
 	for _, inst := range tl.Pending() {
-		if inst.Timestamp == own || !isWriterInstant(tl, inst) {
+		if inst.Timestamp == own || !tl.IsWriterInstant(inst) {
 			continue
 		}
 		ws, err := timeline.ProbeWriter(ctx, w.st, inst, w.opts.HeartbeatTimeout, w.opts.Concurrency == SingleWriter)
