@@ -101,10 +101,10 @@ func (bw *baseWriter) write(rec arrow.RecordBatch, name string) error {
 		bw.filter.AddString(keys.Value(j))
 	}
 	meta := basefile.Meta{
-		CommitTime:    metaCol(rec, schema.CommitTimeField),
-		SeqNo:         metaCol(rec, schema.CommitSeqNoField),
+		CommitTime:    basefile.Column(rec, schema.CommitTimeField),
+		SeqNo:         basefile.Column(rec, schema.CommitSeqNoField),
 		RecordKey:     basefile.FromArrow(keys),
-		PartitionPath: metaCol(rec, schema.PartitionPathField),
+		PartitionPath: basefile.Column(rec, schema.PartitionPathField),
 		FileName:      basefile.Const(name),
 	}
 	data := arrowutil.Project(rec, bw.dataNames)
@@ -114,10 +114,7 @@ func (bw *baseWriter) write(rec arrow.RecordBatch, name string) error {
 
 // close writes the bloom filter and the footer and makes the file durable.
 func (bw *baseWriter) close() (basefile.FileInfo, error) {
-	if err := bw.fw.SetMetadata(basefile.BloomFilterKey, bw.filter.Base64()); err != nil {
-		return basefile.FileInfo{}, err
-	}
-	if err := bw.fw.SetMetadata(basefile.BloomFilterTypeK, bw.filter.TypeCode()); err != nil {
+	if err := bw.fw.SetBloomFilter(bw.filter); err != nil {
 		return basefile.FileInfo{}, err
 	}
 	info, err := bw.fw.Close()
@@ -161,14 +158,6 @@ func writeStat(s *filegroup.FileSlice, p string, info basefile.FileInfo, ms merg
 		FileSizeInBytes:              info.Size,
 		RuntimeStats:                 &timeline.RuntimeStats{TotalScanTime: took.Milliseconds()},
 	}
-}
-
-// metaCol reads a meta column of the merged records.
-func metaCol(rec arrow.RecordBatch, name string) basefile.Strings {
-	if c, ok := arrowutil.Column(rec, name).(*array.String); ok {
-		return basefile.FromArrow(c)
-	}
-	return basefile.Const("")
 }
 
 // sliceOf rebuilds the file slice an operation compacts (one stat per

@@ -84,10 +84,10 @@ func (b *baseFileWriter) writeStored(kept arrow.RecordBatch) error {
 		b.filter.AddString(keys.Value(i))
 	}
 	meta := basefile.Meta{
-		CommitTime:    metaCol(kept, schema.CommitTimeField),
-		SeqNo:         metaCol(kept, schema.CommitSeqNoField),
-		RecordKey:     metaCol(kept, schema.RecordKeyField),
-		PartitionPath: metaCol(kept, schema.PartitionPathField),
+		CommitTime:    basefile.Column(kept, schema.CommitTimeField),
+		SeqNo:         basefile.Column(kept, schema.CommitSeqNoField),
+		RecordKey:     basefile.Column(kept, schema.RecordKeyField),
+		PartitionPath: basefile.Column(kept, schema.PartitionPathField),
 		FileName:      basefile.Const(b.name),
 	}
 	data := arrowutil.Project(kept, b.dataNames)
@@ -131,10 +131,7 @@ func (b *baseFileWriter) writeRefs(rows []ref) error {
 // close puts the bloom filter in the footer and completes the object;
 // stat receives the file's identity, path, rows and size.
 func (b *baseFileWriter) close(stat *timeline.WriteStat) error {
-	if err := b.fw.SetMetadata(basefile.BloomFilterKey, b.filter.Base64()); err != nil {
-		return err
-	}
-	if err := b.fw.SetMetadata(basefile.BloomFilterTypeK, b.filter.TypeCode()); err != nil {
+	if err := b.fw.SetBloomFilter(b.filter); err != nil {
 		return err
 	}
 	info, err := b.fw.Close()
@@ -182,11 +179,4 @@ func fieldNames(s *schema.Schema) []string {
 		out[i] = f.Name
 	}
 	return out
-}
-
-func metaCol(rec arrow.RecordBatch, name string) basefile.Strings {
-	if c, ok := arrowutil.Column(rec, name).(*array.String); ok {
-		return basefile.FromArrow(c)
-	}
-	return basefile.Const("")
 }

@@ -14,7 +14,6 @@ import (
 	"unicode"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
@@ -168,20 +167,14 @@ func writeMerged(ctx context.Context, snap *reader.Snapshot, sl *filegroup.FileS
 	for i, fl := range sch.Fields {
 		names[i] = fl.Name
 	}
-	str := func(rec arrow.RecordBatch, name string) basefile.Strings {
-		if c, ok := arrowutil.Column(rec, name).(*array.String); ok {
-			return basefile.FromArrow(c)
-		}
-		return basefile.Const("")
-	}
 	for rec, err := range snap.MergedSlice(ctx, sl) {
 		if err != nil {
 			return err
 		}
 		meta := basefile.Meta{
-			CommitTime: str(rec, schema.CommitTimeField), SeqNo: str(rec, schema.CommitSeqNoField),
-			RecordKey: str(rec, schema.RecordKeyField), PartitionPath: str(rec, schema.PartitionPathField),
-			FileName: str(rec, schema.FileNameField),
+			CommitTime: basefile.Column(rec, schema.CommitTimeField), SeqNo: basefile.Column(rec, schema.CommitSeqNoField),
+			RecordKey: basefile.Column(rec, schema.RecordKeyField), PartitionPath: basefile.Column(rec, schema.PartitionPathField),
+			FileName: basefile.Column(rec, schema.FileNameField),
 		}
 		data := arrowutil.Project(rec, names)
 		err := fw.Write(meta, data)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"unsafe"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
@@ -126,4 +127,16 @@ func (a *arena) alloc(n int) []byte {
 func (a *arena) reset() {
 	a.full = a.full[:0]
 	a.buf = a.buf[:0]
+}
+
+// Column is the string column name of rec as a meta column: its values
+// when rec has it as a string column, else "" for every row (a column the
+// batch does not carry).
+func Column(rec arrow.RecordBatch, name string) Strings {
+	if idx := rec.Schema().FieldIndices(name); len(idx) > 0 {
+		if c, ok := rec.Column(idx[0]).(*array.String); ok {
+			return FromArrow(c)
+		}
+	}
+	return Const("")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/hoodie-lake/hoodie/internal/bloom"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/parquet-go/parquet-go"
 )
@@ -1007,4 +1008,14 @@ func (w *Writer) shred(b *bound, arr arrow.Array, i, rep int) error {
 		}
 	}
 	return nil
+}
+
+// SetBloomFilter stores a bloom filter of the file's record keys in the
+// footer, under the two keys Hudi's readers look up (the serialized filter
+// and its type code).
+func (w *Writer) SetBloomFilter(f *bloom.DynamicV0) error {
+	if err := w.SetMetadata(BloomFilterKey, f.Base64()); err != nil {
+		return err
+	}
+	return w.SetMetadata(BloomFilterTypeK, f.TypeCode())
 }

@@ -48,7 +48,6 @@ package optrace
 
 import (
 	"context"
-	"errors"
 	"io"
 	"iter"
 	"regexp"
@@ -182,7 +181,7 @@ func (t *Trace) record(label, op, path, suffix string, err error) {
 		line += " " + suffix
 	}
 	if err != nil {
-		line += " -> " + ErrClass(err)
+		line += " -> " + storagefault.ErrClass(err)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -216,22 +215,6 @@ func (t *Trace) isRebeat(path string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.mu.beats[path]
-}
-
-// ErrClass names the class of a storage error as trace lines show it.
-func ErrClass(err error) string {
-	switch {
-	case errors.Is(err, storagefault.ErrCrashed):
-		return "crashed"
-	case errors.Is(err, storagefault.ErrInjected):
-		return "injected"
-	case errors.Is(err, storage.ErrNotExist):
-		return "not-exist"
-	case errors.Is(err, storage.ErrExist):
-		return "exist"
-	default:
-		return "error"
-	}
 }
 
 // store is one process's traced view of a Storage.

@@ -98,5 +98,5 @@ func TestTraceErrors(t *testing.T) {
 		"list b/ -> crashed",
 		"delete c -> crashed",
 	}, tr.Lines())
-	require.Equal(t, "injected", optrace.ErrClass(storagefault.ErrInjected))
+	require.Equal(t, "injected", storagefault.ErrClass(storagefault.ErrInjected))
 }

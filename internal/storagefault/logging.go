@@ -63,14 +63,16 @@ func (l *Logging) Reset() {
 
 func (l *Logging) log(line string, err error) {
 	if err != nil {
-		line += " -> " + errClass(err)
+		line += " -> " + ErrClass(err)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.mu.lines = append(l.mu.lines, line)
 }
 
-func errClass(err error) string {
+// ErrClass names the class of a storage error as log and trace lines show
+// it: crashed, injected, not-exist, exist or error.
+func ErrClass(err error) string {
 	switch {
 	case errors.Is(err, ErrCrashed):
 		return "crashed"
