@@ -115,6 +115,13 @@ func (w *Writer) claimSlot(ctx context.Context, p *plan, T string) error {
 			return err
 		}
 		if err := w.checkUnslotted(ctx, p.tl, now, seen.slotted); err != nil {
+			// A concurrent writer may have taken its slot and completed
+			// between the listing and the reload: then its commit only
+			// looks unslotted. Check again with the slots listed anew.
+			again, rerr := w.readSlots(ctx, p.tl, T)
+			if rerr == nil && again.top > seen.top {
+				continue
+			}
 			return err
 		}
 		err = storage.WriteFile(ctx, w.st, slotName(seen.top+1), content, storage.CreateOptions{IfAbsent: true})
