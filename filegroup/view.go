@@ -54,6 +54,11 @@ type ViewOptions struct {
 	// cost does not grow with the partitions it does not touch. Listed
 	// paths without partition metadata are not partitions (yet).
 	Partitions []string
+	// Metadata, if set, keeps the commit metadata a view reads (of
+	// replacecommits, and of instants with duplicate base files) for the
+	// next views: a long-lived process passes one cache to every view it
+	// builds, so each instant file is read once. nil reads them each time.
+	Metadata *timeline.MetadataCache
 }
 
 // EnsureDefaults fills the zero values with defaults; the zero value is
@@ -87,7 +92,7 @@ func BuildView(ctx context.Context, st storage.Storage, tl *timeline.Timeline, o
 			v.AsOf = last.Timestamp
 		}
 	}
-	if err := v.loadReplaced(ctx, st); err != nil {
+	if err := v.loadReplaced(ctx, st, opts.Metadata); err != nil {
 		return nil, err
 	}
 	l, err := listTable(ctx, st, opts.Partitions)
@@ -104,7 +109,7 @@ func BuildView(ctx context.Context, st storage.Storage, tl *timeline.Timeline, o
 			b.add(p, obj)
 		}
 	}
-	if err := v.resolveDuplicateBases(ctx, st, b.dupBases); err != nil {
+	if err := v.resolveDuplicateBases(ctx, st, opts.Metadata, b.dupBases); err != nil {
 		return nil, err
 	}
 	b.assemble()
@@ -113,12 +118,12 @@ func BuildView(ctx context.Context, st storage.Storage, tl *timeline.Timeline, o
 
 // loadReplaced records the file groups replaced by completed replacecommits
 // up to the view's instant.
-func (v *View) loadReplaced(ctx context.Context, st storage.Storage) error {
+func (v *View) loadReplaced(ctx context.Context, st storage.Storage, cache *timeline.MetadataCache) error {
 	for _, inst := range v.timeline.CompletedCommits() {
 		if inst.Action != timeline.ReplaceCommit || inst.Timestamp > v.AsOf {
 			continue
 		}
-		md, err := timeline.ReadCommitMetadata(ctx, st, inst)
+		md, err := commitMetadata(ctx, st, cache, inst)
 		if err != nil {
 			return fmt.Errorf("filegroup: view: %w", err)
 		}
@@ -127,6 +132,14 @@ func (v *View) loadReplaced(ctx context.Context, st storage.Storage) error {
 		}
 	}
 	return nil
+}
+
+// commitMetadata reads inst's commit metadata through cache, if set.
+func commitMetadata(ctx context.Context, st storage.Storage, cache *timeline.MetadataCache, inst timeline.Instant) (*timeline.CommitMetadata, error) {
+	if cache != nil {
+		return cache.CommitMetadata(ctx, st, inst)
+	}
+	return timeline.ReadCommitMetadata(ctx, st, inst)
 }
 
 // listing is what one listing of a table found: its partitions
@@ -294,12 +307,12 @@ func (b *builder) assemble() {
 // resolveDuplicateBases handles two base files of one file group at the same
 // instant (leftovers of a retried task): the one named in the instant's
 // commit metadata wins; the others are hidden.
-func (v *View) resolveDuplicateBases(ctx context.Context, st storage.Storage, dups map[*FileSlice][]DataFile) error {
+func (v *View) resolveDuplicateBases(ctx context.Context, st storage.Storage, cache *timeline.MetadataCache, dups map[*FileSlice][]DataFile) error {
 	for s, extra := range dups {
 		inst, ok := v.timeline.Find(s.BaseInstant)
 		var want string
 		if ok && inst.State == timeline.Completed {
-			md, err := timeline.ReadCommitMetadata(ctx, st, inst)
+			md, err := commitMetadata(ctx, st, cache, inst)
 			if err != nil {
 				return fmt.Errorf("filegroup: view: %w", err)
 			}

@@ -488,6 +488,17 @@ func openWriter(t *testing.T, tbl *table.Table, indexDir string) *writer.Writer 
 	return w
 }
 
+// openSharedWriter opens a writer on a table Spark also upserts into, with
+// its default bloom index, which finds keys in base files only: merge-on-
+// read inserts go to base files (writer.Options.InsertsToBaseFiles), not to
+// log files, where Spark would miss them and write them again.
+func openSharedWriter(t *testing.T, tbl *table.Table, indexDir string) *writer.Writer {
+	t.Helper()
+	w, err := writer.Open(context.Background(), tbl, writer.Options{IndexDir: indexDir, InsertsToBaseFiles: true})
+	require.NoError(t, err)
+	return w
+}
+
 type writeOp int
 
 const (
@@ -856,7 +867,7 @@ func TestSparkUpsertsIntoHoodieTable(t *testing.T) {
 			gen := bench.NewGenerator(bench.WorkloadConfig{Seed: 21})
 
 			// hoodie: two commits.
-			w := openWriter(t, tbl, indexDir)
+			w := openSharedWriter(t, tbl, indexDir)
 			var all []bench.Event
 			for c := 0; c < 2; c++ {
 				evs := gen.Next(600)
@@ -901,7 +912,7 @@ func TestSparkUpsertsIntoHoodieTable(t *testing.T) {
 			model.check(t, threeReaders(t, tbl, base))
 
 			// hoodie again: its index catches up with Spark's commit.
-			w = openWriter(t, tbl, indexDir)
+			w = openSharedWriter(t, tbl, indexDir)
 			evs := append(append(gen.Next(200), gen.Updates(sparkEvs, 100)...), gen.Updates(all, 100)...)
 			commitEvents(t, w, opUpsert, evs)
 			model.upsert(evs)

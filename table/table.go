@@ -56,7 +56,10 @@ type Table struct {
 	st storage.Storage
 	// readOnly is why the table may not be written, or nil (see OpenForRead).
 	readOnly error
-	mu       struct {
+	// meta keeps the commit metadata the handle's views read, for the
+	// next views (pruned to the active timeline at each Refresh).
+	meta timeline.MetadataCache
+	mu   struct {
 		sync.Mutex
 		cfg *Config
 		tl  *timeline.Timeline // nil until first used or after Refresh failed
@@ -93,6 +96,7 @@ func (t *Table) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("table: refresh: %w", err)
 	}
+	t.meta.Prune(tl)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.mu.tl, t.mu.view = tl, nil
@@ -112,7 +116,7 @@ func (t *Table) View(ctx context.Context) (*filegroup.View, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := filegroup.BuildView(ctx, t.st, tl, filegroup.ViewOptions{})
+	v, err := filegroup.BuildView(ctx, t.st, tl, filegroup.ViewOptions{Metadata: &t.meta})
 	if err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
@@ -121,11 +125,15 @@ func (t *Table) View(ctx context.Context) (*filegroup.View, error) {
 }
 
 // ViewWith builds a view against Timeline with opts (time travel, some
-// partitions only); it is not cached.
+// partitions only); it is not cached, but the commit metadata it reads is
+// (unless opts.Metadata names another cache).
 func (t *Table) ViewWith(ctx context.Context, opts filegroup.ViewOptions) (*filegroup.View, error) {
 	tl, err := t.Timeline(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Metadata == nil {
+		opts.Metadata = &t.meta
 	}
 	v, err := filegroup.BuildView(ctx, t.st, tl, opts)
 	if err != nil {

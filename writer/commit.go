@@ -29,6 +29,14 @@ type Stats struct {
 	IndexHits    int64 // keys located by the index
 	FooterHits   int64 // keys the index missed but a file footer located
 	Duration     time.Duration
+	// PeakHeapPrepare, PeakHeapExecute and PeakHeapPublish are the largest
+	// Go heap (bytes of heap objects, live or not yet swept; the whole
+	// process's) seen during each stage of the commit, sampled every few
+	// milliseconds; PeakHeapBytes is the largest of the three.
+	PeakHeapPrepare int64
+	PeakHeapExecute int64
+	PeakHeapPublish int64
+	PeakHeapBytes   int64
 }
 
 // CommitResult is what Commit returns.
@@ -97,10 +105,13 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		return nil, err
 	}
 	w.hook("begun")
+	hw := watchHeap()
+	defer hw.stop()
 	p, err := w.prepare(ctx, batches)
 	if err != nil {
 		return nil, err
 	}
+	hw.next()
 	a, err := w.begin(ctx, p)
 	if err != nil {
 		return nil, err
@@ -109,7 +120,13 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	if err := w.execute(ctx, p, a, sch); err != nil {
 		return nil, err
 	}
-	return w.publish(ctx, p, a, sch, checkpoint)
+	hw.next()
+	res, err := w.publish(ctx, p, a, sch, checkpoint)
+	if res != nil {
+		hw.report(&res.Stats)
+	}
+	w.state.committed(p.action, res)
+	return res, err
 }
 
 // catchUp brings the writer level with the table before a commit plans:
@@ -134,7 +151,11 @@ func (w *Writer) refresh(ctx context.Context) (*timeline.Timeline, error) {
 	if err := w.tbl.Refresh(ctx); err != nil {
 		return nil, err
 	}
-	return w.tbl.Timeline(ctx)
+	tl, err := w.tbl.Timeline(ctx)
+	if err == nil {
+		w.state.refreshed(tl)
+	}
+	return tl, err
 }
 
 // attempt is one try at committing a plan: the instant's Txn and
@@ -271,16 +292,38 @@ func (w *Writer) createPartitions(ctx context.Context, p *plan, instant string) 
 // replaced, so a failed insert marks the index for a rebuild (end, and at
 // the next Open through the inflight file's operation type).
 func (w *Writer) indexEarly(ctx context.Context, p *plan, instant string) func() error {
-	var fresh []index.Entry
+	done := make(chan error, 1)
+	go func() { done <- w.putFresh(ctx, p, instant) }()
+	return sync.OnceValue(func() error { return <-done })
+}
+
+// freshChunk bounds the index entries built at once by putFresh.
+const freshChunk = 256 << 10
+
+// putFresh writes the index entries of the plan's new keys, freshChunk at
+// a time, so that their Go copies never hold more than a chunk.
+func (w *Writer) putFresh(ctx context.Context, p *plan, instant string) error {
+	n := 0
+	for _, h := range p.handles {
+		n += h.fresh
+	}
+	chunk := make([]index.Entry, 0, min(n, freshChunk))
 	for _, h := range p.handles {
 		loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: instant}
 		for _, r := range h.ins[:h.fresh] {
-			fresh = append(fresh, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
+			chunk = append(chunk, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
+			if len(chunk) == freshChunk {
+				if err := w.idx.PutPending(ctx, instant, chunk); err != nil {
+					return err
+				}
+				chunk = make([]index.Entry, 0, freshChunk) // the index may keep the last
+			}
 		}
 	}
-	done := make(chan error, 1)
-	go func() { done <- w.idx.PutPending(ctx, instant, fresh) }()
-	return sync.OnceValue(func() error { return <-done })
+	if len(chunk) == 0 && n > 0 {
+		return nil
+	}
+	return w.idx.PutPending(ctx, instant, chunk)
 }
 
 // runHandles writes the file groups of plan p, Parallelism at a time, and

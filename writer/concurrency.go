@@ -36,14 +36,14 @@ func (w *Writer) noteSeen(tl *timeline.Timeline) {
 // service's (a compaction) rather than a writer's. The compaction's
 // requested file says so, but archival deletes it before the completed
 // file, so the commit's operation type is asked too.
-func isServiceCommit(ctx context.Context, st storage.Storage, tl *timeline.Timeline, inst timeline.Instant) (bool, error) {
+func (w *Writer) isServiceCommit(ctx context.Context, tl *timeline.Timeline, inst timeline.Instant) (bool, error) {
 	if tl.IsCompaction(inst.Timestamp) {
 		return true, nil
 	}
 	if inst.Action == timeline.ReplaceCommit {
 		return false, nil // clustering and insert overwrite move records
 	}
-	md, err := timeline.ReadCommitMetadata(ctx, st, inst)
+	md, err := w.state.meta.CommitMetadata(ctx, w.st, inst)
 	if errors.Is(err, storage.ErrNotExist) {
 		return true, nil // archived meanwhile: old, not news
 	}
@@ -78,7 +78,7 @@ func (w *Writer) unseenCommit(ctx context.Context, tl *timeline.Timeline) (timel
 		if w.seen[inst.Timestamp] || !inst.IsWriteAction() {
 			continue
 		}
-		service, err := isServiceCommit(ctx, w.st, tl, inst)
+		service, err := w.isServiceCommit(ctx, tl, inst)
 		if err != nil {
 			return inst, false, err
 		}

@@ -58,7 +58,7 @@ func (wc *writeContext) openBaseFile(ctx context.Context, h *handle, kind timeli
 		sw.Abort()
 		return nil, fmt.Errorf("writer: %w", err)
 	}
-	fw, err := basefile.NewWriter(sw, wc.schema, basefile.WriterOptions{Compression: codec})
+	fw, err := basefile.NewWriter(sw, wc.schema, basefile.WriterOptions{Compression: codec, PageBufferDir: wc.w.opts.SpillDir})
 	if err != nil {
 		sw.Abort()
 		return nil, err
@@ -121,7 +121,13 @@ func (b *baseFileWriter) writeRefs(rows []ref) error {
 			FileName:      basefile.Const(b.name),
 		}
 		b.seq += int64(len(rows))
-		if err := b.fw.WriteRows(meta, src.rec, rows); err != nil {
+		rec, err := src.record()
+		if err != nil {
+			return err
+		}
+		err = b.fw.WriteRows(meta, rec, rows)
+		rec.Release()
+		if err != nil {
 			return err
 		}
 	}
@@ -158,15 +164,25 @@ func (b *baseFileWriter) close(stat *timeline.WriteStat) error {
 // indexed before the commit point and are left out.
 func (wc *writeContext) baseIndexEntries(h *handle, rows []ref, updates int) []index.Entry {
 	refresh := wc.w.opts.IndexTTL > 0
-	out := make([]index.Entry, 0, len(rows))
 	loc := index.Location{PartitionPath: h.id.PartitionPath, FileID: h.id.FileID, Instant: wc.instant}
 	earlyFrom := len(rows) - len(h.ins)
 	earlyTo := earlyFrom + h.fresh
-	for i, r := range rows {
-		if i >= earlyFrom && i < earlyTo {
-			continue // indexed before the commit point
+	want := func(i int) bool {
+		return (i < earlyFrom || i >= earlyTo) && // else indexed before the commit point
+			(i >= updates || refresh)
+	}
+	n := 0
+	for i := range rows {
+		if want(i) {
+			n++
 		}
-		if i >= updates || refresh {
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]index.Entry, 0, n)
+	for i, r := range rows {
+		if want(i) {
 			out = append(out, index.Entry{Key: index.Key{PartitionPath: h.id.PartitionPath, RecordKey: r.key()}, Location: loc})
 		}
 	}

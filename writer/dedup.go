@@ -43,13 +43,16 @@ func newer(c, r ref) bool {
 	return merge.Compare(co, ro) >= 0
 }
 
-// scopeKey identifies a record for dedup: the record key alone with a
-// global index, else partition and key.
-func scopeKey(global bool, partition, key string) string {
+// scope identifies a record for dedup: the record key alone with a global
+// index, else partition and key. The strings are the batch's own (no
+// per-record concatenation).
+type scope struct{ part, key string }
+
+func scopeOf(global bool, partition, key string) scope {
 	if global {
-		return key
+		return scope{key: key}
 	}
-	return partition + "\x00" + key
+	return scope{part: partition, key: key}
 }
 
 // dedup keeps one record per key across the buffered batches, in buffer
@@ -60,14 +63,14 @@ func dedup(batches []*batch, global bool) (winners []ref, dropped int) {
 	for _, b := range batches {
 		n += len(b.keys)
 	}
-	pos := make(map[string]int, n)
+	pos := make(map[scope]int, n)
 	winners = make([]ref, 0, n)
 	for _, b := range batches {
 		for i := range b.keys {
 			r := ref{b: b, row: i}
 			// A global delete may come without partition values: its
 			// partition is taken from the index later.
-			k := scopeKey(global, b.parts[i], b.keys[i])
+			k := scopeOf(global, b.parts[i], b.keys[i])
 			if at, ok := pos[k]; ok {
 				dropped++
 				if newer(r, winners[at]) {

@@ -15,10 +15,10 @@ import (
 //
 //   - createHandle: the first base file of a new file group (inserts);
 //   - mergeHandle: a new base file rewriting the latest one, with its
-//     updates and deletes merged and inserts added (copy-on-write, and
-//     merge-on-read groups that receive inserts);
-//   - appendHandle: new log files of the latest slice holding the updates
-//     and deletes (merge-on-read).
+//     updates and deletes merged and inserts added (copy-on-write);
+//   - appendHandle: new log files of the latest slice holding the inserts,
+//     updates and deletes (merge-on-read: a deltacommit never rewrites a
+//     base file).
 //
 // Markers and log files go through the commit's timeline.Txn (and
 // filegroup.AppendLog); nothing is visible until the publish stage
@@ -44,6 +44,9 @@ type handleResult struct {
 	removed []index.Key
 	late    int64
 	empty   bool // merge-on-read: nothing to write (only late records, or deletes of keys not stored)
+	// order is what the commit changes in the writer's orderCache
+	// (append handles; nil otherwise).
+	order *orderDelta
 }
 
 // writeContext is what every handle of one commit shares.

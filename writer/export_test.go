@@ -1,5 +1,7 @@
 package writer
 
+import "sync/atomic"
+
 // Test-only knobs of a Writer. They are not Options: the package's tests
 // set them on an open writer through these.
 
@@ -13,3 +15,10 @@ func (w *Writer) setBeforeSlot(f func()) { w.knobs.beforeSlot = f }
 
 // setRecordSize fixes the estimated bytes per record (file sizing) at n.
 func (w *Writer) setRecordSize(n int64) { w.knobs.recordSize = n }
+
+// countOrderingReads counts the merged slices the writer reads for stored
+// orderings from now on.
+func (w *Writer) countOrderingReads() *atomic.Int64 {
+	w.knobs.orderingReads = &atomic.Int64{}
+	return w.knobs.orderingReads
+}

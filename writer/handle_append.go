@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,16 +29,20 @@ type logTarget struct {
 	taken       map[int]bool // log versions already used for baseInstant (visible or not)
 }
 
-// appendHandle writes the updates and deletes of one merge-on-read file
-// group as new log files of its current slice. Each deltacommit writes its
-// own log files (never appending to an existing object, which S3 cannot
-// do); blocks are rolled to a new log version past LogFileMaxSize.
+// appendHandle writes the updates, inserts and deletes of one merge-on-read
+// file group as new log files of its current slice (inserts and updates as
+// records of the same data blocks, as Hudi's HoodieAppendHandle does). Each
+// deltacommit writes its own log files (never appending to an existing
+// object, which S3 cannot do); blocks are rolled to a new log version past
+// LogFileMaxSize.
 type appendHandle struct {
 	wc     *writeContext
 	h      *handle
 	lt     *logTarget
 	res    handleResult
 	blocks []logfile.Block // built and not yet written; released on return
+	// logSizes are the sizes of the log files written (stat.LogFiles).
+	logSizes []int64
 }
 
 func (a *appendHandle) write(ctx context.Context) (*handleResult, error) {
@@ -46,19 +51,20 @@ func (a *appendHandle) write(ctx context.Context) (*handleResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(updates) == 0 && len(deletes) == 0 {
+	if len(updates) == 0 && len(deletes) == 0 && len(a.h.ins) == 0 {
 		// Nothing to write (every record late, or deletes of keys not
 		// stored): no log file, but the late count still goes to Stats.
 		return &handleResult{late: a.res.late, empty: true}, nil
 	}
 	defer a.release()
-	if err := a.buildBlocks(ctx, updates, deletes); err != nil {
+	if err := a.buildBlocks(ctx, a.records(updates), deletes); err != nil {
 		return nil, err
 	}
 	if err := a.writeLogs(ctx); err != nil {
 		return nil, err
 	}
 	a.finish(updates, deletes, start)
+	a.res.order = a.orderDelta(updates, deletes)
 	return &a.res, nil
 }
 
@@ -139,15 +145,27 @@ func (a *appendHandle) checked(ordered bool) map[string]ref {
 	return check
 }
 
+// records are the data records the logs hold: the updates, then the
+// inserts (new keys of the group), in key order.
+func (a *appendHandle) records(updates []ref) []ref {
+	if len(a.h.ins) == 0 {
+		return updates
+	}
+	out := make([]ref, 0, len(updates)+len(a.h.ins))
+	out = append(append(out, updates...), a.h.ins...)
+	sortByKey(out)
+	return out
+}
+
 // buildBlocks makes the log blocks: data blocks of at most blockRecords
 // records, then one delete block, in the header schema with meta fields.
-func (a *appendHandle) buildBlocks(ctx context.Context, updates []ref, deletes []logfile.DeleteRecord) error {
+func (a *appendHandle) buildBlocks(ctx context.Context, recs []ref, deletes []logfile.DeleteRecord) error {
 	instant := a.wc.instant
 	schemaJSON := a.wc.schema.WithMetaFieldsJSON()
 	metaSchema := a.wc.schema.ToArrowWithMeta()
 	rows := logRows{instant: instant, seqPrefix: a.wc.seqPrefix(a.h), id: a.h.id}
-	for from := 0; from < len(updates); from += blockRecords {
-		chunk := updates[from:min(from+blockRecords, len(updates))]
+	for from := 0; from < len(recs); from += blockRecords {
+		chunk := recs[from:min(from+blockRecords, len(recs))]
 		rec, err := rows.records(ctx, metaSchema, chunk)
 		if err != nil {
 			return err
@@ -192,6 +210,7 @@ func (a *appendHandle) writeLogs(ctx context.Context) error {
 			stat.LogVersion, stat.LogOffset = &v, &off
 		}
 		stat.LogFiles = append(stat.LogFiles, f.Name)
+		a.logSizes = append(a.logSizes, int64(buf.Len()))
 		stat.TotalWriteBytes += int64(buf.Len())
 		stat.Path = f.Path
 		stat.FileSizeInBytes = int64(buf.Len())
@@ -207,8 +226,11 @@ func (a *appendHandle) createLog(ctx context.Context, data []byte) (filegroup.Lo
 	return filegroup.AppendLog(ctx, a.wc.w.st, a.wc.txn, la, data)
 }
 
-// finish completes the write stat (a HoodieDeltaWriteStat) and, with an
-// index TTL, refreshes the index entries of the updated keys.
+// finish completes the write stat (a HoodieDeltaWriteStat: every record
+// written counts in NumWrites, and as an update or an insert) and the index
+// entries: the inserted keys that moved partition (the others were indexed
+// before the commit point) and, with an index TTL, the updated keys, to
+// refresh them.
 func (a *appendHandle) finish(updates []ref, deletes []logfile.DeleteRecord, start time.Time) {
 	id := a.h.id
 	stat := &a.res.stat
@@ -216,18 +238,25 @@ func (a *appendHandle) finish(updates []ref, deletes []logfile.DeleteRecord, sta
 	stat.PartitionPath = id.PartitionPath
 	stat.PrevCommit = a.lt.slice.BaseInstant
 	stat.NumUpdateWrites = int64(len(updates))
+	stat.NumInserts = int64(len(a.h.ins))
 	stat.NumDeletes = int64(len(deletes))
-	stat.NumWrites = int64(len(updates))
+	stat.NumWrites = int64(len(updates) + len(a.h.ins))
 	baseFile := ""
 	if a.lt.slice.Base != nil {
 		baseFile = a.lt.slice.Base.Name
 	}
 	stat.BaseFile = &baseFile
 	stat.RuntimeStats = &timeline.RuntimeStats{TotalUpsertTime: time.Since(start).Milliseconds()}
+	loc := index.Location{PartitionPath: id.PartitionPath, FileID: id.FileID, Instant: a.wc.instant}
+	entry := func(r ref) index.Entry {
+		return index.Entry{Key: index.Key{PartitionPath: id.PartitionPath, RecordKey: r.key()}, Location: loc}
+	}
+	for _, r := range a.h.ins[a.h.fresh:] {
+		a.res.entries = append(a.res.entries, entry(r))
+	}
 	if a.wc.w.opts.IndexTTL > 0 {
-		loc := index.Location{PartitionPath: id.PartitionPath, FileID: id.FileID, Instant: a.wc.instant}
 		for _, r := range updates {
-			a.res.entries = append(a.res.entries, index.Entry{Key: index.Key{PartitionPath: id.PartitionPath, RecordKey: r.key()}, Location: loc})
+			a.res.entries = append(a.res.entries, entry(r))
 		}
 	}
 }
@@ -242,15 +271,38 @@ type storedValue struct {
 // and updates under event-time ordering) and returns, per key that is
 // stored, its ordering value.
 func (wc *writeContext) storedOrdering(ctx context.Context, s *filegroup.FileSlice, keys map[string]ref) (map[string]storedValue, error) {
-	out := map[string]storedValue{}
 	if len(keys) == 0 {
-		return out, nil
+		return map[string]storedValue{}, nil
+	}
+	cache := wc.w.orders
+	if cache == nil {
+		return wc.readOrdering(ctx, s, keys)
+	}
+	sig := sliceSignature(s)
+	if all, ok := cache.get(s.FileGroupID, sig); ok {
+		return all, nil
+	}
+	// Every key of the slice, kept for the group's next commits.
+	all, err := wc.readOrdering(ctx, s, nil)
+	if err != nil {
+		return nil, err
+	}
+	cache.put(s.FileGroupID, sig, all)
+	return all, nil
+}
+
+// readOrdering reads the merged slice s and returns the stored state of
+// the given keys (nil: of every key).
+func (wc *writeContext) readOrdering(ctx context.Context, s *filegroup.FileSlice, keys map[string]ref) (map[string]storedValue, error) {
+	out := map[string]storedValue{}
+	if n := wc.w.knobs.orderingReads; n != nil {
+		n.Add(1)
 	}
 	opts := merge.Options{
 		Include:         wc.include,
 		PrecombineField: wc.w.cfg.PrecombineField,
 		PayloadDefault:  wc.payloadDefault,
-		Target:          wc.schema.ToArrowWithMeta(),
+		Target:          wc.orderingSchema(),
 	}
 	for rec, err := range merge.Slice(ctx, wc.w.st, s, opts, nil) {
 		if err != nil {
@@ -266,17 +318,34 @@ func (wc *writeContext) storedOrdering(ctx context.Context, s *filegroup.FileSli
 			}
 		}
 		for i := 0; kc != nil && i < kc.Len(); i++ {
-			if _, ok := keys[kc.Value(i)]; ok {
+			k := kc.Value(i)
+			if _, ok := keys[k]; ok || keys == nil {
 				v := storedValue{present: true}
 				if ord != nil {
-					v.ord = ord(i)
+					// Detached from the batch's buffers, which the
+					// cache must not keep alive.
+					v.ord = ord(i).Clone()
 				}
-				out[kc.Value(i)] = v
+				out[strings.Clone(k)] = v
 			}
 		}
 		rec.Release()
 	}
 	return out, nil
+}
+
+// orderingSchema is the part of the table schema the stored orderings are
+// read in: the meta columns, the precombine field and _hoodie_is_deleted,
+// all the merge looks at.
+func (wc *writeContext) orderingSchema() *arrow.Schema {
+	full := wc.schema.ToArrowWithMeta()
+	var fs []arrow.Field
+	for i, f := range full.Fields() {
+		if i < len(schema.MetaFields) || f.Name == wc.w.cfg.PrecombineField || f.Name == schema.IsDeletedField {
+			fs = append(fs, f)
+		}
+	}
+	return arrow.NewSchema(fs, nil)
 }
 
 // logRows fills the meta columns of the Avro data block rows of one
@@ -316,7 +385,12 @@ func (lr *logRows) records(ctx context.Context, sch *arrow.Schema, recs []ref) (
 	}()
 	for _, b := range order {
 		rows := bySrc[b]
-		taken, err := arrowutil.Take(ctx, b.rec, rows)
+		rec, err := b.record()
+		if err != nil {
+			return nil, err
+		}
+		taken, err := arrowutil.Take(ctx, rec, rows)
+		rec.Release()
 		if err != nil {
 			return nil, err
 		}
@@ -374,4 +448,35 @@ func concatColumn(f arrow.Field, parts []arrow.RecordBatch) (arrow.Array, error)
 		return nil, fmt.Errorf("column %q: %w", f.Name, err)
 	}
 	return a, nil
+}
+
+// orderDelta is what this handle's commit changes in the stored state of
+// its group's keys (orderCache), once the commit completes: the records
+// written are stored with their ordering (only records that won the
+// checks were written), the deleted keys are gone. A log written for a
+// pending compaction's slice starts a slice the cache does not hold.
+func (a *appendHandle) orderDelta(updates []ref, deletes []logfile.DeleteRecord) *orderDelta {
+	if a.wc.w.orders == nil {
+		return nil
+	}
+	d := &orderDelta{id: a.h.id, from: sliceSignature(a.lt.slice), written: a.res.stat.LogFiles}
+	if a.lt.baseInstant == a.lt.slice.BaseInstant {
+		var b strings.Builder
+		b.WriteString(d.from)
+		for i, name := range a.res.stat.LogFiles {
+			appendLogSig(&b, name, a.logSizes[i])
+		}
+		d.to = b.String()
+	}
+	d.set = make(map[string]storedValue, len(updates)+len(a.h.ins))
+	for _, r := range updates {
+		d.set[strings.Clone(r.key())] = orderingOf(r)
+	}
+	for _, r := range a.h.ins {
+		d.set[strings.Clone(r.key())] = orderingOf(r)
+	}
+	for _, del := range deletes {
+		d.removed = append(d.removed, del.RecordKey)
+	}
+	return d
 }

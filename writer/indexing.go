@@ -126,7 +126,7 @@ func (w *Writer) missedCommits(commits []timeline.Instant) []timeline.Instant {
 // having changed nothing, when the index must be rebuilt instead: c
 // replaced file groups, or a base file it wrote was cleaned since.
 func (w *Writer) replayCommit(ctx context.Context, tl *timeline.Timeline, c timeline.Instant) (bool, error) {
-	md, err := timeline.ReadCommitMetadata(ctx, w.st, c)
+	md, err := w.state.meta.CommitMetadata(ctx, w.st, c)
 	if err != nil {
 		return false, err
 	}

@@ -39,7 +39,7 @@ func (w *Writer) relocateLogs(ctx context.Context, tl *timeline.Timeline, tx *ti
 			}
 			known[c] = true
 			fresh = true
-			plan, err := filegroup.ReadCompactionPlan(ctx, w.st, c)
+			plan, err := w.state.plans.Plan(ctx, w.st, c)
 			if err != nil {
 				return fmt.Errorf("writer: %w", err)
 			}
@@ -109,4 +109,18 @@ func (w *Writer) moveLogs(ctx context.Context, tx *timeline.Txn, h *handle, r *h
 	r.stat.PrevCommit = c
 	h.log.baseInstant = c
 	return nil
+}
+
+// baseFileTotals are the rows and bytes of the base files commit md wrote:
+// a deltacommit's log files hold Avro records, whose size says nothing of a
+// record's size in Parquet, so record-size estimates leave them out (as
+// Hudi's AverageRecordSizeUtils does).
+func baseFileTotals(md *timeline.CommitMetadata) (writes, bytes int64) {
+	for _, s := range md.Stats() {
+		if !s.IsLog() {
+			writes += s.NumWrites
+			bytes += s.TotalWriteBytes
+		}
+	}
+	return writes, bytes
 }

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/storage"
@@ -132,6 +130,7 @@ func (w *Writer) claimSlot(ctx context.Context, p *plan, T string) error {
 			return fmt.Errorf("writer: commit slot: %w", err)
 		}
 		w.slots[seen.top+1] = me
+		w.state.slotTop = max(w.state.slotTop, seen.top+1)
 		return nil
 	}
 	return fmt.Errorf("writer: commit slot: too many concurrent commits")
@@ -144,35 +143,24 @@ type slotsSeen struct {
 	slotted map[string]bool // instants that took a slot
 }
 
-// readSlots lists the commit slots (reading each once: w.slots caches
-// them) and sorts out those of instants tl had not completed, other than T.
+// readSlots lists the commit slots taken since the last listing (reading
+// each once: w.slots keeps those that are not settled, see settleSlots)
+// and sorts out those of instants tl had not completed, other than T.
 func (w *Writer) readSlots(ctx context.Context, tl *timeline.Timeline, T string) (slotsSeen, error) {
 	seen := slotsSeen{top: -1, slotted: map[string]bool{}}
-	for obj, err := range w.st.List(ctx, slotFolder, "/") {
-		if err != nil {
-			return seen, fmt.Errorf("writer: commit slots: %w", err)
-		}
-		seq, err := strconv.ParseInt(path.Base(obj.Path), 10, 64)
-		if err != nil {
-			continue
-		}
-		seen.top = max(seen.top, seq)
-		s, ok := w.slots[seq]
-		if !ok {
-			b, err := storage.ReadFile(ctx, w.st, obj.Path)
-			if err != nil {
-				return seen, fmt.Errorf("writer: commit slot %d: %w", seq, err)
-			}
-			if err := json.Unmarshal(b, &s); err != nil {
-				return seen, fmt.Errorf("writer: commit slot %d: %w", seq, err)
-			}
-			w.slots[seq] = s
-		}
+	top, err := w.listNewSlots(ctx)
+	if err != nil {
+		return seen, err
+	}
+	seen.top = top
+	w.settleSlots(tl)
+	for _, s := range w.slots {
 		seen.slotted[s.Instant] = true
-		if s.Instant != T && !tl.IsCompleted(s.Instant) {
+		if s.Instant != T {
 			seen.others = append(seen.others, s) // not part of our view
 		}
 	}
+	slices.SortFunc(seen.others, func(a, b slot) int { return strings.Compare(a.Instant, b.Instant) })
 	return seen, nil
 }
 
@@ -212,7 +200,7 @@ func (w *Writer) checkUnslotted(ctx context.Context, tl, now *timeline.Timeline,
 		if tl.IsCompleted(inst.Timestamp) || slotted[inst.Timestamp] || !inst.IsWriteAction() {
 			continue
 		}
-		service, err := isServiceCommit(ctx, w.st, now, inst)
+		service, err := w.isServiceCommit(ctx, now, inst)
 		if err != nil {
 			return err
 		}

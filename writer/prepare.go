@@ -40,12 +40,17 @@ type plan struct {
 	byID    map[filegroup.FileGroupID]*handle
 	// mor: merge-on-read; slices are the latest slices of routed groups,
 	// pending the groups of pending compaction plans (-> their instant).
-	mor     bool
-	slices  map[filegroup.FileGroupID]*filegroup.FileSlice
-	pending map[filegroup.FileGroupID]string
+	// logInserts: merge-on-read inserts go to log files of small groups
+	// (unless Options.InsertsToBaseFiles).
+	mor        bool
+	logInserts bool
+	slices     map[filegroup.FileGroupID]*filegroup.FileSlice
+	pending    map[filegroup.FileGroupID]string
 	// pendingMoves are records whose key moved partition (global index):
 	// deleted from the old group, inserted into the new partition.
 	pendingMoves []ref
+	// footers caches the base file footers planning read.
+	footers *footerLookup
 }
 
 // newPlan starts the plan of a commit of batches against tl.
@@ -93,13 +98,14 @@ func (w *Writer) prepare(ctx context.Context, batches []*batch) (*plan, error) {
 		return nil, err
 	}
 	p := newPlan(tl, batches, w.cfg.Type == table.MergeOnRead)
+	p.logInserts = p.mor && !w.opts.InsertsToBaseFiles
 	winners, dupes := dedup(batches, w.opts.GlobalIndex)
 	p.stats.Duplicates = int64(dupes)
 	if p.view, err = w.planView(ctx, winners); err != nil {
 		return nil, err
 	}
 	if p.mor {
-		if p.pending, err = filegroup.PendingCompactionGroups(ctx, w.st, tl); err != nil {
+		if p.pending, err = w.state.plans.PendingGroups(ctx, w.st, tl); err != nil {
 			return nil, fmt.Errorf("writer: %w", err)
 		}
 	}
@@ -109,7 +115,9 @@ func (w *Writer) prepare(ctx context.Context, batches []*batch) (*plan, error) {
 			return nil, err
 		}
 	}
-	w.assignInserts(ctx, p, inserts)
+	if err := w.assignInserts(ctx, p, inserts); err != nil {
+		return nil, err
+	}
 	p.keepWork()
 	return p, nil
 }
@@ -152,7 +160,9 @@ func (w *Writer) tag(ctx context.Context, p *plan, winners []ref) ([]ref, error)
 	for i, r := range winners {
 		if found[i] {
 			id := filegroup.FileGroupID{PartitionPath: locs[i].PartitionPath, FileID: locs[i].FileID}
-			if s, ok := latest[id]; ok && s.Base != nil {
+			// A merge-on-read slice may hold only log files (inserts
+			// appended to a log-only group by another writer).
+			if s, ok := latest[id]; ok && (s.Base != nil || p.mor) {
 				p.stats.IndexHits++
 				p.route(s, r)
 				continue
@@ -163,7 +173,11 @@ func (w *Writer) tag(ctx context.Context, p *plan, winners []ref) ([]ref, error)
 	var inserts []ref
 	var fl *footerLookup
 	if w.opts.IndexTTL > 0 && !w.opts.DisableFooterLookup && len(misses) > 0 {
-		fl = newFooterLookup(w.st, p.view)
+		fl = newFooterLookup(w.st, p.view, &w.footers)
+		p.footers = fl
+		if p.mor {
+			fl.withLogs(p.tl.Visible(""), w.logKeySchema())
+		}
 	}
 	for _, i := range misses {
 		r := winners[i]
@@ -207,10 +221,10 @@ func (p *plan) route(s *filegroup.FileSlice, r ref) {
 // the target size. A bulk insert skips small files and sorts each
 // partition's records by key, so that each new file covers a narrow key
 // range, which makes footer key-range checks effective.
-func (w *Writer) assignInserts(ctx context.Context, p *plan, inserts []ref) {
+func (w *Writer) assignInserts(ctx context.Context, p *plan, inserts []ref) error {
 	inserts = append(inserts, p.pendingMoves...)
 	if len(inserts) == 0 {
-		return
+		return nil
 	}
 	recSize := w.averageRecordSize(ctx, p.tl)
 	perFile := max(w.opts.TargetFileSize/recSize, 1)
@@ -231,7 +245,10 @@ func (w *Writer) assignInserts(ctx context.Context, p *plan, inserts []ref) {
 			sortByKey(recs)
 		}
 		if !bulk && w.opts.SmallFileLimit > 0 {
-			recs = w.fillSmallFiles(p, part, recs, recSize)
+			var err error
+			if recs, err = w.fillSmallFiles(ctx, p, part, recs, recSize); err != nil {
+				return err
+			}
 		}
 		for len(recs) > 0 {
 			n := min(int64(len(recs)), perFile)
@@ -242,37 +259,118 @@ func (w *Writer) assignInserts(ctx context.Context, p *plan, inserts []ref) {
 		}
 	}
 	p.orderMoved()
+	return nil
 }
 
-// fillSmallFiles sends records of partition part to the latest base files
-// under the small-file limit, up to the target size each, and returns the
-// records left over.
-func (w *Writer) fillSmallFiles(p *plan, part string, recs []ref, recSize int64) []ref {
+// fillSmallFiles sends records of partition part to small file groups, up
+// to the target size each, and returns the records left over.
+//
+// Copy-on-write: the latest base files under the small-file limit, merged
+// into a rewritten base file. Merge-on-read follows Hudi's path for an
+// index that sees log files (SparkUpsertDeltaCommitPartitioner with
+// canIndexLogFiles, Flink's writer): every latest slice not in a pending
+// compaction whose estimated size (smallFileSize) is under the target
+// size takes inserts into new log files, so that a deltacommit never
+// rewrites a base file; compaction merges them into the base file later.
+// With Options.InsertsToBaseFiles, merge-on-read takes Hudi's path for an
+// index that cannot: small base files of slices without logs, merged.
+func (w *Writer) fillSmallFiles(ctx context.Context, p *plan, part string, recs []ref, recSize int64) ([]ref, error) {
 	for _, s := range p.view.LatestSlicesIn(part) {
 		if len(recs) == 0 {
 			break
 		}
-		if s.Base == nil || s.Base.Size >= w.opts.SmallFileLimit {
-			continue
-		}
-		if p.mor {
-			// Hudi's rule for indexes that do not index log files: only
-			// slices without logs, and not in a pending compaction, take
-			// inserts (as a merged new base file).
-			if _, pending := p.pending[s.FileGroupID]; pending || len(s.Logs) > 0 {
+		var size int64
+		if p.logInserts {
+			if _, pending := p.pending[s.FileGroupID]; pending {
 				continue
 			}
+			size = w.smallFileSize(s)
+		} else {
+			if s.Base == nil || s.Base.Size >= w.opts.SmallFileLimit {
+				continue
+			}
+			if _, pending := p.pending[s.FileGroupID]; p.mor && (pending || len(s.Logs) > 0) {
+				// Options.InsertsToBaseFiles: Hudi's rule for an index that
+				// cannot see log files; the merged base file would drop
+				// the logs.
+				continue
+			}
+			size = s.Base.Size
 		}
-		room := (w.opts.TargetFileSize - s.Base.Size) / recSize
+		room := (w.opts.TargetFileSize - size) / recSize
 		if room <= 0 {
 			continue
 		}
 		n := min(int64(len(recs)), room)
-		h := p.handleFor(s.FileGroupID, s.Base)
-		h.ins = append(h.ins, recs[:n]...)
+		take := recs[:n]
 		recs = recs[n:]
+		if p.logInserts && s.Base != nil {
+			var err error
+			if take, recs, err = w.notInBase(ctx, p, s, recs, take); err != nil {
+				return nil, err
+			}
+		}
+		if p.logInserts {
+			p.slices[s.FileGroupID] = s
+		}
+		if len(take) == 0 {
+			continue
+		}
+		h := p.handleFor(s.FileGroupID, s.Base)
+		h.ins = append(h.ins, take...)
 	}
-	return recs
+	return recs, nil
+}
+
+// notInBase keeps out of take, the records bound for the logs of
+// merge-on-read slice s, those whose key its base file may hold (its
+// footer's key range and bloom filter say so), and refills take from rest
+// up to its length. Such a key was deleted by the slice's logs (else the
+// index or the footer lookup had routed it as an update): as a log record
+// it would follow the delete, and a reader would compare it with the base
+// record by ordering value (Hudi's merge), bringing the deleted record back
+// if that one orders higher. Elsewhere it is a plain insert.
+func (w *Writer) notInBase(ctx context.Context, p *plan, s *filegroup.FileSlice, rest, take []ref) (kept, left []ref, err error) {
+	if p.footers == nil {
+		p.footers = newFooterLookup(w.st, p.view, &w.footers)
+	}
+	fi, err := p.footers.footer(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := len(take)
+	var out []ref
+	for len(take) > 0 {
+		var diverted []ref
+		for _, r := range take {
+			if fi.mayHold(r.key()) {
+				diverted = append(diverted, r)
+			} else {
+				out = append(out, r)
+			}
+		}
+		n := min(len(rest), want-len(out))
+		take, rest = rest[:n], rest[n:]
+		left = append(left, diverted...)
+	}
+	return out, append(left, rest...), nil
+}
+
+// smallFileSize estimates the base file size a merge-on-read slice will
+// compact to, as Hudi does: its base file's size plus its log files' total
+// size times the log-to-Parquet compression ratio
+// (hoodie.logfile.to.parquet.compression.ratio).
+func (w *Writer) smallFileSize(s *filegroup.FileSlice) int64 {
+	var size, logs int64
+	if s.Base != nil {
+		size = s.Base.Size
+	}
+	for _, l := range s.Logs {
+		if l.Size > 0 {
+			logs += l.Size
+		}
+	}
+	return size + int64(float64(logs)*w.opts.LogToParquetRatio)
 }
 
 // orderMoved puts the keys that moved partition last in each handle's
@@ -303,16 +401,17 @@ func (p *plan) orderMoved() {
 }
 
 // keepWork drops the handles with nothing to do (e.g. deletes of keys that
-// are not stored). Merge-on-read groups that receive no inserts get log
-// files (a log target); the others (new groups, small files without logs)
-// a base file.
+// are not stored). Merge-on-read groups that exist get log files (a log
+// target) for their updates, deletes and inserts alike; new groups get a
+// base file (and with Options.InsertsToBaseFiles, groups receiving
+// inserts a merged one).
 func (p *plan) keepWork() {
 	var work []*handle
 	for _, h := range p.handles {
 		if len(h.upd) == 0 && len(h.ins) == 0 && len(h.moved) == 0 {
 			continue
 		}
-		if p.mor && h.old != nil && len(h.ins) == 0 {
+		if _, ok := p.slices[h.id]; p.mor && ok && (p.logInserts || len(h.ins) == 0) {
 			h.log = p.logTarget(h.id)
 		}
 		work = append(work, h)
@@ -328,11 +427,11 @@ func (w *Writer) averageRecordSize(ctx context.Context, tl *timeline.Timeline) i
 	}
 	commits := tl.CompletedCommits()
 	for i := len(commits) - 1; i >= 0 && i >= len(commits)-5; i-- {
-		md, err := timeline.ReadCommitMetadata(ctx, w.st, commits[i])
+		md, err := w.state.meta.CommitMetadata(ctx, w.st, commits[i])
 		if err != nil {
 			continue
 		}
-		writes, _, _, _, bytes, _ := md.Totals()
+		writes, bytes := baseFileTotals(md)
 		if writes > 0 && bytes > 0 {
 			if s := bytes / writes; s > 0 {
 				return s

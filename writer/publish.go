@@ -47,6 +47,9 @@ func (w *Writer) publish(ctx context.Context, p *plan, a *attempt, sch *schema.S
 		return nil, err
 	}
 	a.committed = true
+	for _, r := range written {
+		w.orders.apply(r.order, r.stat.LogFiles)
+	}
 	res := &CommitResult{Instant: T, Operation: p.opType, Stats: commitStats(p, a, written), Metadata: md}
 	if err := w.indexCommit(ctx, T, written); err != nil {
 		return res, fmt.Errorf("writer: committed %s, but updating the index failed (it catches up on the next open): %w", T, err)

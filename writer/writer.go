@@ -4,22 +4,34 @@
 // field and a Badger record-key index that routes updates to their file
 // groups. On a copy-on-write table a commit rewrites the base file of
 // every file group it updates (a commit instant); on a merge-on-read table
-// it writes updates and deletes as new log files of the group's latest
-// slice, which package compactor merges later, and inserts as base files
-// (a deltacommit instant).
+// (a deltacommit instant) it never rewrites a base file: updates and
+// deletes go to new log files of the key's file group, inserts to new log
+// files of small file groups (Hudi's path for an index that sees log files:
+// a group's size estimated as its base file plus its logs times
+// Options.LogToParquetRatio, under the target size, and not in a pending
+// compaction) or to base files of new file groups; package compactor
+// merges the logs into new base files later.
 //
 // The buffering calls (Upsert, Insert, BulkInsert, Delete) compute each
 // record's key and partition (Hudi's key generators) and conform the batch
-// to the table schema, evolving it. Commit then runs three stages:
+// to the table schema, evolving it. Buffered rows stay Arrow records until a
+// handle encodes them; past Options.BufferBytes the oldest batches' row
+// data is spilled to Arrow IPC files (Options.SpillDir) and read back as it
+// is encoded, so a large commit does not grow the heap with its size. A
+// copy-on-write merge streams the old base file page by page, and a base
+// file's pages wait for their row group in memory only up to a bound per
+// column, then in a temporary file. Commit then runs three stages:
 //
 //	prepare  dedup ─► view ─► tag ─► assign ─► plan
 //	         one record per key; the file groups of the touched partitions;
-//	         stored records located (index, then file footers); new records
-//	         to small base files and new file groups. Reads only.
+//	         stored records located (index, then file footers, and on
+//	         merge-on-read the keys of log files); new records to small
+//	         file groups and new ones. Reads only.
 //	execute  the instant's timeline.Txn begins (heartbeat, requested,
 //	         inflight with the plan's profile); the plan's handles write
 //	         their files: create (a new base file), merge (a rewritten base
-//	         file), append (log files, through filegroup.AppendLog).
+//	         file, copy-on-write), append (log files of inserts, updates
+//	         and deletes, merge-on-read, through filegroup.AppendLog).
 //	publish  optimistic mode's commit slot; the last checks; the commit
 //	         point (the completed file, through the Txn); the index; the
 //	         markers removed.
@@ -63,6 +75,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -101,6 +114,9 @@ const (
 	DefaultSmallFileLimit   = 100 << 20
 	DefaultRecordSizeBytes  = 1024 // hoodie.copyonwrite.record.size.estimate
 	DefaultMaxBufferRecords = 0    // unlimited
+	// DefaultLogToParquetRatio is Hudi's
+	// hoodie.logfile.to.parquet.compression.ratio.
+	DefaultLogToParquetRatio = 0.35
 )
 
 // Options configure a Writer. The zero value gives the defaults stated on
@@ -111,8 +127,26 @@ type Options struct {
 	TargetFileSize int64
 	// SmallFileLimit: base files smaller than this receive inserts before
 	// new file groups are created (hoodie.parquet.small.file.limit). Default
-	// 100 MB; negative disables small-file packing.
+	// 100 MB; negative disables small-file packing. On merge-on-read, as in
+	// Hudi with an index that sees log files, every file group whose
+	// estimated size (see LogToParquetRatio) is under TargetFileSize takes
+	// inserts into its log files while packing is enabled.
 	SmallFileLimit int64
+	// InsertsToBaseFiles makes merge-on-read inserts go to base files, as
+	// Hudi does for an index that cannot see log files (bloom, simple):
+	// into small base files of slices without log files, rewritten with
+	// their inserts, or new file groups. By default inserts go to log files
+	// of small file groups and a deltacommit rewrites no base file. Set it
+	// when another engine upserts into the table with such an index
+	// (Spark's default bloom index): it would not find the keys that only a
+	// log file holds and would write them again, as duplicates (or compact
+	// the table before that engine writes).
+	InsertsToBaseFiles bool
+	// LogToParquetRatio estimates the Parquet size of merge-on-read log
+	// files (hoodie.logfile.to.parquet.compression.ratio): a file group's
+	// size for small-file packing is its base file's plus its log files'
+	// times this ratio. Default DefaultLogToParquetRatio (0.35); in (0, 1].
+	LogToParquetRatio float64
 	// Compression of base files. Default snappy.
 	Compression table.Compression
 	// Parallelism bounds the file groups written at once. Default
@@ -152,7 +186,29 @@ type Options struct {
 	LogFileMaxSize int64
 	// Progress, if set, receives progress of long steps (index bootstrap).
 	Progress func(step string, done, total int64)
+	// BufferBytes bounds the Arrow data a writer holds in memory between
+	// commits: past it, the row data of the oldest buffered batches is
+	// spilled to Arrow IPC files in SpillDir and read back, a batch at a
+	// time, as the commit encodes it (record keys, partition paths and the
+	// precombine column stay in memory). Default DefaultBufferBytes
+	// (256 MiB); negative: no bound, nothing is spilled.
+	BufferBytes int64
+	// SpillDir is where a writer creates its spill directory
+	// (hoodie-spill-*), removed by Close; spill files are removed when the
+	// buffer is dropped (Commit, Abort, Close). Default os.TempDir().
+	SpillDir string
+	// OrderingCacheBytes bounds the memory a merge-on-read writer keeps
+	// across commits of the stored keys and ordering values of the file
+	// groups it appends to, so that the late-event and soft-delete checks
+	// of a group's next commit read nothing (any change to the group by
+	// someone else makes it read the group again). Default
+	// DefaultOrderingCacheBytes (64 MiB); negative: no cache, each commit
+	// reads the merged slices it checks.
+	OrderingCacheBytes int64
 }
+
+// DefaultOrderingCacheBytes is the default Options.OrderingCacheBytes.
+const DefaultOrderingCacheBytes = 64 << 20
 
 // EnsureDefaults fills the zero fields that have defaults.
 func (o *Options) EnsureDefaults() {
@@ -174,6 +230,15 @@ func (o *Options) EnsureDefaults() {
 	if o.LogFileMaxSize == 0 {
 		o.LogFileMaxSize = DefaultLogFileMaxSize
 	}
+	if o.LogToParquetRatio == 0 {
+		o.LogToParquetRatio = DefaultLogToParquetRatio
+	}
+	if o.BufferBytes == 0 {
+		o.BufferBytes = DefaultBufferBytes
+	}
+	if o.OrderingCacheBytes == 0 {
+		o.OrderingCacheBytes = DefaultOrderingCacheBytes
+	}
 }
 
 // Validate checks the options; zero fields stand for their defaults.
@@ -190,6 +255,9 @@ func (o Options) Validate() error {
 	}
 	if o.IndexTTL < 0 {
 		return fmt.Errorf("writer: negative IndexTTL")
+	}
+	if !(o.LogToParquetRatio > 0 && o.LogToParquetRatio <= 1) {
+		return fmt.Errorf("writer: LogToParquetRatio %v is not in (0, 1]", o.LogToParquetRatio)
 	}
 	if o.Concurrency != SingleWriter && o.Concurrency != Optimistic {
 		return fmt.Errorf("writer: unknown Concurrency %d", o.Concurrency)
@@ -228,7 +296,11 @@ func (o Operation) String() string {
 // batch is one buffered Arrow batch with its computed keys.
 type batch struct {
 	op       Operation
-	rec      arrow.RecordBatch // conformed to the writer schema (deletes: as given)
+	rec      arrow.RecordBatch // conformed to the writer schema (deletes: as given); nil while spilled (use record)
+	sch      *arrow.Schema     // rec's schema
+	bytes    int64             // rec's Arrow bytes (Options.BufferBytes)
+	spilled  string            // the spill file holding rec's rows, or ""
+	ordCol   arrow.Array       // the column ordering reads, retained past a spill
 	keys     []string
 	parts    []string
 	ordering merge.OrderingReader // nil when the batch has no precombine column
@@ -249,6 +321,13 @@ type Writer struct {
 	// seen holds the writes this writer's view holds: those completed at
 	// Open and its own (single-writer mode refuses any other).
 	seen map[string]bool
+	// footers caches base file footers across commits (footer.go).
+	footers footerCache
+	// state is what the writer keeps across commits (state.go).
+	state state
+	// orders caches stored keys and orderings of merge-on-read groups
+	// (ordercache.go); nil when disabled or copy-on-write.
+	orders *orderCache
 
 	// knobs are test-only settings, set through export_test.go.
 	knobs struct {
@@ -259,6 +338,9 @@ type Writer struct {
 		beforeSlot func()
 		// hook, if set, runs at named points of a commit (see hook).
 		hook func(stage string)
+		// orderingReads, if set, counts the merged slices read for stored
+		// orderings (ordercache.go).
+		orderingReads *atomic.Int64
 	}
 
 	// indexDirty asks the next index catch-up for a full rebuild: a failed
@@ -272,6 +354,12 @@ type Writer struct {
 		batches []*batch
 		keygens map[*arrow.Schema]*keygen.Generator
 		rows    int
+		// memBytes are the Arrow bytes of the buffered batches in memory;
+		// spillDir the writer's spill directory ("" until a spill), spills
+		// the batches spilled since Open (see buffer.go).
+		memBytes int64
+		spillDir string
+		spills   int
 	}
 }
 
@@ -301,6 +389,9 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 		return nil, fmt.Errorf("%w: table %s has no precombine field: hoodie dedups by it", ErrUnsupported, cfg.Name)
 	}
 	w := &Writer{tbl: tbl, st: tbl.Storage(), cfg: cfg, opts: opts}
+	if cfg.Type == table.MergeOnRead && opts.OrderingCacheBytes > 0 {
+		w.orders = newOrderCache(opts.OrderingCacheBytes)
+	}
 	w.mu.keygens = map[*arrow.Schema]*keygen.Generator{}
 	w.slots = map[int64]slot{}
 	w.seen = map[string]bool{}
@@ -437,6 +528,7 @@ func (w *Writer) buffer(op Operation, rec arrow.RecordBatch) error {
 		return fmt.Errorf("%w: %w", ErrBadRecord, err)
 	}
 	b := &batch{op: op, keys: keys, parts: parts}
+	prevSchema := w.mu.schema
 	if op == OpDelete {
 		rec.Retain()
 		b.rec = rec
@@ -473,8 +565,11 @@ func (w *Writer) buffer(op Operation, rec arrow.RecordBatch) error {
 		}
 		w.mu.schema = next
 	}
-	w.mu.batches = append(w.mu.batches, b)
-	w.mu.rows += len(keys)
+	b.pin(w.cfg.PrecombineField)
+	if err := w.admit(b); err != nil {
+		w.mu.schema = prevSchema
+		return err
+	}
 	return nil
 }
 
@@ -509,10 +604,11 @@ func (w *Writer) Abort() {
 
 func (w *Writer) releaseLocked() {
 	for _, b := range w.mu.batches {
-		b.rec.Release()
+		_ = b.release() // best effort: Close removes the spill directory
 	}
 	w.mu.batches = nil
 	w.mu.rows = 0
+	w.mu.memBytes = 0
 }
 
 // Close drops anything buffered and closes the index.
@@ -524,10 +620,11 @@ func (w *Writer) Close() error {
 	}
 	w.mu.closed = true
 	w.releaseLocked()
+	err := w.removeSpillDir()
 	if w.idx != nil {
-		return w.idx.Close()
+		err = errors.Join(err, w.idx.Close())
 	}
-	return nil
+	return err
 }
 
 // hook runs the test hook at a named point of a commit: "begun" (caught

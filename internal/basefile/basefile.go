@@ -183,6 +183,16 @@ type WriterOptions struct {
 	// ExtraMetadata is added to the footer key-value metadata (e.g. the bloom
 	// filter keys). It must not override the keys the writer owns.
 	ExtraMetadata map[string]string
+	// PageBufferMemory bounds the bytes of one column's pages the writer
+	// holds in memory until its row group is flushed (a Parquet file stores
+	// a row group's column chunks one after the other, so a row group is
+	// buffered whole); past it the column's pages go to a temporary file in
+	// PageBufferDir, removed when the row group is flushed or the writer
+	// closed or aborted. Default DefaultPageBufferMemory; negative: always
+	// in memory.
+	PageBufferMemory int
+	// PageBufferDir is where spilled pages go. Default os.TempDir().
+	PageBufferDir string
 }
 
 func (o *WriterOptions) ensureDefaults() error {
@@ -191,6 +201,9 @@ func (o *WriterOptions) ensureDefaults() error {
 	}
 	if o.PageSize == 0 {
 		o.PageSize = DefaultPageSize
+	}
+	if o.PageBufferMemory == 0 {
+		o.PageBufferMemory = DefaultPageBufferMemory
 	}
 	if o.RowGroupBytes < 0 || o.RowGroupRows < 0 || o.PageSize < 0 {
 		return fmt.Errorf("%w: negative size option", ErrUnsupported)

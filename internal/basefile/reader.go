@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -118,34 +119,48 @@ func readChunk(cc parquet.ColumnChunk, buf []parquet.Value) ([]parquet.Value, er
 	pages := cc.Pages()
 	defer pages.Close()
 	for {
-		p, err := pages.ReadPage()
+		var err error
+		buf, err = readPage(pages, buf)
 		if errors.Is(err, io.EOF) {
 			return buf, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: reading page: %w", ErrCorrupt, err)
-		}
-		n := int(p.NumValues())
-		start := len(buf)
-		buf = append(buf, make([]parquet.Value, n)...)
-		vr := p.Values()
-		for got := 0; got < n; {
-			k, err := vr.ReadValues(buf[start+got : start+n])
-			got += k
-			if errors.Is(err, io.EOF) {
-				if got != n {
-					return nil, fmt.Errorf("%w: page has %d of %d values", ErrCorrupt, got, n)
-				}
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%w: decoding page: %w", ErrCorrupt, err)
-			}
-			if k == 0 {
-				return nil, fmt.Errorf("%w: page decoding made no progress", ErrCorrupt)
-			}
+			return nil, err
 		}
 	}
+}
+
+// readPage appends the values of the next page of pages to buf; io.EOF at
+// the end of the chunk.
+func readPage(pages parquet.Pages, buf []parquet.Value) ([]parquet.Value, error) {
+	p, err := pages.ReadPage()
+	if errors.Is(err, io.EOF) {
+		return buf, io.EOF
+	}
+	if err != nil {
+		return buf, fmt.Errorf("%w: reading page: %w", ErrCorrupt, err)
+	}
+	n := int(p.NumValues())
+	start := len(buf)
+	buf = slices.Grow(buf, n)[:start+n]
+	vr := p.Values()
+	for got := 0; got < n; {
+		k, err := vr.ReadValues(buf[start+got : start+n])
+		got += k
+		if errors.Is(err, io.EOF) {
+			if got != n {
+				return buf, fmt.Errorf("%w: page has %d of %d values", ErrCorrupt, got, n)
+			}
+			break
+		}
+		if err != nil {
+			return buf, fmt.Errorf("%w: decoding page: %w", ErrCorrupt, err)
+		}
+		if k == 0 {
+			return buf, fmt.Errorf("%w: page decoding made no progress", ErrCorrupt)
+		}
+	}
+	return buf, nil
 }
 
 // ReadColumns reads the named top-level columns (nil: all) of the whole file
@@ -235,6 +250,7 @@ func (r *Reader) Records(ctx context.Context, batchRows int, columns []string) i
 			return
 		}
 		cur := make([]cursor, len(r.root.leaves))
+		defer closeCursors(cur)
 		for _, rg := range r.f.RowGroups() {
 			if err := ctx.Err(); err != nil {
 				yield(nil, err)
@@ -251,6 +267,10 @@ func (r *Reader) Records(ctx context.Context, batchRows int, columns []string) i
 					return
 				}
 				n := min(batchRows, rows-done)
+				if err := r.fill(idx, cur, n); err != nil {
+					yield(nil, err)
+					return
+				}
 				rec, err := r.assemble(sch, idx, cur, n)
 				if err != nil {
 					yield(nil, err)
@@ -267,24 +287,93 @@ func (r *Reader) Records(ctx context.Context, batchRows int, columns []string) i
 	}
 }
 
+// cursor streams the values (with levels) of one leaf column of the row
+// group being read: pages are decoded as assembling needs them (fill), so a
+// reader holds about one batch and one page of values per column, not the
+// row group.
 type cursor struct {
-	vals []parquet.Value
-	pos  int
+	vals  []parquet.Value
+	pos   int
+	pages parquet.Pages // nil once the chunk is read (or not streaming)
 }
 
+// loadRowGroup points the cursors of the projected columns' leaves at rg's
+// column chunks.
 func (r *Reader) loadRowGroup(rg parquet.RowGroup, idx []int, cur []cursor) (err error) {
 	defer recoverCorrupt(&err)
 	chunks := rg.ColumnChunks()
 	for _, i := range idx {
 		for _, l := range r.root.children[i].leaves {
-			vals, err := readChunk(chunks[l], cur[l].vals[:0])
-			if err != nil {
-				return fmt.Errorf("column %q: %w", r.root.children[i].name, err)
+			c := &cur[l]
+			if c.pages != nil {
+				c.pages.Close()
 			}
-			cur[l] = cursor{vals: vals}
+			clear(c.vals)
+			*c = cursor{vals: c.vals[:0], pages: chunks[l].Pages()}
 		}
 	}
 	return nil
+}
+
+// fill makes the cursors of the projected columns hold the next rows rows
+// whole (or the rest of the row group).
+func (r *Reader) fill(idx []int, cur []cursor, rows int) (err error) {
+	defer recoverCorrupt(&err)
+	for _, i := range idx {
+		for _, l := range r.root.children[i].leaves {
+			if err := cur[l].fill(rows); err != nil {
+				return fmt.Errorf("column %q: %w", r.root.children[i].name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// fill drops the consumed values and decodes pages until the cursor holds
+// more than rows row starts (so the rows-th row is complete) or the chunk
+// ends.
+func (c *cursor) fill(rows int) error {
+	if c.pos > 0 {
+		n := copy(c.vals, c.vals[c.pos:])
+		clear(c.vals[n:]) // drop references to decoded pages
+		c.vals = c.vals[:n]
+		c.pos = 0
+	}
+	starts := 0
+	for _, v := range c.vals {
+		if v.RepetitionLevel() == 0 {
+			starts++
+		}
+	}
+	for c.pages != nil && starts <= rows {
+		from := len(c.vals)
+		var err error
+		c.vals, err = readPage(c.pages, c.vals)
+		if errors.Is(err, io.EOF) {
+			c.pages.Close()
+			c.pages = nil
+			break
+		}
+		if err != nil {
+			return err
+		}
+		for _, v := range c.vals[from:] {
+			if v.RepetitionLevel() == 0 {
+				starts++
+			}
+		}
+	}
+	return nil
+}
+
+// closeCursors closes the page readers the cursors still hold.
+func closeCursors(cur []cursor) {
+	for i := range cur {
+		if cur[i].pages != nil {
+			cur[i].pages.Close()
+			cur[i].pages = nil
+		}
+	}
 }
 
 func (r *Reader) assemble(sch *arrow.Schema, idx []int, cur []cursor, rows int) (_ arrow.RecordBatch, err error) {

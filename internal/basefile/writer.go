@@ -37,6 +37,7 @@ type Writer struct {
 	sel   []int // rows of the batch being written (WriteRows), or nil
 
 	bindings map[*arrow.Schema]*bound
+	pages    *pagePool // nil: parquet-go's in-memory page buffers
 
 	// leafNodes lists the leaves by column index; decLeaves the decimal
 	// leaves stored as binary, whose signed min/max the writer tracks per
@@ -117,6 +118,11 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 	for k, v := range opts.ExtraMetadata {
 		options = append(options, parquet.KeyValueMetadata(k, v))
 	}
+	var pages *pagePool
+	if opts.PageBufferMemory >= 0 {
+		pages = newPagePool(opts.PageBufferDir, opts.PageBufferMemory)
+		options = append(options, parquet.ColumnPageBuffers(pages))
+	}
 	// Validated here (NewWriter panics on a bad config), then handed to
 	// NewWriter as options: a *WriterConfig passed as an option is merged
 	// into the defaults with boolean ORs, which would turn
@@ -148,6 +154,7 @@ func NewWriter(w io.Writer, s *schema.Schema, opts WriterOptions) (_ *Writer, er
 		opts:     opts,
 		vals:     make([][]parquet.Value, len(root.leaves)),
 		bindings: map[*arrow.Schema]*bound{},
+		pages:    pages,
 	}
 	if len(bw.cols) != len(root.leaves) {
 		return nil, fmt.Errorf("%w: parquet-go built %d columns, want %d", ErrUnsupported, len(bw.cols), len(root.leaves))
@@ -395,11 +402,12 @@ func (w *Writer) Close() (FileInfo, error) {
 	}
 	w.closed = true
 	if w.err != nil {
-		return FileInfo{}, fmt.Errorf("%w: earlier write failed: %w", ErrClosed, w.err)
+		return FileInfo{}, errors.Join(fmt.Errorf("%w: earlier write failed: %w", ErrClosed, w.err), w.removePages())
 	}
 	w.pw.SetKeyValueMetadata(MinRecordKeyKey, string(w.minKey))
 	w.pw.SetKeyValueMetadata(MaxRecordKeyKey, string(w.maxKey))
-	if err := w.closeParquet(); err != nil {
+	err := w.closeParquet()
+	if err := errors.Join(err, w.removePages()); err != nil {
 		return FileInfo{}, err
 	}
 	return FileInfo{Rows: w.rows, Size: w.out.n, MinRecordKey: string(w.minKey), MaxRecordKey: string(w.maxKey)}, nil
@@ -487,6 +495,15 @@ func collectLeafNodes(n *pnode, out []*pnode) {
 func (w *Writer) Abort() {
 	w.closed = true
 	w.vals = nil
+	_ = w.removePages() // best effort; the files are temporary
+}
+
+// removePages removes the page buffer files still held.
+func (w *Writer) removePages() error {
+	if w.pages == nil {
+		return nil
+	}
+	return w.pages.cleanup()
 }
 
 // bound ties a pnode to the Arrow array that feeds it.

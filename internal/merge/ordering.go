@@ -3,6 +3,7 @@ package merge
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -16,6 +17,13 @@ type Ordering struct {
 	i    int64
 	f    float64
 	s    string
+}
+
+// Clone returns o with its string (if any) copied, so that it no longer
+// refers to the Arrow buffer it was read from.
+func (o Ordering) Clone() Ordering {
+	o.s = strings.Clone(o.s)
+	return o
 }
 
 // Compare orders two values: -1, 0, 1. A null sorts before any
