@@ -3,9 +3,9 @@ package writer
 import (
 	"container/list"
 	"slices"
-	"sync"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hoodie-lake/hoodie/filegroup"
 )
