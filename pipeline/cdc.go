@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/cdc"
 	"github.com/hoodie-lake/hoodie/internal/ingest"
@@ -131,6 +132,14 @@ type CDCOptions struct {
 	// Rejects receives the bad events as JSON Lines (RejectedRow, with the
 	// event's text in Raw); nil drops them.
 	Rejects io.Writer
+	// Archive runs after each commit: once the active timeline holds more
+	// than Archive.MaxToKeep completed commits, the oldest move to the
+	// archived timeline (Hudi's hoodie.archive.automatic, on by default),
+	// so the timeline every commit lists stays bounded however long the
+	// run. Defaults are cleaner.ArchiveOptions'. A failed archival is a
+	// warning (Events.Note): the commit stands. NoArchive turns it off.
+	Archive   cleaner.ArchiveOptions
+	NoArchive bool
 	// Events receives the run's progress.
 	Events EventListener
 }
@@ -140,7 +149,7 @@ type CDCOptions struct {
 func (o *CDCOptions) EnsureDefaults() {
 	c := o.common()
 	c.defaults()
-	o.Stdin, o.Writer = c.stdin, c.wopts
+	o.Stdin, o.Writer, o.Archive = c.stdin, c.wopts, c.archive
 	if o.Order == "" {
 		o.Order = OrderAuto
 	}
@@ -190,7 +199,8 @@ func (o *CDCOptions) Validate() error {
 
 func (o *CDCOptions) common() *common {
 	return &common{location: o.Location, inputs: o.Inputs, stdin: o.Stdin, sourceID: o.SourceID, noResume: o.NoResume,
-		strict: o.Strict, create: o.Create, wopts: o.Writer, rejects: o.Rejects, ev: o.Events}
+		strict: o.Strict, create: o.Create, wopts: o.Writer, rejects: o.Rejects, ev: o.Events,
+		archive: o.Archive, noArchive: o.NoArchive}
 }
 
 // CDCResult is what a CDC run did.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/ingest"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
@@ -69,6 +70,14 @@ type IngestOptions struct {
 	// line, as they are found; nil drops them (they are still counted, and
 	// reported to Events.Rejected).
 	Rejects io.Writer
+	// Archive runs after each commit: once the active timeline holds more
+	// than Archive.MaxToKeep completed commits, the oldest move to the
+	// archived timeline (Hudi's hoodie.archive.automatic, on by default),
+	// so the timeline every commit lists stays bounded however long the
+	// run. Defaults are cleaner.ArchiveOptions'. A failed archival is a
+	// warning (Events.Note): the commit stands. NoArchive turns it off.
+	Archive   cleaner.ArchiveOptions
+	NoArchive bool
 	// Events receives the run's progress.
 	Events EventListener
 }
@@ -77,7 +86,7 @@ type IngestOptions struct {
 func (o *IngestOptions) EnsureDefaults() {
 	c := o.common()
 	c.defaults()
-	o.Stdin, o.Writer = c.stdin, c.wopts
+	o.Stdin, o.Writer, o.Archive = c.stdin, c.wopts, c.archive
 }
 
 // Validate checks the options.
@@ -101,7 +110,8 @@ func (o *IngestOptions) Validate() error {
 
 func (o *IngestOptions) common() *common {
 	return &common{location: o.Location, inputs: o.Inputs, stdin: o.Stdin, sourceID: o.SourceID, noResume: o.NoResume,
-		strict: o.Strict, create: o.Create, wopts: o.Writer, rejects: o.Rejects, ev: o.Events}
+		strict: o.Strict, create: o.Create, wopts: o.Writer, rejects: o.Rejects, ev: o.Events,
+		archive: o.Archive, noArchive: o.NoArchive}
 }
 
 // IngestResult is what an Ingest run did.

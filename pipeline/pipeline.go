@@ -61,6 +61,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/internal/ingest"
 	"github.com/hoodie-lake/hoodie/rollback"
 	"github.com/hoodie-lake/hoodie/storage"
@@ -192,6 +193,9 @@ type common struct {
 	wopts    writer.Options
 	rejects  io.Writer
 	ev       EventListener
+	// archive runs after each commit unless noArchive.
+	archive   cleaner.ArchiveOptions
+	noArchive bool
 }
 
 // run is the state ingest and cdc share: the table, its writer, the
@@ -374,7 +378,21 @@ func (r *run) commit(ctx context.Context) error {
 	if r.ev.Committed != nil {
 		r.ev.Committed(res)
 	}
+	r.archiveTimeline(ctx)
 	return nil
+}
+
+// archiveTimeline archives the oldest completed instants past the
+// archive options' bound, after a commit. The commit stands whatever
+// happens here: a failure is reported as a warning, and the next commit
+// tries again.
+func (r *run) archiveTimeline(ctx context.Context) {
+	if r.noArchive {
+		return
+	}
+	if _, err := cleaner.Archive(ctx, r.tbl, r.archive); err != nil {
+		r.ev.note(Warning, "%s: archiving the timeline after the commit failed (the commit stands; the next commit retries): %v", r.verb, err)
+	}
 }
 
 // close releases the writer and the hashers of the inputs not read to
@@ -396,6 +414,7 @@ func (c *common) defaults() {
 	if c.wopts.IndexLocation == "" {
 		c.wopts.IndexLocation = c.location
 	}
+	c.archive.EnsureDefaults()
 }
 
 // validate checks the options Ingest and CDC share.
@@ -410,6 +429,13 @@ func (c *common) validate() error {
 	}
 	if err := c.wopts.Validate(); err != nil {
 		return fmt.Errorf("writer options: %w", err)
+	}
+	if !c.noArchive {
+		a := c.archive
+		a.EnsureDefaults()
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("archive options: %w", err)
+		}
 	}
 	return nil
 }

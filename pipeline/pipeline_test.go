@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,10 +17,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/pipeline"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/hoodie-lake/hoodie/writer"
 )
 
@@ -439,4 +442,39 @@ func TestPositionColumns(t *testing.T) {
 	assert.Equal(t, "__source_ts_ms", pipeline.TsField)
 	assert.Equal(t, "__deleted", pipeline.DeletedField)
 	assert.Equal(t, "hoodie-ingest:", pipeline.CheckpointPrefix)
+}
+
+// TestIngestArchivesTheTimeline: a long run of small commits archives the
+// oldest instants after each commit (Hudi's automatic archival), so the
+// active timeline stays bounded; every row stays readable. NoArchive
+// leaves the timeline whole.
+func TestIngestArchivesTheTimeline(t *testing.T) {
+	for _, noArchive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noArchive=%v", noArchive), func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			loc := filepath.Join(dir, "t")
+			in := filepath.Join(dir, "a.jsonl")
+			var lines []string
+			for i := 0; i < 24; i++ {
+				lines = append(lines, fmt.Sprintf(`{"id":"k%02d","ts":1,"v":"x%d"}`, i, i))
+			}
+			writeLines(t, in, lines...)
+			res, err := pipeline.Ingest(ctx, openStore(t, loc), pipeline.IngestOptions{
+				Location: loc, Inputs: []string{in}, CommitEvery: 2, NoArchive: noArchive,
+				Archive: cleaner.ArchiveOptions{MinToKeep: 4, MaxToKeep: 6},
+				Create:  &table.CreateOptions{Name: "t", RecordKeyFields: []string{"id"}, PrecombineField: "ts"},
+				Writer:  writer.Options{IndexDir: filepath.Join(dir, "idx")}})
+			require.NoError(t, err)
+			assert.Len(t, res.Commits, 12)
+			tl, err := timeline.Load(ctx, openStore(t, loc))
+			require.NoError(t, err)
+			if noArchive {
+				assert.Len(t, tl.CompletedCommits(), 12)
+			} else {
+				assert.LessOrEqual(t, len(tl.CompletedCommits()), 6)
+			}
+			assert.Len(t, rows(t, loc, "id", "v"), 24)
+		})
+	}
 }

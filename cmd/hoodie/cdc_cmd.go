@@ -21,6 +21,7 @@ type cdcArgs struct {
 	indexDir       string
 	sourceID       string
 	noResume       bool
+	noArchive      bool
 	metricsAddr    string
 	maxErrors      errorBudget
 	onTruncate     string
@@ -116,6 +117,7 @@ run lasts.`,
 	f.StringVar(&a.indexDir, "index-dir", "", "record-key index directory (default: under the user cache dir)")
 	f.StringVar(&a.sourceID, "source-id", "", "name standard input for exactly-once resumption (a replayable stream); without it stdin is not checkpointed")
 	f.BoolVar(&a.noResume, "no-resume", false, "ignore the table's checkpoint: read every input from its first line")
+	f.BoolVar(&a.noArchive, "no-archive", false, "do not archive the timeline after each commit (by default, past 30 completed commits the oldest are archived down to 20, as Hudi's automatic archival)")
 	f.StringVar(&a.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (port 0: any free port, logged)")
 	bindMaxErrors(cmd, &a.maxErrors, "events")
 	f.StringVar(&a.onTruncate, "on-truncate", "fail", "truncate events: fail (stop before applying it, after committing the events before it) or delete-all (delete every row of the table)")
@@ -155,7 +157,7 @@ func (a *cdcArgs) options(inputs []string) (opts pipeline.CDCOptions, createErr 
 		return opts, nil, fmt.Errorf("--payload latest: cdc needs event-time ordering across commits (the default payload), or replayed events would overwrite newer rows")
 	}
 	opts = pipeline.CDCOptions{Location: a.location, Inputs: inputs, Order: pipeline.Ordering(a.order), SoftDeletes: a.softDeletes,
-		CommitEvery: a.commitEvery, CommitInterval: a.commitInterval, Strict: a.strict, SourceID: a.sourceID, NoResume: a.noResume,
+		CommitEvery: a.commitEvery, CommitInterval: a.commitInterval, Strict: a.strict, SourceID: a.sourceID, NoResume: a.noResume, NoArchive: a.noArchive,
 		OnTruncate: pipeline.TruncateAction(a.onTruncate), OnMessage: pipeline.MessageAction(a.onMessage),
 		Writer: a.concurrency.apply(writer.Options{IndexDir: a.indexDir})}
 	create, createErr := a.create.options(a.location)

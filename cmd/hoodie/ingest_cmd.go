@@ -23,6 +23,7 @@ type ingestArgs struct {
 	indexDir    string
 	sourceID    string
 	noResume    bool
+	noArchive   bool
 	metricsAddr string
 	create      createArgs
 	concurrency concurrencyValue
@@ -113,6 +114,7 @@ commits, commit latency, bytes written, errors and index hits.`,
 	f.StringVar(&a.indexDir, "index-dir", "", "record-key index directory (default: under the user cache dir)")
 	f.StringVar(&a.sourceID, "source-id", "", "name standard input for exactly-once resumption (a replayable stream); without it stdin is not checkpointed")
 	f.BoolVar(&a.noResume, "no-resume", false, "ignore the table's ingest checkpoint: read every input from its first line")
+	f.BoolVar(&a.noArchive, "no-archive", false, "do not archive the timeline after each commit (by default, past 30 completed commits the oldest are archived down to 20, as Hudi's automatic archival)")
 	f.StringVar(&a.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (port 0: any free port, logged)")
 	a.create.bind(cmd)
 	addConcurrencyFlag(cmd, &a.concurrency)
@@ -146,7 +148,7 @@ func (a *ingestArgs) options(inputs []string) (opts pipeline.IngestOptions, crea
 		return opts, nil, fmt.Errorf("--commit-every must not be negative")
 	}
 	opts = pipeline.IngestOptions{Location: a.location, Inputs: inputs, Format: pipeline.Format(a.format), Op: op,
-		CommitEvery: a.commitEvery, Strict: a.strict, InferDates: a.inferDates, SourceID: a.sourceID, NoResume: a.noResume,
+		CommitEvery: a.commitEvery, Strict: a.strict, InferDates: a.inferDates, SourceID: a.sourceID, NoResume: a.noResume, NoArchive: a.noArchive,
 		Writer: a.concurrency.apply(writer.Options{IndexDir: a.indexDir})}
 	create, createErr := a.create.options(a.location)
 	if createErr == nil {
