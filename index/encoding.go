@@ -1,10 +1,11 @@
 package index
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -12,7 +13,7 @@ import (
 
 // formatVersion is the layout described in the package doc. An index with
 // entries but another (or no) version needs a rebuild.
-const formatVersion = "1"
+const formatVersion = "2"
 
 // Key-space prefixes.
 const (
@@ -26,6 +27,7 @@ var (
 	metaApplied    = []byte("mapplied/")
 	metaLast       = []byte("mlast")
 	metaRebuilding = []byte("mrebuilding")
+	metaRuns       = []byte("mruns")
 	metaVersion    = []byte("mversion")
 )
 
@@ -80,39 +82,10 @@ func (x *Index) appendKey(dst []byte, k Key) []byte {
 	return append(dst, k.RecordKey...)
 }
 
-// decodeKey is the inverse of appendKey.
-func (x *Index) decodeKey(b []byte) (Key, bool) {
-	if len(b) < 2 || b[0] != prefixEntry {
-		return Key{}, false
-	}
-	b = b[1:]
-	if x.opts.Global {
-		return Key{RecordKey: string(b)}, true
-	}
-	i := bytes.IndexByte(b, 0)
-	if i < 0 {
-		return Key{}, false
-	}
-	return Key{PartitionPath: string(b[:i]), RecordKey: string(b[i+1:])}, true
-}
-
-// appendValue appends an entry value.
-func appendValue(dst []byte, gid, iid uint32) []byte {
-	dst = binary.AppendUvarint(dst, uint64(gid))
-	return binary.AppendUvarint(dst, uint64(iid))
-}
-
-// decodeValue is the inverse of appendValue.
-func decodeValue(v []byte) (gid, iid uint32, ok bool) {
-	g, n := binary.Uvarint(v)
-	if n <= 0 || g > 1<<32-1 {
-		return 0, 0, false
-	}
-	i, m := binary.Uvarint(v[n:])
-	if m <= 0 || i > 1<<32-1 || n+m != len(v) {
-		return 0, 0, false
-	}
-	return uint32(g), uint32(i), true
+// hash returns the hash of k's encoded key, encoding it into buf.
+func (x *Index) hash(buf []byte, k Key) (hkey, []byte) {
+	buf = x.appendKey(buf[:0], k)
+	return hashKey(buf), buf
 }
 
 func idKey(prefix byte, id uint32) []byte {
@@ -144,6 +117,8 @@ func appliedKey(instant string) []byte {
 func (x *Index) load() error {
 	var groups []group
 	var instants []string
+	var runIDs []uint64
+	var ok bool
 	err := x.db.View(func(txn *badger.Txn) error {
 		// Dictionaries: ids are dense, so a missing id is corruption.
 		for _, p := range []byte{prefixGroup, prefixInstant} {
@@ -185,10 +160,18 @@ func (x *Index) load() error {
 		}
 		it.Close()
 
+		if v, err := getValue(txn, metaRuns); err != nil {
+			return err
+		} else if v != nil {
+			if runIDs, ok = decodeRuns(v); !ok {
+				return fmt.Errorf("%w: run list", ErrCorrupt)
+			}
+		}
 		if v, err := getValue(txn, metaLast); err != nil {
 			return err
 		} else if v != nil {
 			x.mu.last = string(v)
+			x.diskLast = x.mu.last
 		}
 		if _, err := txn.Get(metaRebuilding); err == nil {
 			x.mu.needsRebuild = true
@@ -222,6 +205,9 @@ func (x *Index) load() error {
 		x.intern.instantID[in] = uint32(id)
 	}
 	x.dict.Store(&dict{groups: groups, instants: instants})
+	if err := x.openRuns(runIDs); err != nil {
+		return fmt.Errorf("index: load: %w", err)
+	}
 	if !x.mu.needsRebuild && x.mu.last == "" && len(x.mu.applied) == 0 {
 		if err := x.db.Update(func(txn *badger.Txn) error {
 			return txn.Set(metaVersion, []byte(formatVersion))
@@ -253,4 +239,61 @@ func isEmptyDB(txn *badger.Txn) (bool, error) {
 	defer it.Close()
 	it.Rewind()
 	return !it.Valid(), nil
+}
+
+// openRuns maps the runs of the list, and deletes run files that are not
+// on it (left by a crash). A missing or damaged run makes the index need a
+// rebuild.
+func (x *Index) openRuns(ids []uint64) error {
+	if x.runsDir == "" {
+		return nil
+	}
+	listed := map[uint64]bool{}
+	for _, id := range ids {
+		listed[id] = true
+		x.nextRun = max(x.nextRun, id+1)
+	}
+	des, err := os.ReadDir(x.runsDir)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		id, ok := parseRunName(de.Name())
+		if ok {
+			x.nextRun = max(x.nextRun, id+1)
+		}
+		if !ok || !listed[id] {
+			if err := os.RemoveAll(filepath.Join(x.runsDir, de.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if x.mu.needsRebuild {
+		return nil
+	}
+	runs := make([]*run, 0, len(ids))
+	for _, id := range ids {
+		r, err := openRun(runPath(x.runsDir, id), id, true)
+		if err != nil {
+			if errors.Is(err, ErrCorrupt) || errors.Is(err, os.ErrNotExist) {
+				x.mu.needsRebuild = true
+				break
+			}
+			for _, r := range runs {
+				err = errors.Join(err, r.close())
+			}
+			return err
+		}
+		runs = append(runs, r)
+	}
+	if x.mu.needsRebuild {
+		for _, r := range runs {
+			if err := r.close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	x.data.runs = runs
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -377,4 +378,107 @@ func TestMaintenance(t *testing.T) {
 	assert.LessOrEqual(t, st.Entries, int64(3*50_000+10))
 	assert.Equal(t, "20250101000000009", st.LastApplied)
 	assert.Contains(t, logs.String(), "component=index", "Badger logs through the given logger")
+}
+
+// TestModel drives Puts, Deletes, reopens and compactions through a small
+// front (so that fronts are written as runs and runs merge in the
+// background) and checks lookups and Count against a map.
+func TestModel(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := index.Options{Dir: dir, FrontSize: 1 << 20}
+	x, err := index.Open(opts)
+	require.NoError(t, err)
+	defer func() { x.Close() }()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const space = 40_000
+	model := map[int]index.Location{}
+	key := func(i int) index.Key {
+		return index.Key{PartitionPath: fmt.Sprintf("p%d", i%3), RecordKey: fmt.Sprintf("k%d", i)}
+	}
+	check := func(round int) {
+		keys := make([]index.Key, space)
+		for i := range keys {
+			keys[i] = key(i)
+		}
+		locs, found, err := x.Lookup(ctx, keys, index.LookupOptions{})
+		require.NoError(t, err)
+		for i := range keys {
+			want, ok := model[i]
+			require.Equal(t, ok, found[i], "round %d key %d", round, i)
+			require.Equal(t, want, locs[i], "round %d key %d", round, i)
+		}
+		n, err := x.Count(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(model)), n, "round %d", round)
+	}
+	for round := range 80 {
+		instant := fmt.Sprintf("2025010100%07d", round)
+		switch op := rng.IntN(10); {
+		case op < 6:
+			n := 1 + rng.IntN(8000)
+			entries := make([]index.Entry, n)
+			for j := range entries {
+				i := rng.IntN(space)
+				loc := index.Location{PartitionPath: key(i).PartitionPath, FileID: fmt.Sprintf("f%d", rng.IntN(50)), Instant: instant}
+				entries[j] = index.Entry{Key: key(i), Location: loc}
+				model[i] = loc // the last entry of a key in a batch wins
+			}
+			require.NoError(t, x.Put(ctx, instant, entries))
+		case op < 8:
+			keys := make([]index.Key, 1+rng.IntN(3000))
+			for j := range keys {
+				i := rng.IntN(space)
+				keys[j] = key(i)
+				delete(model, i)
+			}
+			require.NoError(t, x.Delete(ctx, instant, keys))
+		case op < 9:
+			require.NoError(t, x.Close())
+			x, err = index.Open(opts)
+			require.NoError(t, err)
+		default:
+			require.NoError(t, x.Compact(ctx))
+			st, err := x.Stats()
+			require.NoError(t, err)
+			assert.Equal(t, 1, st.Runs)
+			assert.Zero(t, st.FrontEntries)
+		}
+		if round%10 == 9 {
+			check(round)
+		}
+	}
+	index.WaitMerges(x)
+	check(-1)
+	require.NoError(t, x.Close())
+	x, err = index.Open(opts)
+	require.NoError(t, err)
+	check(-2)
+}
+
+// TestTTLShadowsOlderEntry: an expired entry hides the older entries of
+// its key, also ones written without TTL, before and after compaction.
+func TestTTLShadowsOlderEntry(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	x := open(t, dir, false, 0)
+	require.NoError(t, x.Put(ctx, "20250101000000001", []index.Entry{entry("p", "k", "f1", "20250101000000001")}))
+	require.NoError(t, x.Close())
+	x = open(t, dir, false, time.Second)
+	require.NoError(t, x.Put(ctx, "20250101000000002", []index.Entry{entry("p", "k", "f2", "20250101000000002")}))
+	require.NoError(t, x.Close()) // the newer entry goes to its own run
+	x = open(t, dir, false, time.Second)
+	defer x.Close()
+	time.Sleep(2100 * time.Millisecond)
+	for _, compacted := range []bool{false, true} {
+		if compacted {
+			require.NoError(t, x.Compact(ctx))
+		}
+		_, found, err := x.Lookup(ctx, []index.Key{{"p", "k"}}, index.LookupOptions{})
+		require.NoError(t, err)
+		assert.False(t, found[0], "compacted=%v", compacted)
+		n, err := x.Count(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, n)
+	}
 }

@@ -1,15 +1,10 @@
 package index
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
-
-	"github.com/dgraph-io/badger/v4"
+	"time"
 )
 
 // lookupChunk is the number of keys a lookup worker reads between context
@@ -21,8 +16,8 @@ const lookupChunk = 4096
 // opts.Trust accepts; locs[i] is its location (zero when not found).
 //
 // Each call reads one consistent snapshot of the index. The keys are
-// encoded and sorted for locality, then read by up to GOMAXPROCS workers,
-// each on its own read transaction opened at the same time.
+// hashed and sorted by hash for locality, then read by up to GOMAXPROCS
+// workers, from the memory front and then the runs, newest first.
 func (x *Index) Lookup(ctx context.Context, keys []Key, opts LookupOptions) ([]Location, []bool, error) {
 	if err := x.enter(); err != nil {
 		return nil, nil, err
@@ -31,66 +26,24 @@ func (x *Index) Lookup(ctx context.Context, keys []Key, opts LookupOptions) ([]L
 	if x.needsRebuild() {
 		return nil, nil, ErrNeedsRebuild
 	}
+	for _, k := range keys {
+		if err := x.checkKey(k); err != nil {
+			return nil, nil, err
+		}
+	}
 	locs := make([]Location, len(keys))
 	found := make([]bool, len(keys))
 	if len(keys) == 0 {
 		return locs, found, nil
 	}
-
-	// Encode every key into one arena.
-	size := 0
-	for _, k := range keys {
-		if err := x.checkKey(k); err != nil {
-			return nil, nil, err
-		}
-		size += x.keyLen(k)
-	}
-	arena := make([]byte, 0, size)
-	ends := make([]int32, len(keys))
-	for i, k := range keys {
-		arena = x.appendKey(arena, k)
-		ends[i] = int32(len(arena))
-	}
-	key := func(i int32) []byte {
-		start := int32(0)
-		if i > 0 {
-			start = ends[i-1]
-		}
-		return arena[start:ends[i]:ends[i]]
-	}
-
-	workers := min(runtime.GOMAXPROCS(0), (len(keys)+lookupChunk-1)/lookupChunk)
-	// All transactions are opened before the dictionary snapshot is taken:
-	// every entry they can see was written after its ids were published.
-	txns := make([]*badger.Txn, workers)
-	for w := range txns {
-		txns[w] = x.db.NewTransaction(false)
-		defer txns[w].Discard()
-	}
-	d := x.dict.Load()
-
-	// Each worker sorts and reads a contiguous share of the input; the
-	// shares are sorted independently, which keeps sorting parallel.
 	gids := make([]uint32, len(keys))
 	iids := make([]uint32, len(keys))
-	errs := make([]error, workers)
-	share := (len(keys) + workers - 1) / workers
-	var wg sync.WaitGroup
-	for w := range workers {
-		lo, hi := w*share, min(len(keys), (w+1)*share)
-		wg.Go(func() {
-			order := make([]int32, hi-lo)
-			for i := range order {
-				order[i] = int32(lo + i)
-			}
-			slices.SortFunc(order, func(a, b int32) int { return bytes.Compare(key(a), key(b)) })
-			errs[w] = x.read(ctx, txns[w], d, order, key, gids, iids, found)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := x.read(ctx, keys, gids, iids, found); err != nil {
 		return nil, nil, err
 	}
+	// Entries are added after their ids are published: the snapshot taken
+	// now resolves every id read.
+	d := x.dict.Load()
 
 	// Resolve ids and ask Trust once per instant, on this goroutine.
 	var trusted []int8 // by instant id: 0 unknown, 1 trusted, -1 not
@@ -101,7 +54,10 @@ func (x *Index) Lookup(ctx context.Context, keys []Key, opts LookupOptions) ([]L
 		if !found[i] {
 			continue
 		}
-		iid := iids[i]
+		gid, iid := gids[i], iids[i]
+		if int(gid) >= len(d.groups) || int(iid) >= len(d.instants) {
+			return nil, nil, fmt.Errorf("%w: entry of %q refers to unknown ids %d, %d", ErrCorrupt, keys[i].RecordKey, gid, iid)
+		}
 		if trusted != nil {
 			if trusted[iid] == 0 {
 				trusted[iid] = -1
@@ -114,40 +70,46 @@ func (x *Index) Lookup(ctx context.Context, keys []Key, opts LookupOptions) ([]L
 				continue
 			}
 		}
-		g := d.groups[gids[i]]
+		g := d.groups[gid]
 		locs[i] = Location{PartitionPath: g.partition, FileID: g.fileID, Instant: d.instants[iid]}
 	}
 	return locs, found, nil
 }
 
-// read looks up the keys at the indexes in order (sorted by key) in txn,
-// storing their ids and found flags.
-func (x *Index) read(ctx context.Context, txn *badger.Txn, d *dict, order []int32, key func(int32) []byte, gids, iids []uint32, found []bool) error {
-	for n, i := range order {
-		if n%lookupChunk == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
+// read finds the ids of keys' live entries, splitting the keys between
+// workers that each hash, sort and probe a contiguous share, so the probes
+// of each worker walk the runs in order.
+func (x *Index) read(ctx context.Context, keys []Key, gids, iids []uint32, found []bool) error {
+	x.data.RLock()
+	defer x.data.RUnlock()
+	// The front's chunks, then the runs: newest first.
+	runs := slices.Concat(x.data.front, x.data.runs)
+	now := uint32(time.Now().Unix())
+	return parallel(len(keys), func(lo, hi int) error {
+		// A probe is a record whose gid is the key's position.
+		ps := make([]rec, hi-lo)
+		var buf []byte
+		for i := range ps {
+			var k hkey
+			k, buf = x.hash(buf, keys[lo+i])
+			ps[i] = rec{h1: k.h1, h2: k.h2, gid: uint32(lo + i)}
+		}
+		sortRecs(ps)
+		for n, p := range ps {
+			if n%lookupChunk == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			for _, r := range runs {
+				if e := r.find(hkey{p.h1, p.h2}); e != nil {
+					if e.live(now) {
+						gids[p.gid], iids[p.gid], found[p.gid] = e.gid, e.iid, true
+					}
+					break
+				}
 			}
 		}
-		item, err := txn.Get(key(i))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("index: lookup: %w", err)
-		}
-		var gid, iid uint32
-		var ok bool
-		if err := item.Value(func(v []byte) error {
-			gid, iid, ok = decodeValue(v)
-			return nil
-		}); err != nil {
-			return fmt.Errorf("index: lookup: %w", err)
-		}
-		if !ok || int(gid) >= len(d.groups) || int(iid) >= len(d.instants) {
-			return fmt.Errorf("%w: entry %q", ErrCorrupt, key(i))
-		}
-		gids[i], iids[i], found[i] = gid, iid, true
-	}
-	return nil
+		return nil
+	})
 }

@@ -6,17 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
 
 // Stats describe the index.
 type Stats struct {
-	// Entries approximates the number of entries: the key count of the
-	// LSM tables, which still counts overwritten, deleted and expired
-	// versions until compaction drops them, and does not count the latest
-	// writes, still in memtables (up to MemTableSize*NumMemtables bytes).
-	// Count gives the exact number.
+	// Entries approximates the number of entries: the records of the runs
+	// and the memory front, which still counts overwritten, deleted and
+	// expired versions until merges drop them. Count gives the exact
+	// number.
 	Entries int64
 	// FileGroups and Instants are the sizes of the dictionaries.
 	FileGroups int
@@ -25,7 +26,12 @@ type Stats struct {
 	Applied      int
 	LastApplied  string
 	NeedsRebuild bool
-	// LSMBytes and VLogBytes are Badger's on-disk sizes.
+	// Runs is the number of runs and FrontEntries the entries of the
+	// memory front.
+	Runs         int
+	FrontEntries int
+	// LSMBytes is the size of the runs plus Badger's tables, VLogBytes
+	// the size of Badger's value log.
 	LSMBytes  int64
 	VLogBytes int64
 }
@@ -37,36 +43,40 @@ func (x *Index) Stats() (Stats, error) {
 	}
 	defer x.leave()
 	var s Stats
-	for _, t := range x.db.Tables() {
-		s.Entries += int64(t.KeyCount)
+	x.data.RLock()
+	for _, r := range x.data.runs {
+		s.Entries += int64(len(r.recs))
+		s.LSMBytes += r.size
 	}
+	s.Runs, s.FrontEntries = len(x.data.runs), x.data.frontRecs
+	s.Entries += int64(x.data.frontRecs)
+	x.data.RUnlock()
 	d := x.dict.Load()
 	s.FileGroups, s.Instants = len(d.groups), len(d.instants)
 	x.mu.RLock()
 	s.Applied, s.LastApplied, s.NeedsRebuild = len(x.mu.applied), x.mu.last, x.mu.needsRebuild
 	x.mu.RUnlock()
-	s.LSMBytes, s.VLogBytes = x.db.Size()
+	lsm, vlog := x.db.Size()
+	s.LSMBytes += lsm
+	s.VLogBytes = vlog
 	return s, nil
 }
 
-// Count returns the exact number of live entries, reading every key.
+// Count returns the exact number of live entries, reading every record.
 func (x *Index) Count(ctx context.Context) (int64, error) {
 	if err := x.enter(); err != nil {
 		return 0, err
 	}
 	defer x.leave()
+	x.data.RLock()
+	defer x.data.RUnlock()
+	var srcs [][]rec
+	for _, r := range slices.Concat(x.data.front, x.data.runs) {
+		srcs = append(srcs, r.recs)
+	}
 	var n int64
-	err := x.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixEntry}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if n%lookupChunk == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			n++
-		}
+	err := mergeRuns(srcs, true, uint32(time.Now().Unix()), ctx.Err, func(rec) error {
+		n++
 		return nil
 	})
 	if err != nil {
@@ -75,10 +85,9 @@ func (x *Index) Count(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// RunGC rewrites value-log files that are at least half garbage, until
-// none is left or ctx is done. Entries are small enough to live in the LSM
-// tree, so the value log only holds Badger's write-ahead records; call it
-// periodically from long-running writers anyway (e.g. after each commit).
+// RunGC rewrites value-log files of the Badger database (dictionaries and
+// watermark) that are at least half garbage, until none is left or ctx is
+// done. Runs need no collection: merges delete the runs they replace.
 func (x *Index) RunGC(ctx context.Context) error {
 	if err := x.enter(); err != nil {
 		return err
@@ -96,17 +105,27 @@ func (x *Index) RunGC(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Compact merges the LSM tables into one level,
-// dropping overwritten, deleted and expired entries. It makes lookups
-// after a large Put or Rebuild faster; it blocks Badger's background
-// compactions while it runs and cannot be interrupted.
+// Compact writes the memory front as a run and merges every run into
+// one, dropping overwritten, deleted and expired entries, then compacts
+// Badger's tables. It makes lookups after many small Puts faster; it
+// waits for a running background merge and blocks Put meanwhile.
 func (x *Index) Compact(ctx context.Context) error {
+	x.mergeMu.Lock()
+	defer x.mergeMu.Unlock()
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
 	if err := x.enter(); err != nil {
 		return err
 	}
 	defer x.leave()
+	if x.needsRebuild() {
+		return ErrNeedsRebuild
+	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if err := x.compactAll(ctx); err != nil {
+		return fmt.Errorf("index: compact: %w", err)
 	}
 	if err := x.db.Flatten(max(1, runtime.GOMAXPROCS(0))); err != nil {
 		return fmt.Errorf("index: compact: %w", err)

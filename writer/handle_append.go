@@ -88,7 +88,7 @@ func (a *appendHandle) resolve(ctx context.Context) ([]ref, []logfile.DeleteReco
 	}
 	// late reports whether r loses against the stored record of key k.
 	late := func(k string, r ref) bool {
-		so, ok := stored[k]
+		so, ok := stored.get(k)
 		if !ordered || !ok || !so.present {
 			return false
 		}
@@ -102,7 +102,7 @@ func (a *appendHandle) resolve(ctx context.Context) ([]ref, []logfile.DeleteReco
 		switch {
 		case r.explicitDelete():
 		case r.isDelete():
-			if _, ok := stored[k]; !ok {
+			if _, ok := stored.get(k); !ok {
 				continue // nothing stored to delete
 			}
 			if late(k, r) {
@@ -267,34 +267,40 @@ type storedValue struct {
 	ord     merge.Ordering
 }
 
-// storedOrdering reads the merged slice for the given keys (soft deletes,
-// and updates under event-time ordering) and returns, per key that is
-// stored, its ordering value.
-func (wc *writeContext) storedOrdering(ctx context.Context, s *filegroup.FileSlice, keys map[string]ref) (map[string]storedValue, error) {
+// storedOrdering returns the stored state of the given keys (soft
+// deletes, and updates under event-time ordering) in slice s: from the
+// writer's orderCache when it holds the slice, else read from the merged
+// slice (and then kept whole, for the group's next commits).
+func (wc *writeContext) storedOrdering(ctx context.Context, s *filegroup.FileSlice, keys map[string]ref) (storedKeys, error) {
 	if len(keys) == 0 {
-		return map[string]storedValue{}, nil
+		return storedMap{}, nil
 	}
 	cache := wc.w.orders
 	if cache == nil {
-		return wc.readOrdering(ctx, s, keys)
+		out := storedMap{}
+		err := wc.readOrdering(ctx, s, func(k string, v storedValue) {
+			if _, ok := keys[k]; ok {
+				out[strings.Clone(k)] = v
+			}
+		})
+		return out, err
 	}
 	sig := sliceSignature(s)
-	if all, ok := cache.get(s.FileGroupID, sig); ok {
-		return all, nil
+	if g, ok := cache.get(s.FileGroupID, sig); ok {
+		return g, nil
 	}
-	// Every key of the slice, kept for the group's next commits.
-	all, err := wc.readOrdering(ctx, s, nil)
-	if err != nil {
+	g := cache.newGroupKeys()
+	if err := wc.readOrdering(ctx, s, g.set); err != nil {
 		return nil, err
 	}
-	cache.put(s.FileGroupID, sig, all)
-	return all, nil
+	cache.put(s.FileGroupID, sig, g)
+	return g, nil
 }
 
-// readOrdering reads the merged slice s and returns the stored state of
-// the given keys (nil: of every key).
-func (wc *writeContext) readOrdering(ctx context.Context, s *filegroup.FileSlice, keys map[string]ref) (map[string]storedValue, error) {
-	out := map[string]storedValue{}
+// readOrdering reads the merged slice s and calls add with the stored
+// state of each key (k and v refer to the batch read; add copies what it
+// keeps).
+func (wc *writeContext) readOrdering(ctx context.Context, s *filegroup.FileSlice, add func(k string, v storedValue)) error {
 	if n := wc.w.knobs.orderingReads; n != nil {
 		n.Add(1)
 	}
@@ -306,7 +312,7 @@ func (wc *writeContext) readOrdering(ctx context.Context, s *filegroup.FileSlice
 	}
 	for rec, err := range merge.Slice(ctx, wc.w.st, s, opts, nil) {
 		if err != nil {
-			return nil, err
+			return err
 		}
 		kc, _ := arrowutil.Column(rec, schema.RecordKeyField).(*array.String)
 		var ord merge.OrderingReader
@@ -314,24 +320,19 @@ func (wc *writeContext) readOrdering(ctx context.Context, s *filegroup.FileSlice
 			ord, err = merge.NewOrderingReader(c)
 			if err != nil {
 				rec.Release()
-				return nil, err
+				return err
 			}
 		}
 		for i := 0; kc != nil && i < kc.Len(); i++ {
-			k := kc.Value(i)
-			if _, ok := keys[k]; ok || keys == nil {
-				v := storedValue{present: true}
-				if ord != nil {
-					// Detached from the batch's buffers, which the
-					// cache must not keep alive.
-					v.ord = ord(i).Clone()
-				}
-				out[strings.Clone(k)] = v
+			v := storedValue{present: true}
+			if ord != nil {
+				v.ord = ord(i)
 			}
+			add(kc.Value(i), v)
 		}
 		rec.Release()
 	}
-	return out, nil
+	return nil
 }
 
 // orderingSchema is the part of the table schema the stored orderings are

@@ -2,12 +2,14 @@ package writer
 
 import (
 	"container/list"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/hoodie-lake/hoodie/filegroup"
+	"github.com/hoodie-lake/hoodie/internal/merge"
 )
 
 // orderCache keeps, across commits, the stored state (present, ordering
@@ -24,7 +26,9 @@ import (
 // writer's log, a compaction, a rollback, a block appended to a log by
 // another engine) changes the signature, and the next check reads the
 // slice anew. The cache is bounded by bytes (least recently used entries
-// go first).
+// go first); keys are held as 128-bit hashes (two seeded maphashes: a
+// collision among the keys of one group is about 2^-100 likely), so a key
+// costs about keyBytes whatever its length.
 type orderCache struct {
 	// mu guards the cache (a commit's handles run in parallel); an
 	// entry's keys are used by the one handle of its group at a time.
@@ -33,13 +37,14 @@ type orderCache struct {
 	used   int64
 	lru    *list.List // of *orderEntry, most recent first
 	byID   map[filegroup.FileGroupID]*list.Element
+	seeds  [2]maphash.Seed
 }
 
 // orderEntry is the stored state of one file group's keys.
 type orderEntry struct {
 	id    filegroup.FileGroupID
 	sig   string
-	keys  map[string]storedValue
+	keys  *groupKeys
 	bytes int64
 }
 
@@ -57,11 +62,87 @@ type orderDelta struct {
 	written []string
 }
 
-// perKeyBytes approximates a map entry's overhead beyond its key.
-const perKeyBytes = 64
+// storedKeys answers the stored state of a key of one slice.
+type storedKeys interface {
+	get(k string) (storedValue, bool)
+}
+
+// storedMap holds the stored state of some keys (no cache).
+type storedMap map[string]storedValue
+
+func (m storedMap) get(k string) (storedValue, bool) {
+	v, ok := m[k]
+	return v, ok
+}
+
+// keyBytes approximates the memory of one key of a groupKeys (a map slot
+// of a 16-byte hash and a 16-byte value, with the map's slack).
+const keyBytes = 48
+
+type storedHash [2]uint64
+
+// packedOrdering is an ordering value without its string (kept aside).
+type packedOrdering struct {
+	bits int64
+	kind byte
+}
+
+// groupKeys is every stored key of one slice, by hash.
+type groupKeys struct {
+	seeds *[2]maphash.Seed
+	m     map[storedHash]packedOrdering
+	strs  map[storedHash]string // string ordering values
+	bytes int64
+}
+
+func (c *orderCache) newGroupKeys() *groupKeys {
+	return &groupKeys{seeds: &c.seeds, m: map[storedHash]packedOrdering{}}
+}
+
+func (g *groupKeys) hash(k string) storedHash {
+	return storedHash{maphash.String(g.seeds[0], k), maphash.String(g.seeds[1], k)}
+}
+
+func (g *groupKeys) get(k string) (storedValue, bool) {
+	h := g.hash(k)
+	p, ok := g.m[h]
+	if !ok {
+		return storedValue{}, false
+	}
+	return storedValue{present: true, ord: merge.Unpack(p.kind, p.bits, g.strs[h])}, true
+}
+
+// set stores k's state (a copy: k and v may refer to an Arrow buffer).
+func (g *groupKeys) set(k string, v storedValue) {
+	h := g.hash(k)
+	g.del(h)
+	kind, bits, s := v.ord.Pack()
+	g.m[h] = packedOrdering{bits: bits, kind: kind}
+	g.bytes += keyBytes
+	if kind == 's' {
+		if g.strs == nil {
+			g.strs = map[storedHash]string{}
+		}
+		g.strs[h] = strings.Clone(s)
+		g.bytes += int64(len(s)) + keyBytes
+	}
+}
+
+func (g *groupKeys) del(h storedHash) {
+	if _, ok := g.m[h]; !ok {
+		return
+	}
+	delete(g.m, h)
+	g.bytes -= keyBytes
+	if s, ok := g.strs[h]; ok {
+		delete(g.strs, h)
+		g.bytes -= int64(len(s)) + keyBytes
+	}
+}
 
 func newOrderCache(budget int64) *orderCache {
-	return &orderCache{budget: budget, lru: list.New(), byID: map[filegroup.FileGroupID]*list.Element{}}
+	return &orderCache{budget: budget, lru: list.New(), byID: map[filegroup.FileGroupID]*list.Element{},
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
 // sliceSignature names the exact file set of slice s.
@@ -85,10 +166,7 @@ func appendLogSig(b *strings.Builder, name string, size int64) {
 
 // get returns the cached keys of group id when the entry is for exactly
 // the slice with signature sig.
-func (c *orderCache) get(id filegroup.FileGroupID, sig string) (map[string]storedValue, bool) {
-	if c == nil {
-		return nil, false
-	}
+func (c *orderCache) get(id filegroup.FileGroupID, sig string) (*groupKeys, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.byID[id]
@@ -106,74 +184,48 @@ func (c *orderCache) get(id filegroup.FileGroupID, sig string) (map[string]store
 
 // put stores the keys of group id's slice with signature sig, if they fit
 // the budget.
-func (c *orderCache) put(id filegroup.FileGroupID, sig string, keys map[string]storedValue) {
-	if c == nil || c.budget <= 0 {
-		return
-	}
+func (c *orderCache) put(id filegroup.FileGroupID, sig string, keys *groupKeys) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.byID[id]; ok {
 		c.remove(el)
 	}
-	e := &orderEntry{id: id, sig: sig, keys: keys}
-	for k, v := range keys {
-		e.bytes += entryBytes(k, v)
-	}
-	if e.bytes > c.budget {
+	if keys.bytes > c.budget {
 		return
 	}
+	e := &orderEntry{id: id, sig: sig, keys: keys, bytes: keys.bytes}
 	c.byID[id] = c.lru.PushFront(e)
 	c.used += e.bytes
 	c.evict()
 }
 
-// entryBytes approximates the memory of one key's entry (an ordering
-// value holds a string header and two words; a string ordering's bytes are
-// not counted beyond perKeyBytes).
-func entryBytes(k string, _ storedValue) int64 {
-	return int64(len(k)) + perKeyBytes
-}
-
 // apply updates the entry of d's group with what a completed commit
-// wrote, if the entry is for the slice the commit wrote into; otherwise
-// the entry is dropped.
+// wrote (its log files: written), if the entry is for the slice the
+// commit wrote into; otherwise the entry is dropped.
 func (c *orderCache) apply(d *orderDelta, written []string) {
 	if c == nil || d == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !slices.Equal(d.written, written) {
-		if el, ok := c.byID[d.id]; ok {
-			c.remove(el)
-		}
-		return
-	}
 	el, ok := c.byID[d.id]
 	if !ok {
 		return
 	}
 	e := el.Value.(*orderEntry)
-	if e.sig != d.from || d.to == "" {
+	if e.sig != d.from || d.to == "" || !slices.Equal(d.written, written) {
 		c.remove(el)
 		return
 	}
+	g := e.keys
 	for _, k := range d.removed {
-		if v, ok := e.keys[k]; ok {
-			e.bytes -= entryBytes(k, v)
-			c.used -= entryBytes(k, v)
-			delete(e.keys, k)
-		}
+		g.del(g.hash(k))
 	}
 	for k, v := range d.set {
-		if old, ok := e.keys[k]; ok {
-			e.bytes -= entryBytes(k, old)
-			c.used -= entryBytes(k, old)
-		}
-		e.keys[k] = v
-		e.bytes += entryBytes(k, v)
-		c.used += entryBytes(k, v)
+		g.set(k, v)
 	}
+	c.used += g.bytes - e.bytes
+	e.bytes = g.bytes
 	e.sig = d.to
 	c.lru.MoveToFront(el)
 	if e.bytes > c.budget {
@@ -200,7 +252,7 @@ func (c *orderCache) evict() {
 func orderingOf(r ref) storedValue {
 	v := storedValue{present: true}
 	if o, ok := r.ordering(); ok {
-		v.ord = o.Clone()
+		v.ord = o
 	}
 	return v
 }

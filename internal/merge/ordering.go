@@ -3,7 +3,6 @@ package merge
 import (
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -19,11 +18,30 @@ type Ordering struct {
 	s    string
 }
 
-// Clone returns o with its string (if any) copied, so that it no longer
-// refers to the Arrow buffer it was read from.
-func (o Ordering) Clone() Ordering {
-	o.s = strings.Clone(o.s)
-	return o
+// Pack splits o into a kind (0 null, 'i', 'f', 's'), the bits of an int
+// or float value, and a string value; Unpack inverts it. Compact stores of
+// orderings use them.
+func (o Ordering) Pack() (kind byte, bits int64, s string) {
+	switch o.kind {
+	case 'i':
+		return o.kind, o.i, ""
+	case 'f':
+		return o.kind, int64(math.Float64bits(o.f)), ""
+	}
+	return o.kind, 0, o.s
+}
+
+// Unpack is the Ordering Pack split.
+func Unpack(kind byte, bits int64, s string) Ordering {
+	switch kind {
+	case 'i':
+		return Ordering{kind: kind, i: bits}
+	case 'f':
+		return Ordering{kind: kind, f: math.Float64frombits(uint64(bits))}
+	case 's':
+		return Ordering{kind: kind, s: s}
+	}
+	return Ordering{}
 }
 
 // Compare orders two values: -1, 0, 1. A null sorts before any
