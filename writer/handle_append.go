@@ -170,7 +170,11 @@ func (a *appendHandle) buildBlocks(ctx context.Context, recs []ref, deletes []lo
 		if err != nil {
 			return err
 		}
-		a.blocks = append(a.blocks, logfile.NewAvroDataBlock(instant, schemaJSON, rec))
+		blk, err := a.wc.newDataBlock(instant, schemaJSON, rec)
+		if err != nil {
+			return err
+		}
+		a.blocks = append(a.blocks, blk)
 	}
 	if len(deletes) > 0 {
 		a.blocks = append(a.blocks, logfile.NewDeleteBlock(instant, schemaJSON, deletes))

@@ -184,6 +184,10 @@ type Options struct {
 	// LogFileMaxSize rolls a merge-on-read log file to the next version
 	// past this size. Default DefaultLogFileMaxSize (1 GiB).
 	LogFileMaxSize int64
+	// LogBlockFormat is the format of merge-on-read log data blocks
+	// (hoodie.logfile.data.block.format): LogBlockAvro (default) or
+	// LogBlockParquet.
+	LogBlockFormat LogBlockFormat
 	// Progress, if set, receives progress of long steps (index bootstrap).
 	Progress func(step string, done, total int64)
 	// BufferBytes bounds the Arrow data a writer holds in memory between
@@ -230,6 +234,9 @@ func (o *Options) EnsureDefaults() {
 	if o.LogFileMaxSize == 0 {
 		o.LogFileMaxSize = DefaultLogFileMaxSize
 	}
+	if o.LogBlockFormat == "" {
+		o.LogBlockFormat = LogBlockAvro
+	}
 	if o.LogToParquetRatio == 0 {
 		o.LogToParquetRatio = DefaultLogToParquetRatio
 	}
@@ -264,6 +271,9 @@ func (o Options) Validate() error {
 	}
 	if _, err := basefile.CompressionNamed(string(o.Compression)); err != nil {
 		return fmt.Errorf("writer: Compression: %w", err)
+	}
+	if err := o.LogBlockFormat.validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package logfile owns the Hudi log file format (log format version 1, log
 // block version 3, as written by Hudi 0.14/0.15 for table version 6): block
-// framing, header/footer maps, Avro data blocks, delete blocks, command
-// (rollback) blocks, and reading of Parquet data blocks.
+// framing, header/footer maps, Avro and Parquet data blocks, delete blocks and
+// command (rollback) blocks.
 //
 // A log file is a sequence of blocks, all integers big-endian:
 //
@@ -27,7 +27,9 @@
 //	                  HoodieDeleteRecordList (see DeleteRecordListSchema)
 //	COMMAND (0)       empty; header COMMAND_BLOCK_TYPE "0" = ROLLBACK of the
 //	                  blocks whose INSTANT_TIME = TARGET_INSTANT_TIME
-//	PARQUET_DATA (5)  a whole Parquet file (read only; decoded with basefile)
+//	PARQUET_DATA (5)  a whole Parquet file of the records, meta fields
+//	                  included (written and read with basefile); no
+//	                  records: empty content
 //
 // WriteBlock frames one block onto an io.Writer. A Reader walks the blocks of
 // a file held by an io.ReaderAt. Like Hudi's HoodieLogFileReader, a block
@@ -50,6 +52,8 @@ import (
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/hoodie-lake/hoodie/internal/basefile"
 )
 
 // Errors returned by this package; test with errors.Is.
@@ -153,7 +157,7 @@ func (h Headers) Value(k HeaderKey) string {
 }
 
 // Block is one log block. Which content fields are used depends on Type:
-// Records for AvroDataBlock (written and read) and ParquetDataBlock (read),
+// Records for AvroDataBlock and ParquetDataBlock,
 // Deletes for DeleteBlock, nothing for CommandBlock, Content for any other
 // type (written verbatim). The reader also sets Content to the raw content
 // bytes of every block, and Offset and Size.
@@ -170,6 +174,8 @@ type Block struct {
 	Deletes []DeleteRecord
 	// Content is the raw block content.
 	Content []byte
+	// Compression is the codec of a ParquetDataBlock written from Records.
+	Compression basefile.Compression
 
 	// Offset is the byte offset of the block's magic (or, for a
 	// CorruptBlock, of the first unreadable byte); Size its length in bytes

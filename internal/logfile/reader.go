@@ -264,12 +264,15 @@ func decodeContent(b *Block) error {
 		if err != nil {
 			return err
 		}
-		b.Records = recs
+		b.Records = conformRecords(recs, b.Header.Value(SchemaHeader))
 	}
 	return nil
 }
 
 func decodeParquet(content []byte) (recs []arrow.RecordBatch, err error) {
+	if len(content) == 0 {
+		return nil, nil // a block of no records, as Hudi writes it
+	}
 	defer func() {
 		if rv := recover(); rv != nil {
 			for _, r := range recs {

@@ -8,7 +8,8 @@ import (
 )
 
 // WriteBlock writes b as one framed block to w and returns the bytes
-// written. Content comes from Records (AvroDataBlock, in the header SCHEMA),
+// written. Content comes from Records (AvroDataBlock, and ParquetDataBlock
+// given no Content, in the header SCHEMA),
 // Deletes (DeleteBlock), nothing (CommandBlock) or Content (other types, and
 // data or delete blocks given no Records/Deletes: written verbatim, which
 // re-frames a block read back byte for byte).
@@ -28,6 +29,18 @@ func WriteBlock(w io.Writer, b Block) (n int64, err error) {
 			return 0, fmt.Errorf("%w: Avro data block without a SCHEMA header", ErrInvalidBlock)
 		}
 		content, err = encodeAvroContent(s, b.Records)
+	case ParquetDataBlock:
+		if len(b.Content) > 0 {
+			// A block read back keeps its Parquet file byte for byte
+			// (re-encoding would change it).
+			content = b.Content
+			break
+		}
+		s, ok := b.Header.Get(SchemaHeader)
+		if !ok {
+			return 0, fmt.Errorf("%w: Parquet data block without a SCHEMA header", ErrInvalidBlock)
+		}
+		content, err = encodeParquetContent(s, b.Compression, b.Records)
 	case DeleteBlock:
 		if len(b.Deletes) == 0 && len(b.Content) > 0 {
 			content = b.Content
