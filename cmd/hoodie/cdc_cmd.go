@@ -28,6 +28,7 @@ type cdcArgs struct {
 	onMessage      string
 	create         createArgs
 	concurrency    concurrencyValue
+	formats        writeFlags
 }
 
 func newCDCCmd(g *globalFlags) *cobra.Command {
@@ -124,6 +125,7 @@ run lasts.`,
 	f.StringVar(&a.onMessage, "on-message", "skip", "logical decoding message events: skip (counted in the summary) or fail (stop as at a truncate)")
 	a.create.bind(cmd)
 	addConcurrencyFlag(cmd, &a.concurrency)
+	a.formats.bind(cmd)
 	f.Lookup("precombine").Usage = "ordering field when creating the table (default " + pipeline.PosField + ", the source position; keep it)"
 	return cmd
 }
@@ -159,7 +161,7 @@ func (a *cdcArgs) options(inputs []string) (opts pipeline.CDCOptions, createErr 
 	opts = pipeline.CDCOptions{Location: a.location, Inputs: inputs, Order: pipeline.Ordering(a.order), SoftDeletes: a.softDeletes,
 		CommitEvery: a.commitEvery, CommitInterval: a.commitInterval, Strict: a.strict, SourceID: a.sourceID, NoResume: a.noResume, NoArchive: a.noArchive,
 		OnTruncate: pipeline.TruncateAction(a.onTruncate), OnMessage: pipeline.MessageAction(a.onMessage),
-		Writer: a.concurrency.apply(writer.Options{IndexDir: a.indexDir})}
+		Writer: a.formats.apply(a.concurrency.apply(writer.Options{IndexDir: a.indexDir}))}
 	create, createErr := a.create.options(a.location)
 	if createErr == nil {
 		opts.Create = &create

@@ -27,6 +27,7 @@ type ingestArgs struct {
 	metricsAddr string
 	create      createArgs
 	concurrency concurrencyValue
+	formats     writeFlags
 }
 
 func newIngestCmd(g *globalFlags) *cobra.Command {
@@ -118,6 +119,7 @@ commits, commit latency, bytes written, errors and index hits.`,
 	f.StringVar(&a.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (port 0: any free port, logged)")
 	a.create.bind(cmd)
 	addConcurrencyFlag(cmd, &a.concurrency)
+	a.formats.bind(cmd)
 	return cmd
 }
 
@@ -149,7 +151,7 @@ func (a *ingestArgs) options(inputs []string) (opts pipeline.IngestOptions, crea
 	}
 	opts = pipeline.IngestOptions{Location: a.location, Inputs: inputs, Format: pipeline.Format(a.format), Op: op,
 		CommitEvery: a.commitEvery, Strict: a.strict, InferDates: a.inferDates, SourceID: a.sourceID, NoResume: a.noResume, NoArchive: a.noArchive,
-		Writer: a.concurrency.apply(writer.Options{IndexDir: a.indexDir})}
+		Writer: a.formats.apply(a.concurrency.apply(writer.Options{IndexDir: a.indexDir}))}
 	create, createErr := a.create.options(a.location)
 	if createErr == nil {
 		opts.Create = &create

@@ -133,3 +133,51 @@ func TestMORIngestAppendsE2E(t *testing.T) {
 	ro := must(t, "query", "--table", loc, "--read-optimized", "--output", "csv", "SELECT count(*) AS n FROM t")
 	assert.Equal(t, fmt.Sprintf("n\n%d\n", ids), ro, "the read-optimized view sees every row once compacted")
 }
+
+// TestMORIngestParquetLogBlocksE2E: `--log-block-format parquet
+// --compression zstd` writes merge-on-read logs whose data blocks are
+// Parquet files (Hudi's HoodieParquetDataBlock), which the reader and
+// DuckDB read; a bad value of either flag is refused before anything is
+// written.
+func TestMORIngestParquetLogBlocksE2E(t *testing.T) {
+	dir := t.TempDir()
+	loc := filepath.Join(dir, "events")
+	idx := filepath.Join(dir, "idx")
+	for b := 1; b <= 2; b++ {
+		var sb strings.Builder
+		for i := 0; i < 500; i++ {
+			id := i + (b-1)*250 // half updates in the second batch
+			fmt.Fprintf(&sb, `{"id":%d,"ts":%d,"region":"r%d","v":"b%d"}`+"\n", id, b, id%2, b)
+		}
+		in := filepath.Join(dir, fmt.Sprintf("batch%d.jsonl", b))
+		require.NoError(t, os.WriteFile(in, []byte(sb.String()), 0o644))
+		must(t, "ingest", "--table", loc, "--type", "mor", "--key", "id", "--precombine", "ts",
+			"--partition", "region", "--index-dir", idx, "--log-block-format", "parquet", "--compression", "zstd", in)
+	}
+	var logs int
+	for _, s := range morSlices(t, loc) {
+		for _, l := range s.Logs {
+			data, err := os.ReadFile(filepath.Join(loc, l.Path))
+			require.NoError(t, err)
+			assert.Contains(t, string(data), "PAR1", "%s holds a Parquet block", l.Name)
+			logs++
+		}
+	}
+	assert.Positive(t, logs)
+	rows, keys := readerCount(t, loc)
+	assert.EqualValues(t, 750, rows)
+	assert.Equal(t, 750, keys)
+	q := must(t, "query", "--table", loc, "--output", "csv", "SELECT count(*) AS n, sum(CASE WHEN v = 'b2' THEN 1 ELSE 0 END) AS b2 FROM t")
+	assert.Equal(t, "n,b2\n750,500\n", q)
+
+	for _, bad := range [][]string{{"--log-block-format", "orc"}, {"--compression", "lz5"}} {
+		in := filepath.Join(dir, "batch1.jsonl")
+		args := append([]string{"ingest", "--table", filepath.Join(dir, "other"), "--type", "mor", "--key", "id",
+			"--precombine", "ts", "--index-dir", idx + "2"}, append(bad, in)...)
+		out, stderr, code := exitCode(t, "", args...)
+		assert.NotZero(t, code, "%v: %s", bad, out)
+		assert.Contains(t, stderr, bad[1], "%v", bad)
+		_, err := os.Stat(filepath.Join(dir, "other", ".hoodie"))
+		assert.True(t, os.IsNotExist(err), "%v: nothing created", bad)
+	}
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/hoodie-lake/hoodie/table"
+	"github.com/hoodie-lake/hoodie/writer"
+)
+
+// writeFlags are the file-format flags of the writing verbs (ingest,
+// cdc), mapped onto writer.Options; the writer validates the values.
+type writeFlags struct {
+	compression string
+	logFormat   string
+}
+
+func (f *writeFlags) bind(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.compression, "compression", string(table.Snappy),
+		"codec of base files and of Parquet log blocks: snappy, zstd, gzip or uncompressed")
+	fs.StringVar(&f.logFormat, "log-block-format", string(writer.LogBlockAvro),
+		"merge-on-read log data blocks: avro (Hudi's default) or parquet (Hudi's HoodieParquetDataBlock: a third to a fifth of the bytes with zstd or gzip)")
+}
+
+// apply returns o with the flags' formats.
+func (f *writeFlags) apply(o writer.Options) writer.Options {
+	o.Compression = table.Compression(f.compression)
+	o.LogBlockFormat = writer.LogBlockFormat(f.logFormat)
+	return o
+}
