@@ -328,7 +328,7 @@ func runUpsert(ctx context.Context, dir string, typ table.TableType, cfg Config,
 	var recent []Event
 	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	for d := 0; d < cfg.Days; d++ {
-		gen.cfg.Start = base.Add(time.Duration(d) * 24 * time.Hour)
+		gen.SetStart(base.Add(time.Duration(d) * 24 * time.Hour))
 		evs := gen.Next(perDay)
 		for off := 0; off < len(evs); off += cfg.Batch {
 			b := ToArrow(evs[off:min(len(evs), off+cfg.Batch)])
@@ -348,7 +348,7 @@ func runUpsert(ctx context.Context, dir string, typ table.TableType, cfg Config,
 	}
 	updates := int(float64(cfg.Records) * cfg.UpdateShare)
 	batch := gen.Updates(recent, updates)
-	gen.cfg.Start = base.Add(time.Duration(cfg.Days-1) * 24 * time.Hour)
+	gen.SetStart(base.Add(time.Duration(cfg.Days-1) * 24 * time.Hour))
 	batch = append(batch, gen.Next(cfg.Records-updates)...)
 	arrowBatches := toBatches(batch, cfg.Batch)
 	defer func() {
@@ -414,15 +414,13 @@ func runUpsert(ctx context.Context, dir string, typ table.TableType, cfg Config,
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSS returns VmHWM in bytes, or 0 when unknown.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
+func peakRSS() int64 { return procStatus("VmHWM") }
+
+// statusField returns a kB field of a /proc/PID/status text in bytes, or 0.
+func statusField(status, field string) int64 {
+	for _, line := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			if f := strings.Fields(v); len(f) > 0 {
 				kb, _ := strconv.ParseInt(f[0], 10, 64)
 				return kb << 10
 			}

@@ -14,4 +14,6 @@ if [ $# -eq 0 ]; then
 	for d in examples/*/; do
 		(cd "$d" && staticcheck ./...)
 	done
+	# The bench's peer module (parquet-go, iceberg-go), also a module of its own.
+	(cd bench/peers && go vet ./... && staticcheck ./...)
 fi

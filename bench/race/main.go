@@ -5,6 +5,12 @@
 //
 //	go run ./bench/race gen    --dir D            # events for Spark: D/insert.jsonl, D/upsert.jsonl
 //	go run ./bench/race hoodie --dir D            # hoodie's insert and upsert phases, JSON results on stdout
+//	go run ./bench/race gen    --dir D --stream-commits 100   # also D/stream_000.jsonl ... (the MOR stream)
+//
+// With --stream-commits N, a third phase streams N batches of --stream-rows
+// events (the first all new, the others 10 % updates of earlier batches' events)
+// into a new merge-on-read table, one upsert deltacommit each, through one
+// long-lived writer: the stream shape of issue 14.
 //
 // The workload is bench's: Records events (2 % in-batch retries, 30 % of
 // them late) inserted into a new table, then an upsert batch of Records
@@ -19,9 +25,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +49,9 @@ type config struct {
 	seed        uint64
 	batch       int
 	tableType   string
+	// streamCommits and streamRows shape the stream phase (0 commits: none).
+	streamCommits int
+	streamRows    int
 }
 
 // Result is one timed phase; spark_race.py prints the same shape.
@@ -52,6 +63,10 @@ type Result struct {
 	RecordsPerSec float64 `json:"recordsPerSec"`
 	PeakRSSMB     float64 `json:"peakRssMB"`
 	TableRows     int64   `json:"tableRows,omitempty"`
+	// The stream phase's commit latencies.
+	Commits             int     `json:"commits,omitempty"`
+	MedianCommitSeconds float64 `json:"medianCommitSeconds,omitempty"`
+	P99CommitSeconds    float64 `json:"p99CommitSeconds,omitempty"`
 }
 
 func main() {
@@ -67,6 +82,8 @@ func main() {
 	fs.Uint64Var(&cfg.seed, "seed", 7, "workload seed")
 	fs.IntVar(&cfg.batch, "batch", 100_000, "Arrow batch size handed to hoodie's writer")
 	fs.StringVar(&cfg.tableType, "table-type", string(table.CopyOnWrite), "COPY_ON_WRITE or MERGE_ON_READ")
+	fs.IntVar(&cfg.streamCommits, "stream-commits", 0, "deltacommits of the MOR stream phase (0: no stream phase)")
+	fs.IntVar(&cfg.streamRows, "stream-rows", 10_000, "events per deltacommit of the stream phase")
 	_ = fs.Parse(os.Args[2:])
 	if cfg.dir == "" {
 		fmt.Fprintln(os.Stderr, "race: --dir is required")
@@ -96,9 +113,32 @@ func workload(cfg config) (ins, ups []bench.Event) {
 	return ins, ups
 }
 
+// streamWorkload returns the stream phase's batches: the first all new
+// events, each later one UpdateShare new versions of earlier batches'
+// events and the rest new.
+func streamWorkload(cfg config) [][]bench.Event {
+	g := bench.NewGenerator(bench.WorkloadConfig{Seed: cfg.seed + 100, Days: 1, DupShare: 0.0001})
+	var out [][]bench.Event
+	var seen []bench.Event
+	for i := 0; i < cfg.streamCommits; i++ {
+		var evs []bench.Event
+		if i > 0 {
+			evs = g.Updates(seen, int(float64(cfg.streamRows)*cfg.updateShare))
+		}
+		evs = append(evs, g.Next(cfg.streamRows-len(evs))...)
+		seen = append(seen, evs...)
+		out = append(out, evs)
+	}
+	return out
+}
+
 func gen(cfg config) error {
 	ins, ups := workload(cfg)
-	for name, evs := range map[string][]bench.Event{"insert.jsonl": ins, "upsert.jsonl": ups} {
+	files := map[string][]bench.Event{"insert.jsonl": ins, "upsert.jsonl": ups}
+	for i, evs := range streamWorkload(cfg) {
+		files[fmt.Sprintf("stream_%03d.jsonl", i)] = evs
+	}
+	for name, evs := range files {
 		if err := writeJSONL(filepath.Join(cfg.dir, name), evs); err != nil {
 			return err
 		}
@@ -215,7 +255,80 @@ func runHoodie(ctx context.Context, cfg config) error {
 			return fmt.Errorf("encode result: %w", err)
 		}
 	}
+	if cfg.streamCommits == 0 {
+		return nil
+	}
+	r, err := runStream(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
 	return nil
+}
+
+// runStream commits the stream's batches into a new merge-on-read table,
+// one Upsert + Commit each, through one writer with the default options.
+func runStream(ctx context.Context, cfg config) (Result, error) {
+	batches := streamWorkload(cfg)
+	base := filepath.Join(cfg.dir, "hoodie_stream")
+	if err := os.RemoveAll(base); err != nil {
+		return Result{}, fmt.Errorf("clean %s: %w", base, err)
+	}
+	st, err := storage.NewLocal(base)
+	if err != nil {
+		return Result{}, fmt.Errorf("storage: %w", err)
+	}
+	tbl, err := table.Create(ctx, st, table.CreateOptions{
+		Name: "race_stream", Type: table.MergeOnRead,
+		RecordKeyFields: []string{"uuid"}, PrecombineField: "time",
+		PartitionFields: []string{"dt", "game_id", "region"}, HiveStylePartitioning: true,
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("create table: %w", err)
+	}
+	runtime.GC()
+	resetPeakRSS()
+	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: filepath.Join(cfg.dir, "hoodie_stream_index"), Compression: table.Snappy})
+	if err != nil {
+		return Result{}, fmt.Errorf("open writer: %w", err)
+	}
+	defer w.Close()
+	var total float64
+	var lat []float64
+	n := 0
+	for i, evs := range batches {
+		b := bench.ToArrow(evs)
+		start := time.Now()
+		err := w.Upsert(b)
+		if err == nil {
+			_, err = w.Commit(ctx)
+		}
+		d := time.Since(start).Seconds()
+		b.Release()
+		if err != nil {
+			return Result{}, fmt.Errorf("commit %d: %w", i+1, err)
+		}
+		total += d
+		lat = append(lat, d)
+		n += len(evs)
+	}
+	r := Result{Engine: "hoodie", Phase: "stream", Records: n, Seconds: total, RecordsPerSec: float64(n) / total,
+		PeakRSSMB: float64(peakRSS()) / (1 << 20), Commits: len(lat)}
+	if err := w.Close(); err != nil {
+		return Result{}, err
+	}
+	slices.Sort(lat)
+	r.MedianCommitSeconds = lat[len(lat)/2]
+	if len(lat)%2 == 0 {
+		r.MedianCommitSeconds = (lat[len(lat)/2-1] + lat[len(lat)/2]) / 2
+	}
+	r.P99CommitSeconds = lat[max(0, int(math.Ceil(0.99*float64(len(lat))))-1)]
+	if r.TableRows, err = countRows(ctx, tbl); err != nil {
+		return Result{}, err
+	}
+	return r, nil
 }
 
 func countRows(ctx context.Context, tbl *table.Table) (int64, error) {

@@ -5,8 +5,13 @@ bench/race's Result). Only the Hudi writes are timed: each input is read and
 cached in memory first, as hoodie's half starts from Arrow batches in memory.
 Peak RSS is the Spark JVM's VmHWM, reset before each phase.
 
-    python bench/race/spark_race.py DIR [COPY_ON_WRITE|MERGE_ON_READ] [DRIVER_MEMORY]
+    python bench/race/spark_race.py DIR [COPY_ON_WRITE|MERGE_ON_READ] [DRIVER_MEMORY] [STREAM_COMMITS]
+
+With STREAM_COMMITS > 0 a third phase upserts DIR/stream_000.jsonl, ... one
+file per deltacommit into a new MERGE_ON_READ table (each file read and cached
+before its timed write) and reports the total, the median and p99 commit time.
 """
+import math
 import json
 import os
 import shutil
@@ -41,6 +46,7 @@ def main() -> None:
     work = sys.argv[1]
     table_type = sys.argv[2] if len(sys.argv) > 2 else "COPY_ON_WRITE"
     memory = sys.argv[3] if len(sys.argv) > 3 else "6g"
+    stream_commits = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     spark = spark_session.session(app="hoodie-race", driver_memory=memory)
@@ -75,7 +81,34 @@ def main() -> None:
         if phase == "upsert":
             r["tableRows"] = spark.read.format("hudi").load(base).count()
         proto.write(json.dumps(r) + "\n")
+    if stream_commits > 0:
+        proto.write(json.dumps(stream(spark, pid, work, dict(opts), stream_commits)) + "\n")
     spark.stop()
+
+
+def stream(spark, pid, work, opts, commits):
+    """Upserts the stream files into a new MERGE_ON_READ table, one
+    deltacommit each; only the writes are timed."""
+    base = os.path.join(work, "spark_stream")
+    shutil.rmtree(base, ignore_errors=True)
+    opts["hoodie.table.name"] = "race_stream"
+    opts["hoodie.datasource.write.table.type"] = "MERGE_ON_READ"
+    opts["hoodie.datasource.write.operation"] = "upsert"
+    reset_hwm(pid)
+    lat, n = [], 0
+    for i in range(commits):
+        df = spark.read.schema(SCHEMA).json(os.path.join(work, f"stream_{i:03d}.jsonl")).cache()
+        n += df.count()
+        t0 = time.time()
+        df.write.format("hudi").options(**opts).mode("append").save(base)
+        lat.append(time.time() - t0)
+        df.unpersist()
+    s = sorted(lat)
+    median = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+    return {"engine": "hudi-spark", "phase": "stream", "records": n, "seconds": sum(lat),
+            "recordsPerSec": n / sum(lat), "peakRssMB": vm_hwm_mb(pid), "commits": len(lat),
+            "medianCommitSeconds": median, "p99CommitSeconds": s[max(0, math.ceil(0.99 * len(s)) - 1)],
+            "tableRows": spark.read.format("hudi").load(base).count()}
 
 
 if __name__ == "__main__":

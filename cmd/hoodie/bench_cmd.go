@@ -18,11 +18,34 @@ func newBenchCmd(g *globalFlags) *cobra.Command {
 	var phases, cpuProfile, types, partitions, s3Location string
 	var scaling, s3Requests, createBucket bool
 	var rowsPerPartition, commits, touched int
+	var sf suiteFlags
+	var cc bench.CaseConfig
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure writes of game events against a raw parquet-go write of the same rows",
+		Short: "Measure hoodie's writes of game events against parquet-go and iceberg-go in the same run",
 		Long: `bench generates game events (uuid keys, event-time ordering, dt/game_id/region partitions,
-in-batch duplicates and late events) and measures, in one run on this machine:
+in-batch duplicates and late events).
+
+By default it runs these cases interleaved over --rounds rounds (default 5), each
+case in a fresh process so its peak RSS is its own, and prints the medians, the
+rows/s of each as a multiple of iceberg-go's unpartitioned append, the peak RSS
+each write added, and the issue's targets with met / not met:
+  parquet_go         parquet-go alone, snappy, one goroutine (the floor)      [peer]
+  iceberg_append     iceberg-go v0.7 append to a local Hadoop-catalog table   [peer]
+  iceberg_append_dt  the same, partitioned by dt (identity)                   [peer]
+  insert             hoodie insert into a new COW table (dt/game_id/region)
+  upsert_cow         hoodie upsert, 10% updates, into a COW table (built once, untimed)
+  upsert_mor         the same into a MOR table
+  stream             100 commits of 10k rows (10% updates), MOR, one long-lived
+                     writer: commit latency median/p90/p99, last 10 vs first 10,
+                     bytes written / the batches' encoded size (parquet-go, snappy)
+  index              the record-key index alone: 10M keys put, then 1M lookups
+The peer cases come from the module bench/peers (its own go.mod, so hoodie does
+not depend on iceberg-go), built with "go build" once per run: --peers-dir
+locates it (default: bench/peers of the hoodie module holding the current
+directory); --no-peers runs without it, without ratios.
+
+--phases (or --type) runs the older single-process phases instead:
   raw          parquet-go alone writing the same rows (the floor)
   bulk_insert  hoodie bulk insert into a new table
   insert       hoodie insert into a new table
@@ -40,7 +63,9 @@ and reports the median commit time and its growth with the table.
 upsert commit into tables of --partitions partitions (default 100, 1000 and 5000),
 created under --s3-location; against an S3 endpoint (--s3-endpoint or
 AWS_ENDPOINT_URL_S3) the HTTP requests are counted by a proxy as well.`,
-		Example: `  hoodie bench                                  # 1M events, upsert into a 10M-row table
+		Example: `  hoodie bench                                  # every case, 5 rounds, against the peers
+  hoodie bench --rounds 3 --cases iceberg_append,insert,stream
+  hoodie bench --no-peers --records 200000
   hoodie bench --records 200000 --table-rows 1000000 --phases raw,insert
   hoodie bench --type cow,mor                   # raw, COW upsert, MOR upsert, compaction
   hoodie bench --scaling --partitions 10,7000
@@ -69,6 +94,15 @@ AWS_ENDPOINT_URL_S3) the HTTP requests are counted by a proxy as well.`,
 				return fmt.Errorf("--partitions: %w", err)
 			}
 			out := cmd.OutOrStdout()
+			if sf.oneCase != "" {
+				cc.Case, cc.Dir = sf.oneCase, cfg.Dir
+				cc.Records, cc.TableRows, cc.Days, cc.UpdateShare, cc.Seed = cfg.Records, cfg.TableRows, cfg.Days, cfg.UpdateShare, cfg.Seed
+				return runOneCase(cmd.Context(), out, cc)
+			}
+			if !scaling && !s3Requests && phases == "" && types == "" {
+				cc.Records, cc.TableRows, cc.Days, cc.UpdateShare, cc.Seed = cfg.Records, cfg.TableRows, cfg.Days, cfg.UpdateShare, cfg.Seed
+				return runSuite(cmd.Context(), out, g.output == "json", cc, sf, cfg.Dir)
+			}
 			switch {
 			case scaling && s3Requests:
 				return fmt.Errorf("--scaling and --s3-requests are separate runs")
@@ -153,11 +187,11 @@ AWS_ENDPOINT_URL_S3) the HTTP requests are counted by a proxy as well.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.Dir, "dir", "", "working directory (default: a temporary one, removed afterwards)")
 	f.IntVar(&cfg.Records, "records", 0, "events per phase (default 1000000)")
-	f.IntVar(&cfg.TableRows, "table-rows", 0, "rows of the existing table the upsert phase writes into (default 10000000)")
-	f.IntVar(&cfg.Days, "days", 0, "days (dt partitions) the existing table spans (default 30)")
+	f.IntVar(&cfg.TableRows, "table-rows", 0, "rows of the existing table the upsert cases write into (default 3000000; --phases: 10000000)")
+	f.IntVar(&cfg.Days, "days", 0, "days (dt partitions) the existing table spans (default 3; --phases: 30)")
 	f.Float64Var(&cfg.UpdateShare, "update-share", 0, "share of the upsert batch that updates stored events (default 0.10)")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "workload seed")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process to this file (--phases runs; for a suite case, run it alone: --case NAME --dir DIR)")
 	f.StringVar(&phases, "phases", "", "phases to run, comma-separated: "+strings.Join([]string{"raw", "bulk_insert", "insert", "upsert", "compact"}, ",")+
 		" (a _cow or _mor suffix pins a phase's table type)")
 	f.StringVar(&types, "type", "", "table type: cow (default), mor, or cow,mor (the upsert into both, side by side; the default of --scaling and --s3-requests)")
@@ -169,6 +203,16 @@ AWS_ENDPOINT_URL_S3) the HTTP requests are counted by a proxy as well.`,
 	f.IntVar(&touched, "touched", 0, "--scaling, --s3-requests: partitions each upsert touches (default 5)")
 	f.StringVar(&s3Location, "s3-location", "", "--s3-requests: s3://bucket/prefix to create the tables under")
 	f.BoolVar(&createBucket, "create-bucket", false, "--s3-requests: create the --s3-location bucket first")
+	f.IntVar(&sf.rounds, "rounds", 0, "rounds of interleaved cases (default 5)")
+	f.StringVar(&sf.cases, "cases", "", "cases to run each round, comma-separated (default all: "+suiteCasesHelp()+")")
+	f.StringVar(&sf.peersDir, "peers-dir", "", "directory of the peer module (default: bench/peers of the hoodie module holding the current directory)")
+	f.BoolVar(&sf.noPeers, "no-peers", false, "run without the peer cases (parquet-go, iceberg-go): no ratios")
+	f.IntVar(&cc.Batch, "batch", 0, "Arrow batch size handed to the writers (default 100000)")
+	f.IntVar(&cc.StreamCommits, "stream-commits", 0, "commits of the stream case (default 100)")
+	f.IntVar(&cc.StreamRows, "stream-rows", 0, "rows per commit of the stream case (default 10000)")
+	f.IntVar(&cc.IndexKeys, "index-keys", 0, "keys the index case fills the index with (default 10000000)")
+	f.StringVar(&sf.oneCase, "case", "", "run one hoodie case in this process and print its result as JSON (used by the suite)")
+	_ = f.MarkHidden("case")
 	return cmd
 }
 

@@ -164,7 +164,10 @@ func TestIngestE2ECommitEveryExact(t *testing.T) {
 		"--type", "mor", "--index-dir", filepath.Join(dir, "idx"), "--commit-every", "500", "--output", "json", in)
 	require.Equal(t, 0, code, stderr)
 	assert.Len(t, ingestSum(t, out).Commits, 80)
-	assert.Equal(t, 80, completedInstants(t, loc))
+	// Archival after each commit (Hudi's automatic archival) keeps the
+	// active timeline between 20 and 30 completed commits.
+	n := completedInstants(t, loc)
+	assert.True(t, n >= 20 && n <= 30, "active completed instants: %d", n)
 	assert.Equal(t, "n\n40000\n", must(t, "query", "--table", loc, "--output", "csv", "SELECT count(*) AS n FROM t"))
 }
 
