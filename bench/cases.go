@@ -26,6 +26,9 @@ const (
 	CaseUpsertCOW     = "upsert_cow"        // hoodie upsert, 10 % updates, copy-on-write
 	CaseUpsertMOR     = "upsert_mor"        // hoodie upsert, 10 % updates, merge-on-read
 	CaseStream        = "stream"            // hoodie MOR stream: many small upserts, one writer
+	// CaseStreamParquet is the stream with Parquet log blocks, zstd
+	// (writer.LogBlockParquet): a streaming writer's byte-lean setting.
+	CaseStreamParquet = "stream_parquet"
 	CaseIndex         = "index"             // the record-key index alone: inserts and lookups
 )
 
@@ -33,7 +36,7 @@ const (
 // runs (`hoodie bench --case NAME`).
 var (
 	PeerCases   = []string{CaseParquet, CaseIceberg, CaseIcebergByDate}
-	HoodieCases = []string{CaseInsert, CaseUpsertCOW, CaseUpsertMOR, CaseStream, CaseIndex}
+	HoodieCases = []string{CaseInsert, CaseUpsertCOW, CaseUpsertMOR, CaseStream, CaseStreamParquet, CaseIndex}
 )
 
 // prepareCase names the untimed build of an upsert case's table: the
@@ -187,7 +190,7 @@ func RunCase(ctx context.Context, cfg CaseConfig) (CaseResult, error) {
 		r, err = caseUpsert(ctx, cfg)
 	case prepareCase + CaseUpsertCOW, prepareCase + CaseUpsertMOR:
 		err = prepareUpsert(ctx, cfg)
-	case CaseStream:
+	case CaseStream, CaseStreamParquet:
 		r, err = caseStream(ctx, cfg)
 	case CaseIndex:
 		r, err = caseIndex(ctx, cfg)

@@ -83,7 +83,11 @@ func caseStream(ctx context.Context, cfg CaseConfig) (CaseResult, error) {
 		return CaseResult{}, err
 	}
 	m := startRSS() // the writer's open counts in the peak, not in the latencies
-	w, err := writer.Open(ctx, tbl, writer.Options{IndexDir: filepath.Join(cfg.Dir, "index"), Compression: table.Snappy})
+	wo := writer.Options{IndexDir: filepath.Join(cfg.Dir, "index"), Compression: table.Snappy}
+	if cfg.Case == CaseStreamParquet {
+		wo.LogBlockFormat, wo.Compression = writer.LogBlockParquet, table.Zstd
+	}
+	w, err := writer.Open(ctx, tbl, wo)
 	if err != nil {
 		return CaseResult{}, err
 	}

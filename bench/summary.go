@@ -135,6 +135,13 @@ func targets(sum []CaseSummary, cfg CaseConfig) []Target {
 	add("stream commit latency, p99", "≤ 400 ms", hasStream, fmt.Sprintf("%.0f ms", 1000*s.P99Seconds), s.P99Seconds <= 0.400)
 	add("stream last-10 ÷ first-10 median", "≤ 1.2", hasStream, fmt.Sprintf("%.2f", s.LastVsFirst), s.LastVsFirst <= 1.2)
 	add("stream bytes written ÷ batches' encoded size", "≤ 1.5", hasStream, fmt.Sprintf("%.2f", s.BytesVsEncoded), s.BytesVsEncoded <= 1.5)
+	if sp, ok := by[CaseStreamParquet]; ok && sp.Stream != nil {
+		p := sp.Stream
+		add("stream_parquet (Parquet log blocks, zstd) commit latency, median", "≤ 150 ms", true, fmt.Sprintf("%.0f ms", 1000*p.MedianSeconds), p.MedianSeconds <= 0.150)
+		add("stream_parquet commit latency, p99", "≤ 400 ms", true, fmt.Sprintf("%.0f ms", 1000*p.P99Seconds), p.P99Seconds <= 0.400)
+		add("stream_parquet last-10 ÷ first-10 median", "≤ 1.2", true, fmt.Sprintf("%.2f", p.LastVsFirst), p.LastVsFirst <= 1.2)
+		add("stream_parquet bytes written ÷ batches' encoded size", "≤ 1.5", true, fmt.Sprintf("%.2f", p.BytesVsEncoded), p.BytesVsEncoded <= 1.5)
+	}
 	idx, hasIdx := by[CaseIndex]
 	hasIdx = hasIdx && idx.Index != nil
 	x := idx.Index

@@ -101,8 +101,8 @@ func printSuite(out io.Writer, res *bench.SuiteResult) error {
 	for _, s := range res.Summary {
 		if st := s.Stream; st != nil {
 			fmt.Fprintln(out)
-			err := printTable(out, []string{"STREAM", "COMMIT MEDIAN MS", "P90 MS", "P99 MS", "FIRST10 MS", "LAST10 MS", "LAST/FIRST", "BYTES WRITTEN", "ENCODED", "BYTES/ENCODED", "LOG FILES"},
-				[][]string{{fmt.Sprintf("%d × %d", st.Commits, st.RowsPerCommit), ms(st.MedianSeconds), ms(st.P90Seconds), ms(st.P99Seconds), ms(st.First10Median),
+			err := printTable(out, []string{"STREAM CASE", "SHAPE", "COMMIT MEDIAN MS", "P90 MS", "P99 MS", "FIRST10 MS", "LAST10 MS", "LAST/FIRST", "BYTES WRITTEN", "ENCODED", "BYTES/ENCODED", "LOG FILES"},
+				[][]string{{s.Case, fmt.Sprintf("%d × %d", st.Commits, st.RowsPerCommit), ms(st.MedianSeconds), ms(st.P90Seconds), ms(st.P99Seconds), ms(st.First10Median),
 					ms(st.Last10Median), fmt.Sprintf("%.2f", st.LastVsFirst), fmt.Sprint(st.BytesWritten), fmt.Sprint(st.EncodedBytes),
 					fmt.Sprintf("%.2f", st.BytesVsEncoded), fmt.Sprintf("%d of %d files", st.LogFilesWritten, st.FilesWritten)}})
 			if err != nil {
