@@ -29,7 +29,7 @@ const (
 	// CaseStreamParquet is the stream with Parquet log blocks, zstd
 	// (writer.LogBlockParquet): a streaming writer's byte-lean setting.
 	CaseStreamParquet = "stream_parquet"
-	CaseIndex         = "index"             // the record-key index alone: inserts and lookups
+	CaseIndex         = "index" // the record-key index alone: inserts and lookups
 )
 
 // PeerCases are the cases the peer module runs; HoodieCases the ones hoodie

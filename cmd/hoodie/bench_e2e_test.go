@@ -51,7 +51,7 @@ func TestBenchE2ESuiteWithPeers(t *testing.T) {
 	require.NotNil(t, x)
 	require.Equal(t, int64(100_000), x.Keys)
 	require.Positive(t, x.LookupsPerSec)
-	require.Len(t, res.Targets, 8)
+	require.Len(t, res.Targets, 12) // 8, and the stream targets again for stream_parquet
 	for _, tg := range res.Targets {
 		require.True(t, tg.Measured, tg.Name)
 	}
