@@ -3,7 +3,6 @@ package writer_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,8 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hoodie-lake/hoodie/bench/workload"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
@@ -144,92 +142,11 @@ func memTable(b *testing.B, dir string) *table.Table {
 	return tbl
 }
 
-// memEvent is a game event shaped like package bench's (which the writer's
-// tests do not import): uuid keys, event-time ordering, dt/game_id/region
-// partitions (1 day, 4 games, 3 regions), JSON payload strings.
-type memEvent struct {
-	typ, uuid, game, meta, custom, dt, region string
-	time, id                                  int64
-}
-
-var memSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "schema", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "type", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "uuid", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "time", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "game_id", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "meta", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "custom_meta", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "dt", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "region", Type: arrow.BinaryTypes.String, Nullable: true},
-}, nil)
-
-type memGen struct {
-	rng *rand.Rand
-	seq int64
-}
-
-func (g *memGen) next(n int) []memEvent {
-	out := make([]memEvent, n)
-	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	types := []string{"session_start", "level_up", "purchase", "match_end", "achievement", "session_end"}
-	regions := []string{"eu-west", "us-east", "ap-south"}
-	for i := range out {
-		g.seq++
-		ts := start.Add(time.Duration(g.rng.Int64N(int64(24 * time.Hour))))
-		out[i] = memEvent{
-			typ:    types[g.rng.IntN(len(types))],
-			uuid:   fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", g.rng.Uint32(), g.rng.IntN(1<<16), g.rng.IntN(1<<12), 0x8000|g.rng.IntN(1<<14), g.rng.Int64N(1<<48)),
-			game:   fmt.Sprintf("game-%03d", g.rng.IntN(4)),
-			meta:   fmt.Sprintf(`{"client":"%d.%d.%d","platform":"%s","session":%d}`, 1+g.rng.IntN(3), g.rng.IntN(10), g.rng.IntN(20), []string{"ios", "android", "pc"}[g.rng.IntN(3)], g.rng.IntN(1_000_000)),
-			custom: fmt.Sprintf(`{"score":%d,"level":%d}`, g.rng.IntN(100000), g.rng.IntN(100)),
-			dt:     ts.Format("2006-01-02"),
-			region: regions[g.rng.IntN(len(regions))],
-			time:   ts.UnixMilli(),
-			id:     g.seq,
-		}
-	}
-	return out
-}
-
-// updates are new versions (later time, new payload) of n of events.
-func (g *memGen) updates(events []memEvent, n int) []memEvent {
-	out := make([]memEvent, n)
-	for i := range out {
-		e := events[g.rng.IntN(len(events))]
-		e.time += int64(1 + g.rng.IntN(3_600_000))
-		e.custom = fmt.Sprintf(`{"score":%d,"level":%d,"updated":true}`, g.rng.IntN(100000), g.rng.IntN(100))
-		out[i] = e
-	}
-	return out
-}
-
-func memArrow(events []memEvent) arrow.RecordBatch {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, memSchema)
-	defer b.Release()
-	b.Reserve(len(events))
-	s := func(i int) *array.StringBuilder { return b.Field(i).(*array.StringBuilder) }
-	l := func(i int) *array.Int64Builder { return b.Field(i).(*array.Int64Builder) }
-	for _, e := range events {
-		s(0).Append("game_event/v3")
-		s(1).Append(e.typ)
-		s(2).Append(e.uuid)
-		l(3).Append(e.time)
-		l(4).Append(e.id)
-		s(5).Append(e.game)
-		s(6).Append(e.meta)
-		s(7).Append(e.custom)
-		s(8).Append(e.dt)
-		s(9).Append(e.region)
-	}
-	return b.NewRecordBatch()
-}
-
-func toBatches(events []memEvent, size int) []arrow.RecordBatch {
+// toBatches converts events to Arrow batches of size rows.
+func toBatches(events []workload.Event, size int) []arrow.RecordBatch {
 	var out []arrow.RecordBatch
 	for off := 0; off < len(events); off += size {
-		out = append(out, memArrow(events[off:min(len(events), off+size)]))
+		out = append(out, workload.ToArrow(events[off:min(len(events), off+size)]))
 	}
 	return out
 }
@@ -278,16 +195,16 @@ var memBuffers = []struct {
 // stream consumer would: each is built when buffered and released after,
 // so the measure counts what the writer keeps, not what the caller holds.
 // first, if set, is the first batch's events (the updates of an upsert).
-func memSource(n int, first []memEvent) func(yield func(arrow.RecordBatch) bool) {
+func memSource(n int, first []workload.Event) func(yield func(arrow.RecordBatch) bool) {
 	return func(yield func(arrow.RecordBatch) bool) {
-		gen := &memGen{rng: rand.New(rand.NewPCG(3, 4)), seq: 1 << 40}
+		gen := workload.NewGenerator(workload.Config{Seed: 3, Days: 1})
 		const size = 100_000
 		for off := 0; off < n; off += size {
 			evs := first
 			if off > 0 || first == nil {
-				evs = gen.next(min(size, n-off))
+				evs = gen.Next(min(size, n-off))
 			}
-			rec := memArrow(evs)
+			rec := workload.ToArrow(evs)
 			ok := yield(rec)
 			rec.Release()
 			if !ok {
@@ -351,9 +268,9 @@ func BenchmarkMemoryUpsert(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				gen := &memGen{rng: rand.New(rand.NewPCG(1, 2))}
-				stored := gen.next(n)
-				updates := gen.updates(stored, n/10)
+				gen := workload.NewGenerator(workload.Config{Seed: 1, Days: 1})
+				stored := gen.Next(n)
+				updates := gen.Updates(stored, n/10)
 				for _, rec := range toBatches(stored, 100_000) {
 					if err := w.BulkInsert(rec); err != nil {
 						b.Fatal(err)
