@@ -459,12 +459,17 @@ func concatColumn(f arrow.Field, parts []arrow.RecordBatch) (arrow.Array, error)
 // its group's keys (orderCache), once the commit completes: the records
 // written are stored with their ordering (only records that won the
 // checks were written), the deleted keys are gone. A log written for a
-// pending compaction's slice starts a slice the cache does not hold.
+// pending compaction's slice starts a slice the cache does not hold. No
+// delta is built for a group the cache holds no entry for.
 func (a *appendHandle) orderDelta(updates []ref, deletes []logfile.DeleteRecord) *orderDelta {
 	if a.wc.w.orders == nil {
 		return nil
 	}
-	d := &orderDelta{id: a.h.id, from: sliceSignature(a.lt.slice), written: a.res.stat.LogFiles}
+	from := sliceSignature(a.lt.slice)
+	if !a.wc.w.orders.holds(a.h.id, from) {
+		return nil // no entry to update: the group's next check reads it
+	}
+	d := &orderDelta{id: a.h.id, from: from, written: a.res.stat.LogFiles}
 	if a.lt.baseInstant == a.lt.slice.BaseInstant {
 		var b strings.Builder
 		b.WriteString(d.from)

@@ -182,6 +182,15 @@ func (c *orderCache) get(id filegroup.FileGroupID, sig string) (*groupKeys, bool
 	return e.keys, true
 }
 
+// holds reports whether the cache has group id's entry for the slice with
+// signature sig (so that a commit into it has an entry to update).
+func (c *orderCache) holds(id filegroup.FileGroupID, sig string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byID[id]
+	return ok && el.Value.(*orderEntry).sig == sig
+}
+
 // put stores the keys of group id's slice with signature sig, if they fit
 // the budget.
 func (c *orderCache) put(id filegroup.FileGroupID, sig string, keys *groupKeys) {
