@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +62,64 @@ func (w *Writer) Commit(ctx context.Context) (*CommitResult, error) {
 // crash, LastCheckpoint tells a consumer where to resume so that no record
 // is committed twice. An empty checkpoint records none.
 func (w *Writer) CommitWithCheckpoint(ctx context.Context, checkpoint string) (*CommitResult, error) {
+	return w.CommitWith(ctx, CommitOptions{Checkpoint: checkpoint})
+}
+
+// CommitOptions are what a commit records besides the data, and the
+// source units it claims.
+type CommitOptions struct {
+	// Checkpoint is recorded under CheckpointKey (see CommitWithCheckpoint).
+	Checkpoint string
+	// Extra are more extraMetadata entries (a source's positions, say).
+	// They must not name hoodie's or Hudi's own keys (the schema, the
+	// checkpoint, ClaimsKey).
+	Extra map[string]string
+	// Claims are the source units the buffered records came from (Kafka
+	// topic partitions, Kinesis shards: any strings without commas). A
+	// unit is consumed by one commit at a time: the commit fails with
+	// ErrClaimed — never retried, nothing of it visible — when another
+	// commit that claims one of the same units is in flight (it took its
+	// optimistic commit slot first) or completed after Accounted. That is
+	// how a consumer that lost its units in a rebalance (a zombie) is kept
+	// from committing records the units' new owner also reads. Claims are
+	// recorded under ClaimsKey.
+	Claims []string
+	// Accounted is the timeline the caller read the units' positions from:
+	// commits completed on it are known to the caller. nil with Claims:
+	// only in-flight commits are checked.
+	Accounted *timeline.Timeline
+}
+
+// ClaimsKey is the extraMetadata key of a commit's claimed source units
+// (CommitOptions.Claims), comma-separated.
+const ClaimsKey = "hoodie.source.claims"
+
+// ErrClaimed reports a commit refused because another commit consumed one
+// of its source units concurrently or since the caller read the units'
+// positions (CommitOptions.Claims). Nothing of it is visible. Retrying
+// would commit records twice: the caller drops its buffer (Abort) and
+// reads its positions again.
+var ErrClaimed = errors.New("writer: a source unit of this commit was consumed by another commit")
+
+func (o *CommitOptions) validate() error {
+	for k := range o.Extra {
+		if k == CheckpointKey || k == ClaimsKey || k == timeline.SchemaKey {
+			return fmt.Errorf("writer: CommitOptions.Extra must not set %s", k)
+		}
+	}
+	for _, c := range o.Claims {
+		if c == "" || strings.Contains(c, ",") {
+			return fmt.Errorf("writer: CommitOptions.Claims: unit %q: want a non-empty name without commas", c)
+		}
+	}
+	return nil
+}
+
+// CommitWith is Commit with the options' metadata and claims.
+func (w *Writer) CommitWith(ctx context.Context, o CommitOptions) (*CommitResult, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.mu.closed {
@@ -70,14 +129,14 @@ func (w *Writer) CommitWithCheckpoint(ctx context.Context, checkpoint string) (*
 		return &CommitResult{}, nil
 	}
 	start := time.Now()
-	res, err := w.commit(ctx, w.mu.batches, w.mu.schema, checkpoint)
+	res, err := w.commit(ctx, w.mu.batches, w.mu.schema, &o)
 	for retry := 1; errors.Is(err, ErrConflict) && retry <= w.opts.ConflictRetries; retry++ {
 		select {
 		case <-ctx.Done():
 			return nil, errors.Join(err, ctx.Err())
 		case <-time.After(conflictBackoff(retry)):
 		}
-		res, err = w.commit(ctx, w.mu.batches, w.mu.schema, checkpoint)
+		res, err = w.commit(ctx, w.mu.batches, w.mu.schema, &o)
 	}
 	if err != nil {
 		return nil, err
@@ -97,7 +156,7 @@ func (w *Writer) CommitWithCheckpoint(ctx context.Context, checkpoint string) (*
 //
 // Until the commit point nothing of the instant is visible; an attempt
 // that fails before it is rolled back (end).
-func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schema, checkpoint string) (*CommitResult, error) {
+func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schema, co *CommitOptions) (*CommitResult, error) {
 	if sch == nil {
 		return nil, fmt.Errorf("%w: no schema: the table has none and no data batch was given", ErrSchema)
 	}
@@ -121,7 +180,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 		return nil, err
 	}
 	hw.next()
-	res, err := w.publish(ctx, p, a, sch, checkpoint)
+	res, err := w.publish(ctx, p, a, sch, co)
 	if res != nil {
 		hw.report(&res.Stats)
 	}

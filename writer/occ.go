@@ -65,6 +65,9 @@ type slot struct {
 	// InsertPartitions: the partitions it inserts new keys into, when it
 	// has too many to record.
 	InsertPartitions []string `json:"insertPartitions,omitempty"`
+	// Claims are the source units the commit consumed
+	// (CommitOptions.Claims).
+	Claims []string `json:"claims,omitempty"`
 }
 
 func slotName(seq int64) string { return fmt.Sprintf("%s%020d", slotFolder, seq) }
@@ -77,7 +80,7 @@ func slotName(seq int64) string { return fmt.Sprintf("%s%020d", slotFolder, seq)
 // longer on the timeline (rolled back) is ignored, and a write completed
 // since the plan's timeline that took no slot (a writer not in optimistic
 // mode) conflicts.
-func (w *Writer) claimSlot(ctx context.Context, p *plan, T string) error {
+func (w *Writer) claimSlot(ctx context.Context, p *plan, T string, claims []string) error {
 	if w.knobs.beforeSlot != nil {
 		w.knobs.beforeSlot()
 	}
@@ -86,7 +89,7 @@ func (w *Writer) claimSlot(ctx context.Context, p *plan, T string) error {
 	if p.inserting() {
 		check = nil
 	}
-	me := slot{Instant: T, Groups: touchedGroups(p.handles)}
+	me := slot{Instant: T, Groups: touchedGroups(p.handles), Claims: claims}
 	if err := ins.record(ctx, w.st, T, &me); err != nil {
 		return err
 	}
@@ -172,9 +175,13 @@ func (w *Writer) checkSlots(ctx context.Context, now *timeline.Timeline, me slot
 	for _, g := range me.Groups {
 		mine[g] = true
 	}
+	claimed := claimSet(me.Claims)
 	for _, s := range others {
 		if _, ok := now.Find(s.Instant); !ok {
 			continue // rolled back (or long archived): nothing of it is visible
+		}
+		if u := slotClaimOverlap(claimed, s); u != "" {
+			return fmt.Errorf("%w: %s and %s both consume %s", ErrClaimed, me.Instant, s.Instant, u)
 		}
 		for _, g := range s.Groups {
 			if mine[g] {

@@ -3,6 +3,7 @@ package writer
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hoodie-lake/hoodie/index"
 	"github.com/hoodie-lake/hoodie/internal/schema"
@@ -20,15 +21,18 @@ import (
 // records the commit and the markers go; a failure there loses nothing
 // (the index catches up on the next open), but is returned with the
 // result.
-func (w *Writer) publish(ctx context.Context, p *plan, a *attempt, sch *schema.Schema, checkpoint string) (*CommitResult, error) {
+func (w *Writer) publish(ctx context.Context, p *plan, a *attempt, sch *schema.Schema, co *CommitOptions) (*CommitResult, error) {
 	T := a.tx.InstantTime()
 	if w.opts.Concurrency == Optimistic {
-		if err := w.claimSlot(ctx, p, T); err != nil {
+		if err := w.claimSlot(ctx, p, T, co.Claims); err != nil {
 			return nil, err
 		}
 	}
+	if err := w.checkClaims(ctx, T, co); err != nil {
+		return nil, err
+	}
 	written := a.written()
-	md := commitMetadata(p, written, sch, checkpoint)
+	md := commitMetadata(p, written, sch, co)
 	b, err := md.Marshal()
 	if err != nil {
 		return nil, err
@@ -73,13 +77,19 @@ func (a *attempt) written() []*handleResult {
 
 // commitMetadata is the completed file's content: the write stats of the
 // files written, the writer schema and the source checkpoint.
-func commitMetadata(p *plan, written []*handleResult, sch *schema.Schema, checkpoint string) *timeline.CommitMetadata {
+func commitMetadata(p *plan, written []*handleResult, sch *schema.Schema, co *CommitOptions) *timeline.CommitMetadata {
 	md := &timeline.CommitMetadata{
 		OperationType: p.opType,
 		ExtraMetadata: map[string]string{timeline.SchemaKey: sch.AvroJSON()},
 	}
-	if checkpoint != "" {
-		md.ExtraMetadata[CheckpointKey] = checkpoint
+	for k, v := range co.Extra {
+		md.ExtraMetadata[k] = v
+	}
+	if co.Checkpoint != "" {
+		md.ExtraMetadata[CheckpointKey] = co.Checkpoint
+	}
+	if len(co.Claims) > 0 {
+		md.ExtraMetadata[ClaimsKey] = strings.Join(co.Claims, ",")
 	}
 	for _, r := range written {
 		md.AddStat(r.stat)
