@@ -40,6 +40,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/hoodie-lake/hoodie/bench"
 	"github.com/hoodie-lake/hoodie/internal/storagefault"
+	"github.com/hoodie-lake/hoodie/internal/testbroker"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -56,6 +57,7 @@ func sparkTypes() []table.TableType { return append([]table.TableType(nil), spar
 func TestMain(m *testing.M) {
 	code := m.Run()
 	sparkShutdown()
+	testbroker.Shutdown(code != 0)
 	os.Exit(code)
 }
 

@@ -4,21 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/hoodie-lake/hoodie/cleaner"
-	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/cdc"
 	"github.com/hoodie-lake/hoodie/internal/ingest"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
-	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/hoodie-lake/hoodie/internal/truncate"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/writer"
@@ -259,7 +254,7 @@ func CDC(ctx context.Context, st storage.Storage, opts CDCOptions) (*CDCResult, 
 	ord, _ := cdc.ParseOrdering(string(opts.Order)) // validated
 	res := &CDCResult{Location: opts.Location}
 	r := &cdcRun{run: run{common: *opts.common(), verb: "cdc", tally: &res.CommitTally}, opts: &opts, ord: ord, res: res,
-		types: map[string]arrow.DataType{}, seen: map[string]bool{}}
+		state: cdc.NewTable()}
 	if err := r.do(ctx, st); err != nil {
 		return nil, wrapErr("cdc", err)
 	}
@@ -282,17 +277,14 @@ type cdcRow struct {
 // cdcRun is the state of one CDC call.
 type cdcRun struct {
 	run
-	opts    *CDCOptions
-	ord     cdc.Ordering
-	kind    keygen.Kind
-	res     *CDCResult
-	rows    []cdcRow
-	types   map[string]arrow.DataType // from schema envelopes, first seen wins
-	columns []string                  // row image fields, in first-seen order
-	seen    map[string]bool
-	posKind cdc.Kind
-	cur     *inputTracker // the input being read
-	curEnd  int64         // the byte offset past the line being applied
+	opts   *CDCOptions
+	ord    cdc.Ordering
+	kind   keygen.Kind
+	res    *CDCResult
+	rows   []cdcRow
+	state  *cdc.Table    // position kind, envelope types, columns seen
+	cur    *inputTracker // the input being read
+	curEnd int64         // the byte offset past the line being applied
 }
 
 // do runs the pipeline: inputs, table, writer, every input, the last
@@ -311,7 +303,7 @@ func (r *cdcRun) do(ctx context.Context, st storage.Storage) error {
 	if err = r.finishCreated(ctx, err); err != nil {
 		return err
 	}
-	r.res.Created, r.res.Rejected, r.res.Ordering = r.created, r.rejected, string(r.posKind)
+	r.res.Created, r.res.Rejected, r.res.Ordering = r.created, r.rejected, string(r.state.Kind())
 	return nil
 }
 
@@ -512,31 +504,13 @@ func (r *cdcRun) event(ctx context.Context, src string, line int64, b []byte) er
 	if !ev.Op.HasRow() {
 		return r.control(ctx, ev, src, line)
 	}
-	if r.posKind == "" {
-		r.posKind = ev.Kind
-	} else if ev.Kind != r.posKind {
-		return r.reject([]ingest.BadRow{{Source: src, Line: line, Field: PosField, Raw: truncRaw(string(b)),
-			Reason: fmt.Sprintf("the event's position is a %s, earlier events' a %s: positions of different kinds do not order against each other (use --order ts_ms)", ev.Kind, r.posKind)}})
-	}
-	for _, f := range ev.Fields {
-		if !r.seen[f] {
-			r.seen[f] = true
-			r.columns = append(r.columns, f)
-		}
-	}
-	for k, t := range ev.Types {
-		if _, ok := r.types[k]; !ok {
-			r.types[k] = t
-		}
-	}
-	del := ev.Op.IsDelete()
-	if r.opts.SoftDeletes {
-		ev.Row[DeletedField] = json.RawMessage(fmt.Sprint(del))
-		del = false
-	}
-	js, err := json.Marshal(ev.Row)
+	js, del, err := r.state.Row(ev, r.opts.SoftDeletes)
 	if err != nil {
-		return fmt.Errorf("%s line %d: %w", src, line, err)
+		var ce *cdc.Error
+		if !errors.As(err, &ce) {
+			return fmt.Errorf("%s line %d: %w", src, line, err)
+		}
+		return r.reject([]ingest.BadRow{{Source: src, Line: line, Field: ce.Field, Reason: ce.Reason, Raw: truncRaw(string(b))}})
 	}
 	r.rows = append(r.rows, cdcRow{src: src, line: line, raw: truncRaw(string(b)), js: js, del: del})
 	return nil
@@ -576,31 +550,9 @@ func (r *cdcRun) control(ctx context.Context, ev *cdc.Event, src string, line in
 // writer's delete path, in a commit of its own that also covers the
 // event's line.
 func (r *cdcRun) truncate(ctx context.Context, src string, line int64, what string) error {
-	snap, err := reader.Plan(ctx, r.tbl, reader.Options{})
+	n, err := truncate.DeleteAll(ctx, r.tbl, r.w)
 	if err != nil {
-		return fmt.Errorf("%s line %d: %s: reading the table: %w", src, line, what, err)
-	}
-	var cols []string
-	for _, f := range append(append([]string(nil), r.cfg.RecordKeyFields...), r.cfg.PartitionFields...) {
-		if top := strings.SplitN(f, ".", 2)[0]; !slices.Contains(cols, top) {
-			cols = append(cols, top)
-		}
-	}
-	n := int64(0)
-	for rec, err := range snap.Records(ctx) {
-		if err != nil {
-			r.w.Abort()
-			return fmt.Errorf("%s line %d: %s: reading the table: %w", src, line, what, err)
-		}
-		keys := arrowutil.Project(rec, cols)
-		rec.Release()
-		err = r.w.Delete(keys)
-		n += keys.NumRows()
-		keys.Release()
-		if err != nil {
-			r.w.Abort()
-			return fmt.Errorf("%s line %d: %s: %w", src, line, what, err)
-		}
+		return fmt.Errorf("%s line %d: %s: %w", src, line, what, err)
 	}
 	r.res.Truncates++
 	r.ev.buffered(n, n)

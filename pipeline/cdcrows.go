@@ -37,71 +37,17 @@ func (r *cdcRun) flush(ctx context.Context) error {
 	return r.commit(ctx)
 }
 
-// hint is the table's schema with the envelope types of other fields.
-func (r *cdcRun) hint() *arrow.Schema {
-	var fs []arrow.Field
-	seen := map[string]bool{}
-	if s := r.w.Schema(); s != nil {
-		for _, f := range s.Fields() {
-			fs = append(fs, f)
-			seen[f.Name] = true
-		}
-	}
-	for k, t := range r.types {
-		if !seen[k] {
-			fs = append(fs, arrow.Field{Name: k, Type: t, Nullable: true})
-		}
-	}
-	fs = append(fs, arrow.Field{Name: PosField, Type: arrow.BinaryTypes.String, Nullable: true},
-		arrow.Field{Name: OpField, Type: arrow.BinaryTypes.String, Nullable: true},
-		arrow.Field{Name: TsField, Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		arrow.Field{Name: DeletedField, Type: arrow.FixedWidthTypes.Boolean, Nullable: true})
-	return arrow.NewSchema(fs, nil)
-}
-
-// ordered returns the fields of inferred in column order: the table's,
-// the row images' as they came, then the added ones.
-func (r *cdcRun) ordered(inferred *arrow.Schema) *arrow.Schema {
-	var names []string
-	if s := r.w.Schema(); s != nil {
-		for _, f := range s.Fields() {
-			names = append(names, f.Name)
-		}
-	}
-	names = append(names, r.columns...)
-	names = append(names, PosField, OpField, TsField, DeletedField)
-	var fs []arrow.Field
-	done := map[string]bool{}
-	for _, n := range names {
-		if idx := inferred.FieldIndices(n); len(idx) > 0 && !done[n] {
-			done[n] = true
-			fs = append(fs, inferred.Field(idx[0]))
-		}
-	}
-	for _, f := range inferred.Fields() {
-		if !done[f.Name] {
-			fs = append(fs, f)
-		}
-	}
-	return arrow.NewSchema(fs, nil)
-}
-
 // parseRows turns rows into a reader of Arrow batches, as ingest parses
-// JSON Lines: the types are inferred (the table's and the envelopes'
-// where known), then the rows parsed with the columns in a stable order.
+// JSON Lines (cdc.Table.Reader: the types are inferred, the table's and
+// the envelopes' where known, then the rows parsed with the columns in a
+// stable order).
 func (r *cdcRun) parseRows(rows []cdcRow) (ingest.Reader, error) {
 	var buf bytes.Buffer
 	for _, row := range rows {
 		buf.Write(row.js)
 		buf.WriteByte('\n')
 	}
-	rd, err := ingest.NewJSONL(bytes.NewReader(buf.Bytes()), "cdc", ingest.Options{Hint: r.hint(), SampleRows: len(rows)})
-	if err != nil {
-		return nil, err
-	}
-	sch := r.ordered(rd.Schema())
-	rd.Close()
-	return ingest.NewJSONL(bytes.NewReader(buf.Bytes()), "cdc", ingest.Options{Schema: sch})
+	return r.state.Reader(buf.Bytes(), r.w.Schema(), ingest.Options{SampleRows: len(rows)})
 }
 
 // buffer turns rows into Arrow batches, checks keys, partitions and
@@ -194,7 +140,8 @@ func (r *cdcRun) check(b *ingest.Batch, del bool, at func(line int64, field, rea
 		return nil, bad, nil
 	}
 	gen, err := keygen.New(keygen.Config{RecordKeyFields: cfg.RecordKeyFields, PartitionFields: cfg.PartitionFields,
-		Kind: r.kind, HiveStyle: cfg.HiveStylePartitioning, URLEncode: cfg.URLEncodePartitioning}, b.Rec.Schema())
+		Kind: r.kind, HiveStyle: cfg.HiveStylePartitioning, URLEncode: cfg.URLEncodePartitioning,
+		Timestamp: keygen.TimestampOptions(cfg.Timestamp)}, b.Rec.Schema())
 	if err != nil {
 		return nil, nil, err
 	}

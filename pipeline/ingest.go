@@ -387,7 +387,8 @@ func (r *ingestRun) generator(in *input, sch *arrow.Schema, resolve bool) (*keyg
 	}
 	cfg := r.cfg
 	kc := keygen.Config{RecordKeyFields: cfg.RecordKeyFields, PartitionFields: cfg.PartitionFields,
-		Kind: r.kind, HiveStyle: cfg.HiveStylePartitioning, URLEncode: cfg.URLEncodePartitioning}
+		Kind: r.kind, HiveStyle: cfg.HiveStylePartitioning, URLEncode: cfg.URLEncodePartitioning,
+		Timestamp: keygen.TimestampOptions(cfg.Timestamp)}
 	if resolve {
 		kc = keygen.Config{RecordKeyFields: cfg.RecordKeyFields, Kind: keygen.NonPartitioned}
 	}

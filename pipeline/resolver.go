@@ -185,6 +185,10 @@ func lookupKeys(ctx context.Context, tbl *table.Table, wopts writer.Options, key
 // from (nil: null, which the key generator writes as the default
 // partition).
 func (p *partitionResolver) values(path string) ([]*string, error) {
+	if family, _ := table.KeyGeneratorFamily(p.cfg.KeyGeneratorClass()); family == table.KeyGenTimestampBased {
+		return nil, fmt.Errorf("partition path %q: a timestamp-based key generator's path cannot be turned back into the event time; give the deletes with their %s field",
+			path, strings.Join(p.cfg.PartitionFields, ","))
+	}
 	segs := strings.Split(path, "/")
 	if len(segs) != len(p.cfg.PartitionFields) {
 		return nil, fmt.Errorf("partition path %q does not match the partition fields %s", path, strings.Join(p.cfg.PartitionFields, ","))

@@ -2,8 +2,10 @@ package stream
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Message is one record read from a source, or (Control) a change of a
@@ -132,10 +134,62 @@ type ErrorRecord struct {
 	// Field names the offending field, when one is to blame.
 	Field  string `json:"field,omitempty"`
 	Reason string `json:"reason"`
-	// Key and Value are the message as read.
-	Key   []byte    `json:"key,omitempty"`
-	Value []byte    `json:"value,omitempty"`
+	// Key and Value are the message as read. In JSON they are strings
+	// ("key", "value") when they are valid UTF-8, else base64
+	// ("key_base64", "value_base64").
+	Key   []byte    `json:"-"`
+	Value []byte    `json:"-"`
 	Time  time.Time `json:"time"`
+}
+
+// errorRecordJSON is ErrorRecord's JSON form.
+type errorRecordJSON struct {
+	Table       string    `json:"table,omitempty"`
+	Unit        string    `json:"unit"`
+	Position    string    `json:"position"`
+	Field       string    `json:"field,omitempty"`
+	Reason      string    `json:"reason"`
+	Key         *string   `json:"key,omitempty"`
+	KeyBase64   []byte    `json:"key_base64,omitempty"`
+	Value       *string   `json:"value,omitempty"`
+	ValueBase64 []byte    `json:"value_base64,omitempty"`
+	Time        time.Time `json:"time"`
+}
+
+// MarshalJSON writes Key and Value as text when they are valid UTF-8.
+func (r ErrorRecord) MarshalJSON() ([]byte, error) {
+	j := errorRecordJSON{Table: r.Table, Unit: r.Unit, Position: r.Position, Field: r.Field, Reason: r.Reason, Time: r.Time}
+	j.Key, j.KeyBase64 = textOrBytes(r.Key)
+	j.Value, j.ValueBase64 = textOrBytes(r.Value)
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *ErrorRecord) UnmarshalJSON(b []byte) error {
+	var j errorRecordJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*r = ErrorRecord{Table: j.Table, Unit: j.Unit, Position: j.Position, Field: j.Field, Reason: j.Reason, Time: j.Time,
+		Key: j.KeyBase64, Value: j.ValueBase64}
+	if j.Key != nil {
+		r.Key = []byte(*j.Key)
+	}
+	if j.Value != nil {
+		r.Value = []byte(*j.Value)
+	}
+	return nil
+}
+
+func textOrBytes(b []byte) (*string, []byte) {
+	if b == nil {
+		return nil, nil
+	}
+	if utf8.Valid(b) {
+		s := string(b)
+		return &s, nil
+	}
+	return nil, b
 }
 
 // ErrorSink is the error output: a file, a storage prefix or a Kafka

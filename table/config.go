@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hoodie-lake/hoodie/internal/keygen"
 )
 
 // Keys of hoodie.properties, spelled as Hudi spells them.
@@ -40,6 +42,61 @@ const (
 	KeyBootstrapBasePath      = "hoodie.bootstrap.base.path"
 	KeyLogFileFormat          = "hoodie.table.log.file.format"
 )
+
+// Keys of TimestampBasedKeyGenerator's configuration (Hudi's
+// TimestampKeyGeneratorConfig). Hudi 0.15's Spark writer records all of
+// them in hoodie.properties except the timestamp type; hoodie records the
+// type too, so later writers need not be told.
+const (
+	KeyTimestampType                   = "hoodie.keygen.timebased.timestamp.type"
+	KeyTimestampScalarTimeUnit         = "hoodie.keygen.timebased.timestamp.scalar.time.unit"
+	KeyTimestampInputDateFormat        = "hoodie.keygen.timebased.input.dateformat"
+	KeyTimestampInputDateFormatListSep = "hoodie.keygen.timebased.input.dateformat.list.delimiter.regex"
+	KeyTimestampInputTimezone          = "hoodie.keygen.timebased.input.timezone"
+	KeyTimestampOutputDateFormat       = "hoodie.keygen.timebased.output.dateformat"
+	KeyTimestampOutputTimezone         = "hoodie.keygen.timebased.output.timezone"
+	KeyTimestampTimezone               = "hoodie.keygen.timebased.timezone"
+	KeyDateTimeParser                  = "hoodie.keygen.datetime.parser.class"
+)
+
+// TimestampKeyGen is the configuration of TimestampBasedKeyGenerator: the
+// hoodie.keygen.timebased.* values as stored ("" = absent). The partition
+// path is the one partition field's time printed with OutputDateFormat (a
+// Joda pattern: "yyyy-MM-dd", "yyyy/MM/dd", "yyyyMMddHH").
+type TimestampKeyGen struct {
+	// Type (KeyTimestampType) says how values become times:
+	// UNIX_TIMESTAMP (epoch seconds), EPOCHMILLISECONDS, SCALAR (numbers
+	// of ScalarTimeUnit), DATE_STRING or MIXED (strings parsed with
+	// InputDateFormat). Required to write; tables Spark created lack it.
+	Type string
+	// ScalarTimeUnit (KeyTimestampScalarTimeUnit): a Java TimeUnit name
+	// for SCALAR (MICROSECONDS for a timestamp column, DAYS for a date
+	// column); "" = SECONDS.
+	ScalarTimeUnit string
+	// InputDateFormat (KeyTimestampInputDateFormat): the patterns of
+	// DATE_STRING values, separated by InputDateFormatListDelimiterRegex.
+	InputDateFormat string
+	// InputDateFormatListDelimiterRegex (KeyTimestampInputDateFormatListSep):
+	// "" = ",".
+	InputDateFormatListDelimiterRegex string
+	// InputTimezone (KeyTimestampInputTimezone): the zone of date strings
+	// without an offset; "" = UTC.
+	InputTimezone string
+	// OutputDateFormat (KeyTimestampOutputDateFormat): required.
+	OutputDateFormat string
+	// OutputTimezone (KeyTimestampOutputTimezone): the zone the path is
+	// printed in; "" = UTC for numbers, the parsed zone for strings.
+	OutputTimezone string
+	// Timezone (KeyTimestampTimezone): input and output zone at once; when
+	// set the other two are ignored. Region ids (Asia/Tokyo), UTC, GMT or
+	// GMT+hh:mm.
+	Timezone string
+	// DateTimeParser (KeyDateTimeParser): "" or Hudi's default parser.
+	DateTimeParser string
+}
+
+// IsZero reports whether no timestamp key generator option is set.
+func (k TimestampKeyGen) IsZero() bool { return k == TimestampKeyGen{} }
 
 // Values hoodie writes and accepts.
 const (
@@ -194,6 +251,8 @@ type Config struct {
 	MetadataPartitions             []string
 	MetadataPartitionsInflight     []string
 	CDCEnabled                     bool
+	// Timestamp is TimestampBasedKeyGenerator's configuration.
+	Timestamp TimestampKeyGen
 
 	// Props holds every property as read (or as last written). Properties
 	// derives the file content from it and the typed fields.
@@ -288,6 +347,15 @@ var configFields = []configField{
 	listField(KeyMetadataPartitions, func(c *Config) *[]string { return &c.MetadataPartitions }),
 	listField(KeyMetadataPartitionsInfl, func(c *Config) *[]string { return &c.MetadataPartitionsInflight }),
 	boolField(KeyCDCEnabled, false, func(c *Config) *bool { return &c.CDCEnabled }),
+	stringField(KeyTimestampType, func(c *Config) *string { return &c.Timestamp.Type }),
+	stringField(KeyTimestampScalarTimeUnit, func(c *Config) *string { return &c.Timestamp.ScalarTimeUnit }),
+	stringField(KeyTimestampInputDateFormat, func(c *Config) *string { return &c.Timestamp.InputDateFormat }),
+	stringField(KeyTimestampInputDateFormatListSep, func(c *Config) *string { return &c.Timestamp.InputDateFormatListDelimiterRegex }),
+	stringField(KeyTimestampInputTimezone, func(c *Config) *string { return &c.Timestamp.InputTimezone }),
+	stringField(KeyTimestampOutputDateFormat, func(c *Config) *string { return &c.Timestamp.OutputDateFormat }),
+	stringField(KeyTimestampOutputTimezone, func(c *Config) *string { return &c.Timestamp.OutputTimezone }),
+	stringField(KeyTimestampTimezone, func(c *Config) *string { return &c.Timestamp.Timezone }),
+	stringField(KeyDateTimeParser, func(c *Config) *string { return &c.Timestamp.DateTimeParser }),
 }
 
 // splitList splits a comma-separated Hudi list, trimming blanks; "" is the
@@ -543,6 +611,16 @@ func (c *Config) checkKeyGenerator() error {
 	case KeyGenTimestampBased:
 		if len(c.PartitionFields) != 1 {
 			return fmt.Errorf("%w: %s takes one partition field, have %q", ErrInvalidConfig, class, c.PartitionFields)
+		}
+		if len(c.RecordKeyFields) > 1 {
+			return fmt.Errorf("%w: %s takes one record key field, have %q", ErrInvalidConfig, class, c.RecordKeyFields)
+		}
+		// Tables Spark created lack the type: they open, and writing
+		// needs it (keygen.New says so).
+		if c.Timestamp.Type != "" {
+			if err := keygen.TimestampOptions(c.Timestamp).Validate(); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrUnsupportedFeature, class, err)
+			}
 		}
 	}
 	return nil

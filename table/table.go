@@ -208,6 +208,11 @@ type CreateOptions struct {
 	// PayloadDefault (event-time ordering: a stored record is only replaced
 	// by one with a precombine value >= its own).
 	PayloadClass string
+	// Timestamp configures KeyGenTimestampBased (partition path from event
+	// time; its Type and OutputDateFormat are required); setting it makes
+	// that the default KeyGenerator. Recorded in hoodie.properties, type
+	// included.
+	Timestamp TimestampKeyGen
 }
 
 var tableNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -249,9 +254,19 @@ func NewConfig(opts CreateOptions) (*Config, error) {
 	keygen := opts.KeyGenerator
 	if keygen == "" {
 		keygen = DefaultKeyGenerator(opts.RecordKeyFields, opts.PartitionFields)
+		if !opts.Timestamp.IsZero() {
+			keygen = KeyGenTimestampBased
+		}
 	}
-	if _, ok := keyGenFamily[keygen]; !ok {
+	family, ok := keyGenFamily[keygen]
+	if !ok {
 		return nil, fmt.Errorf("%w: key generator %q", ErrUnsupportedFeature, keygen)
+	}
+	if family == KeyGenTimestampBased && opts.Timestamp.Type == "" {
+		return nil, fmt.Errorf("%w: %s: %s required", ErrMissingProperty, keygen, KeyTimestampType)
+	}
+	if family != KeyGenTimestampBased && !opts.Timestamp.IsZero() {
+		return nil, fmt.Errorf("%w: timestamp key generator options given with key generator %s", ErrInvalidConfig, keygen)
 	}
 	payload := opts.PayloadClass
 	if payload == "" {
@@ -294,6 +309,21 @@ func NewConfig(opts CreateOptions) (*Config, error) {
 	}
 	if schema != "" {
 		props[KeyCreateSchema] = schema
+	}
+	for k, v := range map[string]string{
+		KeyTimestampType:                   opts.Timestamp.Type,
+		KeyTimestampScalarTimeUnit:         opts.Timestamp.ScalarTimeUnit,
+		KeyTimestampInputDateFormat:        opts.Timestamp.InputDateFormat,
+		KeyTimestampInputDateFormatListSep: opts.Timestamp.InputDateFormatListDelimiterRegex,
+		KeyTimestampInputTimezone:          opts.Timestamp.InputTimezone,
+		KeyTimestampOutputDateFormat:       opts.Timestamp.OutputDateFormat,
+		KeyTimestampOutputTimezone:         opts.Timestamp.OutputTimezone,
+		KeyTimestampTimezone:               opts.Timestamp.Timezone,
+		KeyDateTimeParser:                  opts.Timestamp.DateTimeParser,
+	} {
+		if v != "" {
+			props[k] = v
+		}
 	}
 	props[KeyChecksum] = fmt.Sprint(Checksum(db, opts.Name))
 	cfg, err := ParseConfig(props)

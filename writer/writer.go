@@ -597,6 +597,7 @@ func (w *Writer) keygenFor(s *arrow.Schema) (*keygen.Generator, error) {
 		Kind:            kind,
 		HiveStyle:       w.cfg.HiveStylePartitioning,
 		URLEncode:       w.cfg.URLEncodePartitioning,
+		Timestamp:       keygen.TimestampOptions(w.cfg.Timestamp),
 	}, s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRecord, err)

@@ -112,6 +112,7 @@ func (a *createArgs) options(location string) (table.CreateOptions, error) {
 func newCreateCmd(g *globalFlags) *cobra.Command {
 	var location string
 	args := &createArgs{}
+	var ts timestampArgs
 	cmd := &cobra.Command{
 		Use:   "create --table LOCATION --key F --precombine F [--partition F,...]",
 		Short: "Create an empty Hudi table (writes .hoodie/hoodie.properties)",
@@ -121,6 +122,9 @@ func newCreateCmd(g *globalFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := args.options(location)
 			if err != nil {
+				return err
+			}
+			if err := ts.apply(&opts); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
@@ -137,6 +141,7 @@ func newCreateCmd(g *globalFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&location, "table", "", "table location: a path, file:// or s3://bucket/prefix")
 	args.bind(cmd)
+	ts.bind(cmd)
 	return cmd
 }
 

@@ -26,6 +26,7 @@ type ingestArgs struct {
 	noArchive   bool
 	metricsAddr string
 	create      createArgs
+	timestamp   timestampArgs
 	concurrency concurrencyValue
 	formats     writeFlags
 }
@@ -91,7 +92,9 @@ is checkpointed (by line) when named with --source-id.
 Progress: on a terminal, a progress bar per input (bytes read; a spinner for stdin);
 otherwise a log line when each input starts and ends, and one per commit. A long-running
 "ingest -" can serve Prometheus metrics with --metrics-addr HOST:PORT (at /metrics): records,
-commits, commit latency, bytes written, errors and index hits.`,
+commits, commit latency, bytes written, errors and index hits.
+
+` + timestampFlagsHelp,
 		Example: `  hoodie ingest --table /tmp/events --key uuid --precombine time --partition dt events.jsonl
   cat events.jsonl | hoodie ingest --table s3://bucket/events --s3-path-style -
   hoodie ingest --table /tmp/users --op delete deleted-user-ids.csv
@@ -118,6 +121,7 @@ commits, commit latency, bytes written, errors and index hits.`,
 	f.BoolVar(&a.noArchive, "no-archive", false, "do not archive the timeline after each commit (by default, past 30 completed commits the oldest are archived down to 20, as Hudi's automatic archival)")
 	f.StringVar(&a.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on HOST:PORT at /metrics (port 0: any free port, logged)")
 	a.create.bind(cmd)
+	a.timestamp.bind(cmd)
 	addConcurrencyFlag(cmd, &a.concurrency)
 	a.formats.bind(cmd)
 	return cmd
@@ -153,6 +157,12 @@ func (a *ingestArgs) options(inputs []string) (opts pipeline.IngestOptions, crea
 		CommitEvery: a.commitEvery, Strict: a.strict, InferDates: a.inferDates, SourceID: a.sourceID, NoResume: a.noResume, NoArchive: a.noArchive,
 		Writer: a.formats.apply(a.concurrency.apply(writer.Options{IndexDir: a.indexDir}))}
 	create, createErr := a.create.options(a.location)
+	if _, err := a.timestamp.options(); err != nil {
+		return opts, nil, err
+	}
+	if createErr == nil {
+		createErr = a.timestamp.apply(&create)
+	}
 	if createErr == nil {
 		opts.Create = &create
 	}
@@ -168,6 +178,9 @@ func runIngest(cmd *cobra.Command, g *globalFlags, a *ingestArgs, inputs []strin
 	}
 	st, err := g.openStorage(ctx, a.location)
 	if err != nil {
+		return err
+	}
+	if err := a.timestamp.reconcile(ctx, st); err != nil {
 		return err
 	}
 	m, stopMetrics, err := startMetrics(a.metricsAddr, "ingest", stderr)

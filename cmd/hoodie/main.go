@@ -111,6 +111,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newRollbackCmd(g),
 		newCleanCmd(g),
 		newCDCCmd(g),
+		newStreamCmd(g),
 		newAthenaDDLCmd(g),
 		newStatsCmd(g),
 	)

@@ -7,12 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hoodie-lake/hoodie/internal/promtext"
 	"github.com/hoodie-lake/hoodie/writer"
 )
 
@@ -44,18 +42,11 @@ type metrics struct {
 	buffered       atomic.Int64
 	lastCommitUnix atomic.Int64 // unix milliseconds
 
-	mu struct {
-		sync.Mutex
-		buckets []int64 // cumulative counts per commitBuckets
-		count   int64
-		sum     float64
-	}
+	latency *promtext.Histogram // commit latency, seconds
 }
 
 func newMetrics(verb string) *metrics {
-	m := &metrics{verb: verb}
-	m.mu.buckets = make([]int64, len(commitBuckets))
-	return m
+	return &metrics{verb: verb, latency: promtext.NewHistogram(commitBuckets)}
 }
 
 // read counts rows buffered for writing.
@@ -98,16 +89,7 @@ func (m *metrics) committed(res *writer.CommitResult) {
 	m.footerHits.Add(s.FooterHits)
 	m.buffered.Store(0)
 	m.lastCommitUnix.Store(time.Now().UnixMilli())
-	secs := s.Duration.Seconds()
-	m.mu.Lock()
-	for i, b := range commitBuckets {
-		if secs <= b {
-			m.mu.buckets[i]++
-		}
-	}
-	m.mu.count++
-	m.mu.sum += secs
-	m.mu.Unlock()
+	m.latency.Observe(s.Duration.Seconds())
 }
 
 func (m *metrics) commitFailed() {
@@ -116,19 +98,21 @@ func (m *metrics) commitFailed() {
 	}
 }
 
-// write renders the metrics in the Prometheus text format.
-func (m *metrics) write(w io.Writer) error {
-	var b strings.Builder
-	verb := `verb="` + m.verb + `"`
-	metric := func(name, typ, help string, samples ...string) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+// build renders the metrics into b in the Prometheus text format.
+func (m *metrics) build(b *promtext.Builder) {
+	verb := promtext.Labels("verb", m.verb)
+	type sampleValue struct {
+		name, labels string
+		v            int64
+	}
+	metric := func(name, typ, help string, samples ...sampleValue) {
+		b.Family(name, typ, help)
 		for _, s := range samples {
-			b.WriteString(s)
-			b.WriteByte('\n')
+			b.Int(s.name, s.labels, s.v)
 		}
 	}
-	sample := func(name, labels string, v int64) string {
-		return name + "{" + labels + "} " + strconv.FormatInt(v, 10)
+	sample := func(name, labels string, v int64) sampleValue {
+		return sampleValue{name, labels, v}
 	}
 	metric("hoodie_records_read_total", "counter", "Input records buffered for writing, by kind.",
 		sample("hoodie_records_read_total", verb+`,kind="upsert"`, m.recordsRead.Load()-m.deletesRead.Load()),
@@ -156,20 +140,11 @@ func (m *metrics) write(w io.Writer) error {
 	metric("hoodie_buffered_records", "gauge", "Records buffered for the next commit.",
 		sample("hoodie_buffered_records", verb, m.buffered.Load()))
 	last := m.lastCommitUnix.Load()
-	metric("hoodie_last_commit_timestamp_seconds", "gauge", "Unix time of the last completed commit (0: none yet).",
-		fmt.Sprintf("hoodie_last_commit_timestamp_seconds{%s} %g", verb, float64(last)/1000))
+	b.Family("hoodie_last_commit_timestamp_seconds", "gauge", "Unix time of the last completed commit (0: none yet).")
+	b.Float("hoodie_last_commit_timestamp_seconds", verb, float64(last)/1000)
 
-	m.mu.Lock()
-	fmt.Fprintf(&b, "# HELP hoodie_commit_duration_seconds Commit latency: from Commit to the completed instant.\n# TYPE hoodie_commit_duration_seconds histogram\n")
-	for i, ub := range commitBuckets {
-		fmt.Fprintf(&b, "hoodie_commit_duration_seconds_bucket{%s,le=\"%s\"} %d\n", verb, strconv.FormatFloat(ub, 'g', -1, 64), m.mu.buckets[i])
-	}
-	fmt.Fprintf(&b, "hoodie_commit_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", verb, m.mu.count)
-	fmt.Fprintf(&b, "hoodie_commit_duration_seconds_sum{%s} %s\n", verb, strconv.FormatFloat(m.mu.sum, 'g', -1, 64))
-	fmt.Fprintf(&b, "hoodie_commit_duration_seconds_count{%s} %d\n", verb, m.mu.count)
-	m.mu.Unlock()
-	_, err := io.WriteString(w, b.String())
-	return err
+	b.Family("hoodie_commit_duration_seconds", "histogram", "Commit latency: from Commit to the completed instant.")
+	m.latency.Write(b, "hoodie_commit_duration_seconds", verb)
 }
 
 // serveMetrics serves m on addr (HOST:PORT; port 0 picks a free one) at
@@ -181,10 +156,7 @@ func serveMetrics(addr string, m *metrics) (string, func(), error) {
 		return "", nil, fmt.Errorf("--metrics-addr %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_ = m.write(w)
-	})
+	mux.Handle("/metrics", promtext.Handler(m.build))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -25,11 +26,24 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hoodie-lake/hoodie/internal/testbroker"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
 	"github.com/hoodie-lake/hoodie/storage"
 )
 
-func TestMain(m *testing.M) { s3server.Main(m) }
+// TestMain stops the servers the tests started: the S3 server and the
+// Kafka broker (kafka-service).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbroker.Shutdown(code != 0)
+	if err := s3server.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "s3server: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 const module = "github.com/hoodie-lake/hoodie"
 
@@ -111,13 +125,13 @@ func goRun(t *testing.T, example string, env []string, args ...string) string {
 
 func TestExamplesAreModules(t *testing.T) {
 	names := exampleNames(t)
-	require.Subset(t, names, []string{"quickstart", "mor-service", "s3"})
+	require.Subset(t, names, []string{"quickstart", "mor-service", "s3", "kafka-service"})
 	for _, name := range names {
 		gomod, err := os.ReadFile(filepath.Join(examplesDir(t), name, "go.mod"))
 		require.NoError(t, err)
 		s := string(gomod)
 		assert.NotRegexp(t, `(?m)^module `+regexp.QuoteMeta(module)+`\b`, s, "%s: a module of its own, not a package of hoodie", name)
-		assert.Regexp(t, `(?m)^\s*`+regexp.QuoteMeta(module)+` v`, s, "%s: requires hoodie", name)
+		assert.Regexp(t, `(?m)^(require)?\s*`+regexp.QuoteMeta(module)+` v`, s, "%s: requires hoodie", name)
 		assert.Regexp(t, `(?m)^replace `+regexp.QuoteMeta(module)+` => \.\./\.\.\s*$`, s, "%s: replaces hoodie with the repository root", name)
 		_, err = os.Stat(filepath.Join(examplesDir(t), name, "go.sum"))
 		assert.NoError(t, err, "%s: go.sum is committed", name)

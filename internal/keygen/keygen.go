@@ -14,6 +14,10 @@
 //	                part = any number of fields
 //	NonPartitioned  key  = as Simple for one field, as Complex for several
 //	                part = ""
+//	TimestampBased  key  = as Simple
+//	                part = the one field's time formatted with a Joda pattern
+//	                       (Config.Timestamp, hoodie.keygen.timebased.*; see
+//	                       TimestampOptions and timebased.go)
 //
 // A partition path joins, with "/", per partition field its value string,
 // or DefaultPartition when null or empty, %-escaped by EscapePathName when
@@ -88,6 +92,10 @@ const (
 	Complex
 	// NonPartitioned is org.apache.hudi.keygen.NonpartitionedKeyGenerator.
 	NonPartitioned
+	// TimestampBased is org.apache.hudi.keygen.TimestampBasedKeyGenerator:
+	// the key as Simple, the partition path the time in the one partition
+	// field formatted per Config.Timestamp (see TimestampOptions).
+	TimestampBased
 )
 
 // Key generator class names as hoodie.table.keygenerator.class spells them.
@@ -95,6 +103,7 @@ const (
 	SimpleClass         = "org.apache.hudi.keygen.SimpleKeyGenerator"
 	ComplexClass        = "org.apache.hudi.keygen.ComplexKeyGenerator"
 	NonPartitionedClass = "org.apache.hudi.keygen.NonpartitionedKeyGenerator"
+	TimestampBasedClass = "org.apache.hudi.keygen.TimestampBasedKeyGenerator"
 )
 
 // Size limits of keys and partition paths. Hudi defines none, but storage
@@ -124,6 +133,8 @@ func (k Kind) String() string {
 		return "complex"
 	case NonPartitioned:
 		return "nonpartitioned"
+	case TimestampBased:
+		return "timestampbased"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -138,12 +149,14 @@ func (k Kind) Class() string {
 		return ComplexClass
 	case NonPartitioned:
 		return NonPartitionedClass
+	case TimestampBased:
+		return TimestampBasedClass
 	}
 	return ""
 }
 
 // ErrUnsupported marks key generator classes hoodie does not implement
-// (timestamp-based, custom, ...). Use errors.Is.
+// (custom, ...). Use errors.Is.
 var ErrUnsupported = errors.New("keygen: unsupported key generator")
 
 // KindFromClass maps a hoodie.table.keygenerator.class value (the Spark or
@@ -158,6 +171,8 @@ func KindFromClass(class string) (Kind, error) {
 		return Complex, nil
 	case NonPartitionedClass, "org.apache.hudi.keygen.NonpartitionedAvroKeyGenerator":
 		return NonPartitioned, nil
+	case TimestampBasedClass, "org.apache.hudi.keygen.TimestampBasedAvroKeyGenerator":
+		return TimestampBased, nil
 	}
 	return 0, fmt.Errorf("%w: %s", ErrUnsupported, class)
 }
@@ -176,8 +191,12 @@ type Config struct {
 	// "field=value" segments. Default false: bare values.
 	HiveStyle bool
 	// URLEncode (hoodie.datasource.write.partitionpath.urlencode) %-escapes
-	// partition values. Default false: values containing "/" are rejected.
+	// partition values. Default false: values containing "/" are rejected
+	// (except the "/" of a TimestampBased output date format).
 	URLEncode bool
+	// Timestamp configures the TimestampBased kind (hoodie.keygen.timebased.*);
+	// ignored by the other kinds.
+	Timestamp TimestampOptions
 }
 
 // RowError is one row whose key or partition path cannot be built. Callers
@@ -222,6 +241,10 @@ type Generator struct {
 	bareKey bool
 	// keyFieldList is the comma-joined key fields, for all-null errors.
 	keyFieldList string
+	// ts is the compiled Timestamp configuration of the TimestampBased
+	// kind (else nil); tsNumeric: the partition field holds numbers.
+	ts        *timestampGen
+	tsNumeric bool
 }
 
 // New validates cfg against schema: fields exist (dotted names through
@@ -262,6 +285,14 @@ func New(cfg Config, schema *arrow.Schema) (*Generator, error) {
 			return nil, fmt.Errorf("keygen: nonpartitioned key generator takes no partition fields, got %s",
 				strings.Join(cfg.PartitionFields, ","))
 		}
+	case TimestampBased:
+		if len(cfg.RecordKeyFields) != 1 {
+			return nil, fmt.Errorf("keygen: timestamp-based key generator takes one record key field, got %d (%s)",
+				len(cfg.RecordKeyFields), strings.Join(cfg.RecordKeyFields, ","))
+		}
+		if len(cfg.PartitionFields) != 1 {
+			return nil, fmt.Errorf("keygen: timestamp-based key generator takes one partition field, got %d", len(cfg.PartitionFields))
+		}
 	default:
 		return nil, fmt.Errorf("keygen: unknown kind %d", int(kind))
 	}
@@ -298,6 +329,16 @@ func New(cfg Config, schema *arrow.Schema) (*Generator, error) {
 			return nil, fmt.Errorf("keygen: partition field: %w", err)
 		}
 		g.parts = append(g.parts, f)
+	}
+	if kind == TimestampBased {
+		ts, err := compileTimestamp(cfg.Timestamp)
+		if err != nil {
+			return nil, err
+		}
+		if g.tsNumeric, err = ts.checkField(g.parts[0].name, g.parts[0].typ); err != nil {
+			return nil, err
+		}
+		g.ts = ts
 	}
 	return g, nil
 }
@@ -456,6 +497,11 @@ func (g *Generator) run(rec arrow.RecordBatch, lenient bool) (keys, partitions [
 	pf, err := g.bind(rec, g.parts)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if g.ts != nil {
+		if pf[0].app, err = g.ts.appender(pf[0].leaf); err != nil {
+			return nil, nil, nil, fmt.Errorf("keygen: field %q: %w", pf[0].name, err)
+		}
 	}
 	n := int(rec.NumRows())
 	partitions = make([]string, n)
@@ -637,6 +683,9 @@ func keySizeHint(kf []bound, n int) int {
 // partitionPath builds the partition path from raw-encoded values (see run)
 // into dst, or returns the field and reason it cannot be written.
 func (g *Generator) partitionPath(pf []bound, raw, dst []byte) (path []byte, field, reason string) {
+	if g.ts != nil {
+		return g.timestampPartitionPath(pf, raw, dst)
+	}
 	for j := range pf {
 		f := &pf[j]
 		if j > 0 {

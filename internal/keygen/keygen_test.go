@@ -406,6 +406,8 @@ func TestKindFromClass(t *testing.T) {
 		"org.apache.hudi.keygen.ComplexKeyGenerator":            keygen.Complex,
 		"org.apache.hudi.keygen.NonpartitionedKeyGenerator":     keygen.NonPartitioned,
 		"org.apache.hudi.keygen.NonpartitionedAvroKeyGenerator": keygen.NonPartitioned,
+		"org.apache.hudi.keygen.TimestampBasedKeyGenerator":     keygen.TimestampBased,
+		"org.apache.hudi.keygen.TimestampBasedAvroKeyGenerator": keygen.TimestampBased,
 	} {
 		k, err := keygen.KindFromClass(class)
 		require.NoError(t, err)
@@ -414,7 +416,7 @@ func TestKindFromClass(t *testing.T) {
 			assert.Contains(t, k.Class(), "org.apache.hudi.keygen.")
 		}
 	}
-	_, err := keygen.KindFromClass("org.apache.hudi.keygen.TimestampBasedKeyGenerator")
+	_, err := keygen.KindFromClass("org.apache.hudi.keygen.CustomKeyGenerator")
 	assert.ErrorIs(t, err, keygen.ErrUnsupported)
 }
 

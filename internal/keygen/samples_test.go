@@ -141,21 +141,22 @@ func TestSparkWrittenKeys(t *testing.T) {
 			props := readProps(t, base)
 			require.NotEqual(t, "false", props["hoodie.populate.meta.fields"])
 			kind, err := keygen.KindFromClass(props["hoodie.table.keygenerator.class"])
-			checkPartitions := true
-			if err != nil {
-				// TimestampBasedKeyGenerator: check the keys only.
-				require.ErrorIs(t, err, keygen.ErrUnsupported)
-				kind, checkPartitions = keygen.NonPartitioned, false
-			}
+			require.NoError(t, err)
 			cfg := keygen.Config{
 				RecordKeyFields: splitList(props["hoodie.table.recordkey.fields"]),
+				PartitionFields: splitList(props["hoodie.table.partition.fields"]),
 				Kind:            kind,
 				HiveStyle:       props["hoodie.datasource.write.hive_style_partitioning"] == "true",
 				URLEncode:       props["hoodie.datasource.write.partitionpath.urlencode"] == "true",
 			}
-			if checkPartitions {
-				cfg.PartitionFields = splitList(props["hoodie.table.partition.fields"])
+			if kind == keygen.TimestampBased {
+				cfg.Timestamp = timestampOptions(props)
+				// Hudi 0.15 does not persist the timestamp type; the
+				// fixture's SQL sets DATE_STRING.
+				require.Empty(t, cfg.Timestamp.Type)
+				cfg.Timestamp.Type = keygen.TimestampDateString
 			}
+			checkPartitions := true
 			require.NoError(t, filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 				if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") {
 					return err
