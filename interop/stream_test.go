@@ -142,6 +142,7 @@ type streamProc struct {
 	done   chan struct{}
 	err    error
 	starts int
+	at     time.Time // the last start
 }
 
 func (p *streamProc) start() {
@@ -152,6 +153,7 @@ func (p *streamProc) start() {
 		"AWS_SECRET_ACCESS_KEY="+testbroker.KinesisSecretKey, "AWS_REGION="+testbroker.KinesisRegion)
 	require.NoError(p.t, p.cmd.Start())
 	p.starts++
+	p.at = time.Now()
 	p.done = make(chan struct{})
 	go func(c *exec.Cmd, done chan struct{}) {
 		p.err = c.Wait()
@@ -160,13 +162,30 @@ func (p *streamProc) start() {
 }
 
 func (p *streamProc) kill() {
+	p.t.Helper()
+	p.requireRunning()
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
+}
+
+// requireRunning fails the test when the process ended on its own: a
+// stream runs until it is stopped.
+func (p *streamProc) requireRunning() {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		p.t.Fatalf("a stream process ended on its own: %v (log %s)", p.err, p.log.Name())
+	default:
+	}
 }
 
 // stop sends SIGTERM and requires exit status 0 within a minute.
 func (p *streamProc) stop() {
 	p.t.Helper()
+	// A signal in the first milliseconds, before the process installed its
+	// handlers, would kill it as it would any program.
+	time.Sleep(time.Until(p.at.Add(time.Second)))
+	p.requireRunning()
 	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case <-p.done:

@@ -40,6 +40,7 @@ func (s *Service) commitTable(ctx context.Context, ts *tableState) error {
 	}
 	start := time.Now()
 	deadline := start.Add(s.claimPatience())
+	failures := 0
 	for attempt := 1; ; attempt++ {
 		if len(ts.raw) == 0 {
 			return nil
@@ -51,7 +52,26 @@ func (s *Service) commitTable(ctx context.Context, ts *tableState) error {
 		if ts.w != nil {
 			ts.w.Abort()
 		}
-		if !errors.Is(err, writer.ErrClaimed) || time.Now().After(deadline) {
+		if !errors.Is(err, writer.ErrClaimed) {
+			if !retryable(ctx, err) || failures >= commitRetries {
+				s.commitFailed(ts, err)
+				return err
+			}
+			// A storage error, a conflict the writer's own retries did not
+			// resolve: nothing of the attempt is visible. Reopen the
+			// writer (fresh view; Open rolls back what crashed writers
+			// left) and try again.
+			failures++
+			s.opts.Logger.Warn("stream: commit failed; retrying", "table", ts.loc, "err", err, "retry", failures)
+			_ = ts.closeWriter(s)
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(min(time.Duration(failures)*time.Second, 10*time.Second)):
+			}
+			continue
+		}
+		if time.Now().After(deadline) {
 			s.commitFailed(ts, err)
 			return err
 		}
@@ -78,6 +98,23 @@ func (s *Service) commitTable(ctx context.Context, ts *tableState) error {
 			}
 		}
 	}
+}
+
+// commitRetries is how many times a table's commit is tried again after
+// an error that may pass (storage, conflicts) before Run fails.
+const commitRetries = 5
+
+// retryable tells the errors of a commit that a new attempt may not
+// meet: not bad input or configuration (schema, records, unsupported
+// tables), not the end of ctx, not an abort.
+func retryable(ctx context.Context, err error) bool {
+	switch {
+	case ctx.Err() != nil, errors.Is(err, context.Canceled), errors.Is(err, ErrAborted),
+		errors.Is(err, writer.ErrSchema), errors.Is(err, writer.ErrBadRecord), errors.Is(err, writer.ErrUnsupported),
+		errors.Is(err, writer.ErrMixedOperations), errors.Is(err, writer.ErrClosed), errors.Is(err, ErrTruncate):
+		return false
+	}
+	return true
 }
 
 func (s *Service) commitFailed(ts *tableState, err error) {

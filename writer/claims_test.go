@@ -2,6 +2,9 @@ package writer
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"sync"
 	"testing"
 
@@ -98,4 +101,15 @@ func TestCommitOptionsValidate(t *testing.T) {
 		_, err := a.CommitWith(context.Background(), o)
 		require.Error(t, err)
 	}
+}
+
+// TestVanishedFileIsAConflict: a file of the view that vanished while a
+// commit read it (a concurrent rollback) makes the commit a conflict, which
+// the writer retries from a fresh view.
+func TestVanishedFileIsAConflict(t *testing.T) {
+	err := vanished(fmt.Errorf("writer: log keys of g: %w", fs.ErrNotExist))
+	require.ErrorIs(t, err, ErrConflict)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	other := errors.New("boom")
+	require.Equal(t, other, vanished(other))
 }

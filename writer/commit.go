@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"time"
@@ -168,7 +169,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	defer hw.stop()
 	p, err := w.prepare(ctx, batches)
 	if err != nil {
-		return nil, err
+		return nil, vanished(err)
 	}
 	hw.next()
 	a, err := w.begin(ctx, p)
@@ -177,7 +178,7 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	}
 	defer w.end(ctx, p, a)
 	if err := w.execute(ctx, p, a, sch); err != nil {
-		return nil, err
+		return nil, vanished(err)
 	}
 	hw.next()
 	res, err := w.publish(ctx, p, a, sch, co)
@@ -186,6 +187,18 @@ func (w *Writer) commit(ctx context.Context, batches []*batch, sch *schema.Schem
 	}
 	w.state.committed(p.action, res)
 	return res, err
+}
+
+// vanished makes a file of the commit's view that no longer exists a
+// conflict: a concurrent writer rolled back a failed write whose log file
+// the view listed (log files of writes in flight are listed; their blocks
+// are skipped), or a service removed a file. A retry plans from a fresh
+// view (Options.ConflictRetries).
+func vanished(err error) error {
+	if errors.Is(err, fs.ErrNotExist) && !errors.Is(err, ErrConflict) {
+		return fmt.Errorf("%w: a file of the table vanished while the commit read it (a concurrent rollback or clean): %w", ErrConflict, err)
+	}
+	return err
 }
 
 // catchUp brings the writer level with the table before a commit plans:

@@ -102,6 +102,19 @@ func TestTimebasedIngestE2E(t *testing.T) {
 	assert.NotZero(t, code)
 	assert.Contains(t, errOut, "field ts")
 
+	// Deletes carry the event time; key-only deletes cannot find the
+	// partition (the path does not give the time back) and are refused.
+	del := filepath.Join(dir, "del.jsonl")
+	require.NoError(t, os.WriteFile(del, []byte(fmt.Sprintf(`{"id":"e5","ts":%d}`+"\n", day.Add(2*24*time.Hour+15*time.Hour+30*time.Minute).UnixMilli())), 0o644))
+	s = ingestSum(t, must(t, "ingest", "--table", loc, "--op", "delete", del, "--output", "json"))
+	assert.EqualValues(t, 1, s.Deletes)
+	keyOnly := filepath.Join(dir, "keyonly.jsonl")
+	require.NoError(t, os.WriteFile(keyOnly, []byte(`{"id":"e4"}`+"\n"), 0o644))
+	_, errOut, code = exitCode(t, "", "ingest", "--table", loc, "--op", "delete", keyOnly)
+	assert.NotZero(t, code)
+	assert.Contains(t, errOut, "timestamp-based key generator")
+	assert.Equal(t, "n\n6\n", must(t, "query", "--table", loc, "--output", "csv", "SELECT count(*) AS n FROM t"))
+
 	// Flags that contradict the table are refused.
 	_, errOut, code = exitCode(t, "", "ingest", "--table", loc, in2, "--timestamp-type", "UNIX_TIMESTAMP")
 	assert.NotZero(t, code)

@@ -51,6 +51,7 @@ const (
 // on 127.0.0.1 with an in-memory store.
 type KinesisServer struct {
 	endpoint string
+	client   *kinesis.Client
 }
 
 var kinesaliteState struct {
@@ -123,10 +124,15 @@ func stopKinesalite(keepLog bool) error {
 // Endpoint is the server's URL, http://127.0.0.1:PORT.
 func (s *KinesisServer) Endpoint() string { return s.endpoint }
 
-// Client returns a Kinesis client of the server: static credentials,
-// region us-east-1, the endpoint as base endpoint, and bounded retries.
+// Client returns the Kinesis client of the server: static credentials,
+// region us-east-1, the endpoint as base endpoint, requests bounded in time
+// and bounded retries. It is shared and safe for concurrent use.
 func (s *KinesisServer) Client(t testing.TB) *kinesis.Client {
 	t.Helper()
+	return s.client
+}
+
+func newKinesisServer(endpoint string) *KinesisServer {
 	cfg := aws.Config{
 		Region:      KinesisRegion,
 		Credentials: credentials.NewStaticCredentialsProvider(KinesisAccessKey, KinesisSecretKey, ""),
@@ -138,9 +144,9 @@ func (s *KinesisServer) Client(t testing.TB) *kinesis.Client {
 			})
 		},
 	}
-	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
-		o.BaseEndpoint = aws.String(s.endpoint)
-	})
+	return &KinesisServer{endpoint: endpoint, client: kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+	})}
 }
 
 // CreateStream creates a provisioned stream with the given shard count and
@@ -195,7 +201,7 @@ func (s *KinesisServer) Put(t testing.TB, stream, partitionKey string, data []by
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), kinesisCallTimeout)
 	defer cancel()
-	out, err := s.Client(t).PutRecord(ctx, &kinesis.PutRecordInput{
+	out, err := s.client.PutRecord(ctx, &kinesis.PutRecordInput{
 		StreamName: aws.String(stream), PartitionKey: aws.String(partitionKey), Data: data,
 	})
 	if err != nil {
@@ -204,9 +210,38 @@ func (s *KinesisServer) Put(t testing.TB, stream, partitionKey string, data []by
 	return aws.ToString(out.ShardId), aws.ToString(out.SequenceNumber)
 }
 
+// PutRecords writes records in one PutRecords call (at most 500) and
+// returns, per record, the shard it went to and its sequence number. Kinesis
+// does not promise order within a PutRecords call: tests of per-key order
+// write with Put.
+func (s *KinesisServer) PutRecords(t testing.TB, stream string, partitionKeys []string, data [][]byte) (shardIDs, seqs []string) {
+	t.Helper()
+	if len(partitionKeys) != len(data) {
+		t.Fatalf("testbroker: put records: %d keys for %d records", len(partitionKeys), len(data))
+	}
+	entries := make([]types.PutRecordsRequestEntry, len(data))
+	for i := range data {
+		entries[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(partitionKeys[i]), Data: data[i]}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), kinesisCallTimeout)
+	defer cancel()
+	out, err := s.client.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
+	if err != nil {
+		t.Fatalf("testbroker: put records to %s: %v", stream, err)
+	}
+	if n := aws.ToInt32(out.FailedRecordCount); n > 0 || len(out.Records) != len(data) {
+		t.Fatalf("testbroker: put records to %s: %d of %d failed", stream, n, len(data))
+	}
+	for _, r := range out.Records {
+		shardIDs = append(shardIDs, aws.ToString(r.ShardId))
+		seqs = append(seqs, aws.ToString(r.SequenceNumber))
+	}
+	return shardIDs, seqs
+}
+
 func startKinesalite() (*KinesisServer, *kinesaliteProc, error) {
 	if ep := os.Getenv(EnvKinesisEndpoint); ep != "" {
-		return &KinesisServer{endpoint: strings.TrimRight(ep, "/")}, nil, nil
+		return newKinesisServer(strings.TrimRight(ep, "/")), nil, nil
 	}
 	root, err := kinesaliteModuleRoot()
 	if err != nil {
@@ -242,7 +277,7 @@ func startKinesalite() (*KinesisServer, *kinesaliteProc, error) {
 		log, _ := os.ReadFile(logPath)
 		return nil, nil, errors.Join(fmt.Errorf("%w; log:\n%s", err, kinesaliteLogTail(string(log), 2000)), p.stop())
 	}
-	return &KinesisServer{endpoint: ep}, p, nil
+	return newKinesisServer(ep), p, nil
 }
 
 // waitKinesalite waits for the endpoint file and a listening port.

@@ -294,9 +294,15 @@ func TestRestartFromAssignedPositions(t *testing.T) {
 		positions[unitOf(name, p.shard)] = p.seq
 		committed = append(committed, p)
 	}
+	var keys []string
+	var values [][]byte
 	for i := 100; i < 150; i++ {
-		key := fmt.Sprintf("k%d", i%10)
-		puts = append(puts, putRecord(t, srv, name, key, fmt.Sprintf("%s/%d", key, i)))
+		keys = append(keys, fmt.Sprintf("k%d", i%10))
+		values = append(values, fmt.Appendf(nil, "%s/%d", keys[len(keys)-1], i))
+	}
+	shardIDs, seqs := srv.PutRecords(t, name, keys, values)
+	for i := range keys {
+		puts = append(puts, put{shard: shardIDs[i], seq: seqs[i], key: keys[i], value: string(values[i])})
 	}
 	rec2 := newRecorder(positions)
 	_, stop2 := runSource(t, srv, name, rec2)
