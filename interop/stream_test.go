@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/big"
 	"math/rand"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -546,15 +549,27 @@ func splitShard(t *testing.T, cl *kinesis.Client, name string) {
 // TestStreamSignals: SIGTERM in the middle of a busy stream stops fetching,
 // commits what was buffered and exits 0; a second signal right after the
 // first aborts (exit status not 0) and leaves nothing half-applied. After
-// two graceful stops and an abort, each followed by a restart, the table
-// equals the model.
+// two graceful stops and an abort, each followed by a restart, a last run
+// serving --metrics-addr reads new events while /healthz answers 200 and
+// /metrics shows commits, lag 0 per partition and the index's entries; the
+// table then equals the model.
 func TestStreamSignals(t *testing.T) {
 	kb := testbroker.Kafka(t)
 	topic := "signals"
 	kb.CreateTopic(t, topic, 3)
 	dir := t.TempDir()
 	base := filepath.Join(dir, "events")
-	evs := streamModel(30_000, 35)
+	evs := streamModel(40_000, 35)
+	produce := func(from, to int, end map[string]string) {
+		recs := make([]*kgo.Record, 0, to-from)
+		for _, e := range evs[from:to] {
+			recs = append(recs, &kgo.Record{Partition: partitionOf(e.key, 3), Key: []byte(e.key), Value: e.payload()})
+		}
+		kb.Produce(t, topic, recs...)
+		for _, rec := range recs {
+			end[fmt.Sprintf("%s/%d", topic, rec.Partition)] = strconv.FormatInt(rec.Offset+1, 10)
+		}
+	}
 	lf, err := os.Create(filepath.Join(dir, "proc.log"))
 	require.NoError(t, err)
 	defer lf.Close()
@@ -576,21 +591,9 @@ func TestStreamSignals(t *testing.T) {
 		}
 	})
 	end := map[string]string{}
-	const rounds = 3
-	per := len(evs) / rounds
+	const rounds, per = 3, 10_000
 	for r := 0; r < rounds; r++ {
-		lo, hi := r*per, min((r+1)*per, len(evs))
-		if r == rounds-1 {
-			hi = len(evs)
-		}
-		recs := make([]*kgo.Record, 0, hi-lo)
-		for _, e := range evs[lo:hi] {
-			recs = append(recs, &kgo.Record{Partition: partitionOf(e.key, 3), Key: []byte(e.key), Value: e.payload()})
-		}
-		kb.Produce(t, topic, recs...)
-		for _, rec := range recs {
-			end[fmt.Sprintf("%s/%d", topic, rec.Partition)] = strconv.FormatInt(rec.Offset+1, 10)
-		}
+		produce(r*per, (r+1)*per, end)
 		p.start()
 		// Long commit interval: whatever it read is only in its buffer
 		// until the signal.
@@ -612,8 +615,67 @@ func TestStreamSignals(t *testing.T) {
 			require.NotEqual(t, before, after, "SIGTERM committed what was buffered")
 		}
 	}
+	// The last run serves its metrics and health.
+	mlog, err := os.Create(filepath.Join(dir, "metrics-run.log"))
+	require.NoError(t, err)
+	defer mlog.Close()
+	p.log = mlog
+	p.args = append(p.args, "--metrics-addr", "127.0.0.1:0", "--commit-interval", "1s")
 	p.start()
+	produce(rounds*per, len(evs), end)
 	waitPositions(t, base, end, 2*time.Minute)
+	requireStreamMetrics(t, mlog.Name(), topic)
 	p.stop()
 	requireStreamTable(t, base, expected(evs), false)
+}
+
+// requireStreamMetrics reads the address a stream logged, then checks
+// /healthz and the metrics a caught-up stream exposes.
+func requireStreamMetrics(t *testing.T, logFile, topic string) {
+	t.Helper()
+	re := regexp.MustCompile(`metrics on http://([^/\s]+)/metrics`)
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		b, err := os.ReadFile(logFile)
+		require.NoError(t, err)
+		if m := re.FindSubmatch(b); m != nil {
+			addr = string(m[1])
+		}
+	}
+	require.NotEmpty(t, addr, "the stream logged its metrics address")
+	get := func(path string) (int, string) {
+		cl := http.Client{Timeout: 10 * time.Second}
+		resp, err := cl.Get("http://" + addr + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/healthz")
+	require.Equal(t, http.StatusOK, code, body)
+	// Lag reaches 0 once the commits are done and the fetches caught up.
+	var text string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_, text = get("/metrics")
+		if strings.Contains(text, `hoodie_stream_lag{unit="`+topic+`/0"} 0`) {
+			break
+		}
+	}
+	for _, want := range []string{
+		`hoodie_stream_lag{unit="` + topic + `/0"} 0`,
+		"hoodie_stream_commits_total{",
+		"hoodie_stream_commit_duration_seconds_bucket{",
+		"hoodie_stream_records_total{",
+		"hoodie_stream_rejected_records_total{",
+		"hoodie_stream_buffer_bytes{",
+		"hoodie_stream_index_entries{",
+	} {
+		require.Contains(t, text, want, "metrics:\n%s", text)
+	}
+	m := regexp.MustCompile(`(?m)^hoodie_stream_index_entries\{[^}]*\} (\d+)`).FindStringSubmatch(text)
+	require.NotNil(t, m, text)
+	n, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	require.Positive(t, n, "index entries")
 }

@@ -291,8 +291,14 @@ func (s *Service) commitPrefix(ctx context.Context, ts *tableState, w *writer.Wr
 	ts.commits++
 	st := res.Stats
 	// Keys looked up: the records left after combining (deletes too).
-	// The writer does not expose the index's size: reported as 0.
-	s.opts.Metrics.Index(ts.loc, 0, st.IndexHits, st.Inserts+st.Updates+st.Deletes+st.LateDropped)
+	// Entries count every run's records (superseded ones until a merge).
+	var entries int64
+	if s.opts.Metrics != nil {
+		if is, err := w.IndexStats(); err == nil {
+			entries = is.Entries
+		}
+	}
+	s.opts.Metrics.Index(ts.loc, entries, st.IndexHits, st.Inserts+st.Updates+st.Deletes+st.LateDropped)
 	covered := int64(n + s.pending[ts])
 	delete(s.pending, ts)
 	s.updateStats(ts, func(t *TableStats) {

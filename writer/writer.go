@@ -638,6 +638,20 @@ func (w *Writer) Close() error {
 	return err
 }
 
+// IndexStats returns the sizes of the writer's record-key index (its
+// entries, runs and bytes): a metric for long-running writers.
+func (w *Writer) IndexStats() (index.Stats, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.mu.closed {
+		return index.Stats{}, ErrClosed
+	}
+	if w.idx == nil {
+		return index.Stats{}, nil
+	}
+	return w.idx.Stats()
+}
+
 // hook runs the test hook at a named point of a commit: "begun" (caught
 // up, before prepare), "before-relocate" and "after-relocate" (merge-on-
 // read, after the handles wrote), "before-check" (single-writer, before

@@ -106,34 +106,50 @@ func unitName(topic string, partition int32) string {
 	return topic + "/" + strconv.Itoa(int(partition))
 }
 
-// waitGroupStable waits until the consumer group is Stable with every
-// partition of the topic assigned.
-func (k *kafkaClient) waitGroupStable(ctx context.Context, group string, partitions int, within time.Duration) error {
+// groupState describes the consumer group: its state, members and the
+// partitions assigned to them.
+func (k *kafkaClient) groupState(ctx context.Context, group string) (state string, members, assigned int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	gs, err := k.adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("streambench: describe group %s: %w", group, err)
+	}
+	g, ok := gs[group]
+	if !ok {
+		return "absent", 0, 0, nil
+	}
+	if g.Err != nil {
+		return "", 0, 0, fmt.Errorf("streambench: describe group %s: %w", group, g.Err)
+	}
+	for _, ps := range g.AssignedPartitions() {
+		assigned += len(ps)
+	}
+	return g.State, len(g.Members), assigned, nil
+}
+
+// stable reports whether the group is Stable with members members and
+// every one of partitions assigned.
+func (k *kafkaClient) stable(ctx context.Context, group string, members, partitions int) bool {
+	st, m, a, err := k.groupState(ctx, group)
+	return err == nil && st == "Stable" && m == members && a == partitions
+}
+
+// waitGroupStable waits until the consumer group is Stable with members
+// members and every partition of the topic assigned.
+func (k *kafkaClient) waitGroupStable(ctx context.Context, group string, members, partitions int, within time.Duration) error {
 	deadline := time.Now().Add(within)
-	state := "absent"
 	for time.Now().Before(deadline) {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		gs, err := k.adm.DescribeGroups(cctx, group)
-		cancel()
-		if err == nil {
-			if g, ok := gs[group]; ok && g.Err == nil {
-				state = g.State
-				n := 0
-				for _, ps := range g.AssignedPartitions() {
-					n += len(ps)
-				}
-				if g.State == "Stable" && n == partitions {
-					return nil
-				}
-			}
+		if k.stable(ctx, group, members, partitions) {
+			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return err
 		}
 	}
-	return fmt.Errorf("streambench: group %s not stable with %d partitions assigned within %s (state %s)", group, partitions, within, state)
+	st, m, a, err := k.groupState(ctx, group)
+	return fmt.Errorf("streambench: group %s not stable with %d members and %d partitions assigned within %s (state %s, %d members, %d assigned, %v)",
+		group, members, partitions, within, st, m, a, err)
 }
 
 // producer produces records asynchronously and keeps the first error.

@@ -3,8 +3,8 @@
 // freshness (produce → visible to a reader polling the table's timeline).
 // It is a program, not a test: speeds are printed, never asserted.
 //
-//	go run ./bench/streambench                                  # the README's run (about 6 minutes here)
-//	go run ./bench/streambench --events 1000000                 # the size: the throughput runs take twice as long
+//	go run ./bench/streambench                                  # the README's run (about 7 minutes here)
+//	go run ./bench/streambench --events 500000 --fresh-intervals 5s   # about 4 minutes
 //	go run ./bench/streambench --events 200000 --rounds 1 --duration 20s --fresh-intervals 5s
 //	go run ./bench/streambench --procs 1,2,3 --stream-args '--commit-records 200000'
 //	go run ./bench/streambench --keep --dir /tmp/sb              # keep the tables and each process's log
@@ -28,8 +28,10 @@
 // each process's peak RSS (wait4's maxrss) and CPU time, events per
 // CPU-second of all the processes; medians over the rounds, and the ratio
 // of each process count's events/s to one process's (of the medians, and
-// per round). The last commit of a run waits for --commit-interval after
-// its first record, so a run's time includes up to one interval of tail.
+// per round), and the time until the group is stable with every process a
+// member and every partition assigned. The last commit of a run waits for
+// --commit-interval after its first record, so a run's time includes up to
+// one interval of tail.
 //
 // Freshness. One process with commit interval I (each of
 // --fresh-intervals) reads a new topic; once its group is stable, events are
@@ -85,7 +87,7 @@ func main() {
 func parseFlags() (*config, error) {
 	c := &config{}
 	var procs, intervals, extra string
-	flag.IntVar(&c.events, "events", 500_000, "throughput: events produced before the consumers start (0: no throughput runs)")
+	flag.IntVar(&c.events, "events", 1_000_000, "throughput: events produced before the consumers start (0: no throughput runs)")
 	flag.IntVar(&c.rounds, "rounds", 3, "throughput: rounds (each runs every process count once); medians over them")
 	flag.StringVar(&procs, "procs", "1,2", "throughput: process counts, comma-separated")
 	flag.IntVar(&c.partitions, "partitions", 6, "partitions of the topics")

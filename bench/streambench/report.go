@@ -194,7 +194,7 @@ func (r *report) tables() []table {
 			header: []string{"processes", "events/s", fmt.Sprintf("÷ %d process", base), "per round", "events/s after 1st commit",
 				"1st commit", "total", "commits", "peak RSS per process", "CPU per process", "events per CPU-second"}}
 		for _, np := range c.procs {
-			var eps, steady, startup, total, commits, rss, cpu, perCPU, ratios []float64
+			var eps, steady, stable, startup, total, commits, rss, cpu, perCPU, ratios []float64
 			for _, run := range r.runs {
 				if run.procs != np {
 					continue
@@ -202,6 +202,9 @@ func (r *report) tables() []table {
 				eps = append(eps, run.eps(c.events))
 				steady = append(steady, run.steadyEPS(c.events))
 				startup = append(startup, run.startup.Seconds())
+				if run.stable > 0 {
+					stable = append(stable, run.stable.Seconds())
+				}
 				total = append(total, run.total.Seconds())
 				commits = append(commits, float64(run.commits))
 				var runCPU float64
@@ -223,19 +226,19 @@ func (r *report) tables() []table {
 			}
 			sum.rows = append(sum.rows, []string{strconv.Itoa(np), grouped(int64(median(eps))),
 				fmt.Sprintf("%.2f", median(eps)/median(baseEPSList(r.runs, base, c.events))), strings.Join(per, ", "),
-				orDash(median(steady)), fmt.Sprintf("%.1f s", median(startup)), fmt.Sprintf("%.1f s", median(total)),
+				orDash(median(steady)), secsOrDash(median(stable)), fmt.Sprintf("%.1f s", median(startup)), fmt.Sprintf("%.1f s", median(total)),
 				fmt.Sprintf("%.0f", median(commits)), fmt.Sprintf("%.0f MB", median(rss)/1e6), fmt.Sprintf("%.1f s", median(cpu)), orDash(median(perCPU))})
 		}
 		out = append(out, sum)
 		runs := table{title: "Every run:",
-			header: []string{"round", "processes", "events/s", "total", "1st commit", "records in 1st commit", "commits", "peak RSS", "CPU", "rejected"}}
+			header: []string{"round", "processes", "events/s", "total", "group stable", "1st commit", "records in 1st commit", "commits", "peak RSS", "CPU", "rejected"}}
 		for _, run := range r.runs {
 			var cpus []string
 			for _, d := range run.cpu {
 				cpus = append(cpus, fmt.Sprintf("%.1f s", d.Seconds()))
 			}
 			runs.rows = append(runs.rows, []string{strconv.Itoa(run.round), strconv.Itoa(run.procs), grouped(int64(run.eps(c.events))),
-				fmt.Sprintf("%.1f s", run.total.Seconds()), fmt.Sprintf("%.1f s", run.startup.Seconds()), grouped(run.firstRecords),
+				fmt.Sprintf("%.1f s", run.total.Seconds()), secsOrDash(run.stable.Seconds()), fmt.Sprintf("%.1f s", run.startup.Seconds()), grouped(run.firstRecords),
 				strconv.Itoa(run.commits), mbList(run.rss), strings.Join(cpus, ", "), strconv.Itoa(run.rejected)})
 		}
 		out = append(out, runs)
@@ -272,6 +275,13 @@ func orDash(eps float64) string {
 		return "–"
 	}
 	return grouped(int64(eps))
+}
+
+func secsOrDash(s float64) string {
+	if s <= 0 || math.IsNaN(s) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f s", s)
 }
 
 func mbList(bs []int64) string {

@@ -33,13 +33,15 @@ type produceInfo struct {
 type runResult struct {
 	round, procs int
 	// total is from the processes' start to the table's positions at the
-	// topic's end; startup to the first completed commit.
-	total, startup time.Duration
-	firstRecords   int64 // records the first commit covered
-	commits        int
-	rss            []int64 // per process, bytes
-	cpu            []time.Duration
-	rejected       int // records in the error outputs
+	// topic's end; startup to the first completed commit; stable to the
+	// consumer group's being Stable with every process a member and every
+	// partition assigned.
+	total, startup, stable time.Duration
+	firstRecords           int64 // records the first commit covered
+	commits                int
+	rss                    []int64 // per process, bytes
+	cpu                    []time.Duration
+	rejected               int // records in the error outputs
 }
 
 func (r runResult) eps(events int) float64 { return float64(events) / r.total.Seconds() }
@@ -101,19 +103,19 @@ func throughput(ctx context.Context, c *config, kc *kafkaClient, addr, bin strin
 			slices.Reverse(order)
 		}
 		for _, np := range order {
-			r, err := throughputRun(ctx, c, addr, bin, topic, end, round, np)
+			r, err := throughputRun(ctx, c, kc, addr, bin, topic, end, round, np)
 			if err != nil {
 				return pi, nil, err
 			}
-			logf("round %d, %d process(es): %.0f events/s (%s; first commit after %s, %d commits, peak RSS %s)",
-				round, np, r.eps(c.events), r.total.Round(time.Millisecond), r.startup.Round(time.Millisecond), r.commits, mbList(r.rss))
+			logf("round %d, %d process(es): %.0f events/s (%s; group stable after %s, first commit after %s, %d commits, peak RSS %s)",
+				round, np, r.eps(c.events), r.total.Round(time.Millisecond), r.stable.Round(time.Millisecond), r.startup.Round(time.Millisecond), r.commits, mbList(r.rss))
 			runs = append(runs, r)
 		}
 	}
 	return pi, runs, nil
 }
 
-func throughputRun(ctx context.Context, c *config, addr, bin, topic string, end map[string]int64, round, np int) (runResult, error) {
+func throughputRun(ctx context.Context, c *config, kc *kafkaClient, addr, bin, topic string, end map[string]int64, round, np int) (runResult, error) {
 	r := runResult{round: round, procs: np}
 	name := fmt.Sprintf("tp-r%d-p%d", round, np)
 	dir := filepath.Join(c.dir, name)
@@ -158,6 +160,9 @@ func throughputRun(ctx context.Context, c *config, addr, bin, topic string, end 
 			for _, a := range cs[0].advances {
 				r.firstRecords += a.to - a.from
 			}
+		}
+		if r.stable == 0 && kc.stable(ctx, name, np, c.partitions) {
+			r.stable = time.Since(t0)
 		}
 		if w.reached(end) {
 			r.total = time.Since(t0)
@@ -258,7 +263,7 @@ func freshness(ctx context.Context, c *config, kc *kafkaClient, addr, bin string
 		return res, err
 	}
 	defer p.kill()
-	if err := kc.waitGroupStable(ctx, name, c.partitions, 2*time.Minute); err != nil {
+	if err := kc.waitGroupStable(ctx, name, 1, c.partitions, 2*time.Minute); err != nil {
 		return res, fmt.Errorf("%w (log %s)\n%s", err, p.logPath, p.tail())
 	}
 

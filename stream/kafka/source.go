@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -40,9 +41,10 @@ type Source struct {
 	base  []kgo.Opt
 	start kgo.Offset
 
-	mu      sync.Mutex // guards cl, lag, running, closed
+	mu      sync.Mutex // guards cl, lag, next, running, closed
 	cl      *kgo.Client
 	lag     map[string]int64
+	next    map[string]int64 // per owned unit, the next offset to read, once known
 	running bool
 	closed  bool
 
@@ -78,6 +80,7 @@ func New(opts Options) (*Source, error) {
 		opts:   opts,
 		start:  kgo.NewOffset().AtStart(),
 		lag:    map[string]int64{},
+		next:   map[string]int64{},
 		owned:  map[string]struct{}{},
 		starts: map[string]string{},
 	}
@@ -152,12 +155,16 @@ func (s *Source) Run(ctx context.Context, h stream.Handler) error {
 	s.mu.Unlock()
 	s.opts.Logger.Info("kafka: joining group", "group", s.opts.Group, "brokers", s.opts.Brokers)
 
-	lastTick := time.Now()
+	lastTick, lastLag := time.Now(), time.Now()
 	for {
 		pctx, cancelPoll := context.WithTimeout(pollCtx, pollWait)
 		fetches := cl.PollRecords(pctx, s.opts.MaxPollRecords)
 		cancelPoll()
 		err := s.deliver(ctx, fetches, &lastTick)
+		if err == nil && pollCtx.Err() == nil && time.Since(lastLag) >= lagRefresh {
+			s.refreshLag(pollCtx, cl)
+			lastLag = time.Now()
+		}
 		cl.AllowRebalance()
 		if err != nil || pollCtx.Err() != nil {
 			return s.shutdown(ctx, cl, err)
@@ -180,7 +187,7 @@ func (s *Source) deliver(ctx context.Context, fetches kgo.Fetches, lastTick *tim
 		return nil
 	}
 	var msgs []stream.Message
-	lag := map[string]int64{}
+	lag, next := map[string]int64{}, map[string]int64{}
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
 			return
@@ -193,9 +200,11 @@ func (s *Source) deliver(ctx context.Context, fetches kgo.Fetches, lastTick *tim
 			msgs = append(msgs, message(unit, r))
 		}
 		lag[unit] = max(0, p.HighWatermark-(p.Records[len(p.Records)-1].Offset+1))
+		next[unit] = p.Records[len(p.Records)-1].Offset + 1
 	})
 	s.mu.Lock()
 	maps.Copy(s.lag, lag)
+	maps.Copy(s.next, next)
 	s.mu.Unlock()
 	if len(msgs) > 0 {
 		if err := s.h.Messages(ctx, msgs); err != nil {
@@ -311,6 +320,9 @@ func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 			parts[p] = s.start
 			if n, err := parseOffset(s.starts[u]); err == nil && s.starts[u] != "" {
 				parts[p] = kgo.NewOffset().At(n)
+				s.mu.Lock()
+				s.next[u] = n
+				s.mu.Unlock()
 			}
 			delete(s.starts, u)
 		}
@@ -332,6 +344,7 @@ func (s *Source) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string]
 	s.mu.Lock()
 	for _, u := range units {
 		delete(s.lag, u)
+		delete(s.next, u)
 	}
 	s.mu.Unlock()
 	if len(units) == 0 || s.stopped || s.herr != nil {
@@ -416,6 +429,50 @@ func (s *Source) Lag() map[string]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.lag)
+}
+
+// lagRefresh is how often the lag of every owned partition is computed
+// from the partitions' end offsets (the fetches only tell it for
+// partitions that returned records).
+const lagRefresh = 5 * time.Second
+
+// refreshLag sets the lag of every owned partition whose next offset is
+// known: its end offset minus the next offset to read. Bounded by
+// RequestTimeout; a failure keeps the old figures.
+func (s *Source) refreshLag(ctx context.Context, cl *kgo.Client) {
+	s.mu.Lock()
+	next := maps.Clone(s.next)
+	s.mu.Unlock()
+	if len(next) == 0 {
+		return
+	}
+	topics := map[string]bool{}
+	for u := range next {
+		if t, _, err := SplitUnit(u); err == nil {
+			topics[t] = true
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, slices.Sorted(maps.Keys(topics))...)
+	if err != nil {
+		s.opts.Logger.Debug("kafka: end offsets for the lag", "err", err)
+		return
+	}
+	lag := map[string]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		u := Unit(o.Topic, o.Partition)
+		if n, ok := next[u]; ok && o.Err == nil {
+			lag[u] = max(0, o.Offset-n)
+		}
+	})
+	s.mu.Lock()
+	for u, l := range lag {
+		if _, owned := s.next[u]; owned {
+			s.lag[u] = l
+		}
+	}
+	s.mu.Unlock()
 }
 
 // Close releases the client (leaving the group if Run did not). Run, if
