@@ -444,7 +444,8 @@ func TestStreamKafkaKill(t *testing.T) {
 // `hoodie stream --kinesis-stream` process that is killed with SIGKILL and
 // restarted three times; records of the parent shard are all applied
 // before its children's (the children's updates win), and the table equals
-// the model for hoodie's reader and hudi-rs.
+// the model for hoodie's reader and hudi-rs. The table is partitioned by
+// the event time's day (the timestamp-based key generator).
 func TestStreamKinesisKill(t *testing.T) {
 	ks := testbroker.Kinesalite(t)
 	name := "events-" + strconv.FormatInt(time.Now().UnixNano()%1_000_000, 10)
@@ -456,8 +457,11 @@ func TestStreamKinesisKill(t *testing.T) {
 	require.NoError(t, err)
 	defer lf.Close()
 	errFile := filepath.Join(dir, "errors.jsonl")
+	// Partitioned by the event time's day in Tokyo (Hudi's
+	// TimestampBasedKeyGenerator), as Flink pipelines derive dt.
 	p := &streamProc{t: t, log: lf, args: []string{"stream", "--table", base, "--type", "mor",
-		"--key", "uuid", "--precombine", "ts", "--partition", "region",
+		"--key", "uuid", "--precombine", "ts", "--partition", "ts", "--hive-style",
+		"--timestamp-type", "EPOCHMILLISECONDS", "--output-dateformat", "yyyy-MM-dd", "--timezone", "Asia/Tokyo",
 		"--kinesis-stream", name, "--kinesis-endpoint", ks.Endpoint(), "--kinesis-start", "TRIM_HORIZON",
 		"--commit-interval", "1s", "--errors", errFile, "--index-dir", filepath.Join(dir, "idx")}}
 	p.start()
@@ -508,6 +512,12 @@ func TestStreamKinesisKill(t *testing.T) {
 	p.stop()
 	require.GreaterOrEqual(t, len(shardSeen), 3, "records went to the split shard's children")
 	requireStreamTable(t, base, expected(evs), false)
+	parts, err := filepath.Glob(filepath.Join(base, "ts=*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, parts)
+	for _, p := range parts {
+		require.Regexp(t, `ts=\d{4}-\d{2}-\d{2}$`, p, "partitions are days of the event time")
+	}
 	got := errorPositions(t, []string{errFile})
 	require.Equal(t, len(malformed), len(got))
 	for k := range malformed {

@@ -192,7 +192,7 @@ func (r *report) tables() []table {
 		}
 		sum := table{title: fmt.Sprintf("Throughput (medians of %d rounds):", c.rounds),
 			header: []string{"processes", "events/s", fmt.Sprintf("÷ %d process", base), "per round", "events/s after 1st commit",
-				"1st commit", "total", "commits", "peak RSS per process", "CPU per process", "events per CPU-second"}}
+				"group stable", "1st commit", "total", "commits", "peak RSS per process", "CPU per process", "events per CPU-second"}}
 		for _, np := range c.procs {
 			var eps, steady, stable, startup, total, commits, rss, cpu, perCPU, ratios []float64
 			for _, run := range r.runs {
