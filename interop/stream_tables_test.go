@@ -313,17 +313,13 @@ func TestStreamDebeziumManyTables(t *testing.T) {
 	p := &streamProc{t: t, log: lf, args: []string{"stream",
 		"--kafka-brokers", kb.Addr(), "--topic-regex", `dbserver1\.inventory\..*`, "--group", "many-tables",
 		"--format", "debezium", "--route", `dbserver1\.inventory\..*=` + lake + "/{db}/{table}", "--type", "mor",
-		"--on-truncate", "delete-all", "--max-open-tables", envOr("XMAXOPEN", "64"), "--max-buffer-bytes", "64MiB",
+		"--on-truncate", "delete-all", "--max-open-tables", "64", "--max-buffer-bytes", "64MiB",
 		"--commit-interval", "2s", "--index-dir", filepath.Join(dir, "idx"),
 		"--errors", filepath.Join(dir, "errors.jsonl"), "--log-level", "info"}}
 	run := time.Now()
 	p.start()
-	stopSampling := sampleRSS(t, p.cmd.Process.Pid)
+	stopSampling := sampleRSS(p.cmd.Process.Pid)
 	t.Cleanup(func() {
-		if x := os.Getenv("XKEEP"); x != "" {
-			b, _ := os.ReadFile(lf.Name())
-			_ = os.WriteFile(x, b, 0o644)
-		}
 		if p.cmd != nil && p.cmd.ProcessState == nil {
 			_ = p.cmd.Process.Kill()
 		}
@@ -399,15 +395,10 @@ func TestStreamDebeziumManyTables(t *testing.T) {
 		maxrss>>20, hwm>>20, checked.Round(time.Millisecond), sample, time.Since(start).Round(time.Millisecond))
 }
 
-func envOr(k, d string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return d
-}
-
-// sampleRSS samples the process's RssAnon and RssFile every 200 ms.
-func sampleRSS(t *testing.T, pid int) func() string {
+// sampleRSS samples the process's RssAnon and RssFile every 200 ms until
+// the returned function is called, which describes them (the maxima and
+// a sample every 2 s, in MiB).
+func sampleRSS(pid int) func() string {
 	stop := make(chan struct{})
 	res := make(chan string, 1)
 	go func() {
