@@ -67,13 +67,28 @@ type streamEvent struct {
 	key, region string
 	ts, v       int64
 	malformed   bool
-	unit, pos   string // where it landed (set after producing)
+	// resent is a copy of the event before it, as an at-least-once
+	// producer sends it again, to another partition: two processes may
+	// insert the same new key at once.
+	resent    bool
+	unit, pos string // where it landed (set after producing)
+}
+
+// partition is where the event goes among n partitions: its key's, or
+// for a resent event the next one.
+func (e *streamEvent) partition(n int) int32 {
+	p := partitionOf(e.key, n)
+	if e.resent {
+		p = (p + 1) % int32(n)
+	}
+	return p
 }
 
 // streamModel generates n events over keys: 84 % new keys, 10 % updates
 // (a newer event time), 5 % late events (an older event time than the
-// key's newest: they must never win), 1 % malformed. Event times are
-// distinct per key, so the expected row of a key is unique.
+// key's newest: they must never win), 1 % malformed; 2 % of the good ones
+// are sent twice, the copy to another partition. Event times are distinct
+// per key but for copies, so the expected row of a key is unique.
 func streamModel(n int, seed int64) []*streamEvent {
 	rng := rand.New(rand.NewSource(seed))
 	regions := []string{"eu", "us", "ap"}
@@ -106,6 +121,11 @@ func streamModel(n int, seed int64) []*streamEvent {
 		}
 		e.region = region[e.key]
 		evs = append(evs, e)
+		if !e.malformed && rng.Intn(100) < 2 {
+			c := *e
+			c.resent = true
+			evs = append(evs, &c)
+		}
 	}
 	return evs
 }
@@ -334,7 +354,8 @@ func partitionOf(key string, n int) int32 {
 
 // TestStreamKafkaKill: three `hoodie stream` processes in one consumer
 // group over a 6-partition topic read 200,000 events (10 % updates, 5 %
-// late, 1 % malformed) into a merge-on-read table while a random process
+// late, 1 % malformed, 2 % sent twice to two partitions: the same new key
+// inserted by two processes at once) into a merge-on-read table while a random process
 // is killed with SIGKILL ten times and restarted (each restart is a
 // rebalance; so is each death, once its session times out). The index TTL
 // is shorter than the test, so updates of expired keys go through the
@@ -401,7 +422,7 @@ func TestStreamKafkaKill(t *testing.T) {
 		lo, hi := r*per, min((r+1)*per, len(evs))
 		recs := make([]*kgo.Record, 0, hi-lo)
 		for _, e := range evs[lo:hi] {
-			recs = append(recs, &kgo.Record{Partition: partitionOf(e.key, partitions), Key: []byte(e.key), Value: e.payload()})
+			recs = append(recs, &kgo.Record{Partition: e.partition(partitions), Key: []byte(e.key), Value: e.payload()})
 		}
 		kb.Produce(t, topic, recs...)
 		for i, rec := range recs {
@@ -573,7 +594,7 @@ func TestStreamSignals(t *testing.T) {
 	produce := func(from, to int, end map[string]string) {
 		recs := make([]*kgo.Record, 0, to-from)
 		for _, e := range evs[from:to] {
-			recs = append(recs, &kgo.Record{Partition: partitionOf(e.key, 3), Key: []byte(e.key), Value: e.payload()})
+			recs = append(recs, &kgo.Record{Partition: e.partition(3), Key: []byte(e.key), Value: e.payload()})
 		}
 		kb.Produce(t, topic, recs...)
 		for _, rec := range recs {
