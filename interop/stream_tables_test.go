@@ -280,8 +280,11 @@ func vmHWM(pid int) (int64, error) {
 // truncate on one, applied with --on-truncate delete-all) and routes each
 // to its own merge-on-read table, with at most 64 writers open and 64 MiB
 // buffered. Every table equals its model for hoodie's reader, five also
-// for hudi-rs. Wall time, peak RSS and commits are logged (the figures in
-// bench/README.md). HOODIE_STREAM_TABLES changes the number of tables.
+// for hudi-rs. Wall time, peak RSS and commits are logged, not asserted
+// (the figures in bench/README.md: the peak RSS follows --max-open-tables,
+// about 44 MiB per open writer, mostly its index's Badger memtable arena,
+// not --max-buffer-bytes). HOODIE_STREAM_TABLES changes the number of
+// tables.
 func TestStreamDebeziumManyTables(t *testing.T) {
 	n := 800
 	if s := os.Getenv("HOODIE_STREAM_TABLES"); s != "" {

@@ -27,6 +27,10 @@ const (
 	// tables.
 	DefaultMaxBufferBytes = 512 << 20
 	DefaultMaxOpenTables  = 100
+	// DefaultRouteIndexMemory is Writer.IndexMemory of the tables of
+	// Routes when it is not set: many tables are open at once. A single
+	// Table keeps the index's own defaults.
+	DefaultRouteIndexMemory = 8 << 20
 )
 
 // PositionsKey is the extraMetadata key under which every commit of the
@@ -135,7 +139,9 @@ type Options struct {
 	// MaxOpenTables bounds the tables with an open writer (each holds an
 	// index and buffers): the least recently used idle table is committed
 	// and closed, and reopened when a message for it comes. Default
-	// DefaultMaxOpenTables.
+	// DefaultMaxOpenTables. The stream's memory is about MaxOpenTables ×
+	// Writer.IndexMemory (each open table's index) + MaxBufferBytes + the
+	// working memory of the commit in progress (one table at a time).
 	MaxOpenTables int
 	// Services runs compaction and cleaning in the background.
 	Services Services
@@ -185,6 +191,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if len(o.Routes) > 0 && o.Writer.IndexMemory == 0 {
+		o.Writer.IndexMemory = DefaultRouteIndexMemory
 	}
 	o.Writer.Concurrency = writer.Optimistic
 	if o.Writer.ConflictRetries == 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hoodie-lake/hoodie/index"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -112,4 +113,45 @@ func TestVanishedFileIsAConflict(t *testing.T) {
 	require.ErrorIs(t, err, fs.ErrNotExist)
 	other := errors.New("boom")
 	require.Equal(t, other, vanished(other))
+}
+
+// TestIndexMemory: a writer whose index holds little memory (many open
+// tables in one process) writes and finds keys as one with the defaults,
+// across more entries than its memory front holds and a reopen.
+func TestIndexMemory(t *testing.T) {
+	var o index.Options
+	indexMemory(&o, 8<<20)
+	require.Equal(t, int64(1<<20), o.MemTableSize)
+	require.Equal(t, 2, o.NumMemtables)
+	require.Equal(t, int64(6<<20), o.FrontSize)
+	indexMemory(&o, 1<<30)
+	require.Equal(t, int64(16<<20), o.MemTableSize)
+	require.Equal(t, int64(1<<30-32<<20), o.FrontSize)
+	require.Error(t, (&Options{IndexMemory: 1 << 20}).Validate())
+
+	ctx := context.Background()
+	tbl, dir := newModelTable(t, "", table.MergeOnRead)
+	opts := Options{IndexDir: dir + "/idx", IndexMemory: minIndexMemory}
+	w, err := Open(ctx, tbl, opts)
+	require.NoError(t, err)
+	// 60,000 keys of 36 bytes each exceed a 2 MiB front: runs are written.
+	var recs []modelRec
+	for i := 0; i < 60_000; i++ {
+		recs = append(recs, modelRec{key: fmt.Sprintf("k%06d", i), part: []string{"a", "b"}[i%2], ts: 1, val: int64(i)})
+	}
+	upsertCommit(t, w, recs)
+	st, err := w.IndexStats()
+	require.NoError(t, err)
+	require.EqualValues(t, 60_000, st.Entries)
+	require.Positive(t, st.Runs)
+	require.NoError(t, w.Close())
+	w, err = Open(ctx, tbl, opts)
+	require.NoError(t, err)
+	defer w.Close()
+	for i := range recs {
+		recs[i].ts, recs[i].val = 2, -recs[i].val
+	}
+	res := upsertCommit(t, w, recs[:1000])
+	require.EqualValues(t, 1000, res.Stats.Updates)
+	require.Len(t, readTable(t, tbl), 60_000)
 }

@@ -37,6 +37,23 @@ func DefaultIndexDir(location string) (string, error) {
 
 // openIndex opens the record-key index (Options.IndexDir, or the default
 // directory of the table's location) and catches it up with the table.
+// minIndexMemory is the least Options.IndexMemory: two 1 MiB memtables
+// and a front of at least 1 MiB.
+const minIndexMemory = 4 << 20
+
+// indexMemory splits a memory bound (0: the index's defaults) between the
+// index's memory front and two Badger memtables (a sixteenth each,
+// between 1 and 16 MiB; Badger holds only the dictionaries and the
+// watermark there).
+func indexMemory(o *index.Options, bound int64) {
+	if bound == 0 {
+		return
+	}
+	mt := min(max(bound/16, 1<<20), 16<<20)
+	o.MemTableSize, o.NumMemtables = mt, 2
+	o.FrontSize = max(bound-2*mt, 1<<20)
+}
+
 func (w *Writer) openIndex(ctx context.Context) (*index.Index, error) {
 	dir := w.opts.IndexDir
 	if dir == "" {
@@ -53,7 +70,9 @@ func (w *Writer) openIndex(ctx context.Context) (*index.Index, error) {
 			return nil, err
 		}
 	}
-	idx, err := index.Open(index.Options{Dir: dir, Global: w.opts.GlobalIndex, TTL: w.opts.IndexTTL})
+	io := index.Options{Dir: dir, Global: w.opts.GlobalIndex, TTL: w.opts.IndexTTL}
+	indexMemory(&io, w.opts.IndexMemory)
+	idx, err := index.Open(io)
 	if err != nil {
 		return nil, fmt.Errorf("writer: %w", err)
 	}

@@ -161,6 +161,13 @@ type Options struct {
 	// IndexTTL expires index entries this long after their last write, like
 	// Hudi Flink's index.state.ttl; 0 keeps them forever.
 	IndexTTL time.Duration
+	// IndexMemory bounds the memory the record-key index holds: its memory
+	// front of recent entries and Badger's memtables (index.Options
+	// FrontSize, MemTableSize, NumMemtables, derived from it). Default 0:
+	// the index's defaults (a 64 MiB front, three 16 MiB memtables). A
+	// process with many open writers (one per table) sets it small; at
+	// least 4 MiB.
+	IndexMemory int64
 	// GlobalIndex makes record keys unique across partitions: a key that
 	// arrives with a new partition value is deleted from its old partition.
 	GlobalIndex bool
@@ -262,6 +269,9 @@ func (o Options) Validate() error {
 	}
 	if o.IndexTTL < 0 {
 		return fmt.Errorf("writer: negative IndexTTL")
+	}
+	if o.IndexMemory != 0 && o.IndexMemory < minIndexMemory {
+		return fmt.Errorf("writer: IndexMemory %d: at least %d bytes", o.IndexMemory, minIndexMemory)
 	}
 	if !(o.LogToParquetRatio > 0 && o.LogToParquetRatio <= 1) {
 		return fmt.Errorf("writer: LogToParquetRatio %v is not in (0, 1]", o.LogToParquetRatio)

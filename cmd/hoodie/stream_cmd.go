@@ -79,6 +79,7 @@ type streamArgs struct {
 	commitBytes    byteSize
 	maxOpenTables  int
 	maxBuffer      byteSize
+	indexMemory    byteSize
 
 	errorsTo    string
 	strict      bool
@@ -207,6 +208,7 @@ stopped the stream (nothing after the last commit of each table is written).
 	f.IntVar(&a.maxOpenTables, "max-open-tables", stream.DefaultMaxOpenTables, "tables with an open writer at once; past it the least recently used is committed and closed")
 	a.maxBuffer = byteSize(stream.DefaultMaxBufferBytes)
 	f.Var(&a.maxBuffer, "max-buffer-bytes", "payload bytes buffered across all tables; past it the largest buffer is committed")
+	f.Var(&a.indexMemory, "index-memory", "memory of each open table's record-key index (default: 8MiB with --route, the index's own 112MiB with --table); memory ≈ --max-open-tables × this + --max-buffer-bytes + one commit")
 
 	f.StringVar(&a.errorsTo, "errors", "", "error output: FILE (JSON Lines; - for stderr), s3://bucket/prefix or file:///dir (an object per batch), or kafka:TOPIC (default: hoodie-stream-<time>.errors.jsonl, created when needed)")
 	f.BoolVar(&a.strict, "strict", false, "stop at the first bad message (exit status 2) instead of writing it to the error output")
@@ -597,7 +599,7 @@ func (a *streamArgs) commitOptions(p *streamPlan) error {
 	o.MaxOpenTables, o.MaxBufferBytes = a.maxOpenTables, int64(a.maxBuffer)
 	o.OnTruncate = stream.TruncateAction(a.onTruncate)
 	o.Strict, o.NoArchive = a.strict, a.noArchive
-	o.Writer = a.formats.apply(writer.Options{IndexDir: a.indexDir, Concurrency: writer.Optimistic})
+	o.Writer = a.formats.apply(writer.Options{IndexDir: a.indexDir, Concurrency: writer.Optimistic, IndexMemory: int64(a.indexMemory)})
 	if err := o.Writer.Validate(); err != nil {
 		return err
 	}
