@@ -112,7 +112,8 @@ func (f *fakeSource) Run(ctx context.Context, h stream.Handler) error {
 	for _, u := range units {
 		// Seek: the first message past the position (Kafka: the offset
 		// itself; Kinesis: after the sequence number).
-		if p := start[u]; p != "" {
+		// PositionSource: the fake keeps no positions of its own.
+		if p := start[u]; p != "" && p != stream.PositionSource {
 			log := f.log.read(u, 0, 1<<30)
 			pos[u] = len(log)
 			for i, m := range log {

@@ -234,7 +234,8 @@ func topicOf(unit string) string {
 }
 
 // Assigned returns, for each unit, the position its table recorded (""
-// when its table is not known yet or holds none: the source's start).
+// when it holds none: the source's start; PositionSource when the table is
+// not known yet).
 func (s *Service) Assigned(ctx context.Context, units []string) (map[string]string, error) {
 	ctx, done := s.handlerCtx(ctx)
 	defer done()
@@ -250,7 +251,9 @@ func (s *Service) Assigned(ctx context.Context, units []string) (map[string]stri
 			return nil, err
 		}
 		if ts == nil {
-			out[name] = ""
+			// The table is named by the first message: start where the
+			// group committed (never past the table), not at the start.
+			out[name] = PositionSource
 			continue
 		}
 		if err := s.attach(ctx, u, ts); err != nil {

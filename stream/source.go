@@ -49,6 +49,15 @@ type Message struct {
 // closed Kinesis shard. It sorts after every other position.
 const PositionEnd = "end"
 
+// PositionSource, returned by Handler.Assigned for a unit, asks the source
+// to start where its own store says the unit was committed (Kafka: the
+// group's committed offset), else at its configured start. A handler
+// returns it for a unit whose table it cannot name yet (a Debezium route
+// whose table comes from the first message); the source's store is written
+// only after table commits, so it is never past the table, and the handler
+// skips what the table already holds. It is never a recorded position.
+const PositionSource = "source"
+
 // ComparePositions orders two positions of one unit: decimal numbers
 // (Kafka offsets, Kinesis sequence numbers, any length) by value, ""
 // (nothing consumed) first, PositionEnd last.
@@ -108,7 +117,8 @@ type Source interface {
 type Handler interface {
 	// Assigned tells the handler the source now owns units; it returns the
 	// position to start each from (a Message.Next value; "" or a missing
-	// unit: the source's configured start, e.g. the earliest offset).
+	// unit: the source's configured start, e.g. the earliest offset;
+	// PositionSource: the source's own committed position).
 	Assigned(ctx context.Context, units []string) (map[string]string, error)
 	// Revoked tells the handler the source gives units up once it
 	// returns: the handler commits (or drops) what it buffered of them.

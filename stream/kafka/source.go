@@ -298,7 +298,7 @@ func (s *Source) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	defer s.smu.Unlock()
 	for _, u := range units {
 		p := pos[u]
-		if p != "" {
+		if p != "" && p != stream.PositionSource {
 			if _, err := parseOffset(p); err != nil {
 				s.fail(fmt.Errorf("kafka: handler assign: unit %s: %w", u, err))
 				return
@@ -310,14 +310,21 @@ func (s *Source) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 }
 
 // adjustOffsets replaces the group's committed offsets of newly assigned
-// partitions by the handler's positions, or the start offset.
+// partitions by the handler's positions. A partition the handler answers
+// stream.PositionSource for starts at the group's committed offset when
+// there is one (Commit writes it only after the table committed that far,
+// so it is never past the table), else at the start offset, as one the
+// handler has no position for.
 func (s *Source) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	for topic, parts := range offsets {
-		for p := range parts {
+		for p, committed := range parts {
 			u := Unit(topic, p)
 			parts[p] = s.start
+			if eo := committed.EpochOffset(); eo.Offset >= 0 && s.starts[u] == stream.PositionSource {
+				parts[p] = kgo.NewOffset().At(eo.Offset)
+			}
 			if n, err := parseOffset(s.starts[u]); err == nil && s.starts[u] != "" {
 				parts[p] = kgo.NewOffset().At(n)
 				s.mu.Lock()

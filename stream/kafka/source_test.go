@@ -497,3 +497,63 @@ func TestSourceRegexAndHandlerError(t *testing.T) {
 	require.NoError(t, src2.Close())
 	require.ErrorIs(t, src2.Run(ctx, rec2), kafka.ErrClosed)
 }
+
+// firstSeen is a handler that answers every assignment with one position
+// and records the first offset it is handed per partition.
+type firstSeen struct {
+	answer string
+	mu     sync.Mutex
+	first  map[int32]string
+}
+
+func (f *firstSeen) Assigned(_ context.Context, units []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, u := range units {
+		out[u] = f.answer
+	}
+	return out, nil
+}
+func (f *firstSeen) Revoked(context.Context, []string) error { return nil }
+func (f *firstSeen) Tick(context.Context) error              { return nil }
+func (f *firstSeen) Messages(_ context.Context, msgs []stream.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range msgs {
+		if _, ok := f.first[m.Partition]; !ok {
+			f.first[m.Partition] = m.Position
+		}
+	}
+	return nil
+}
+
+func (f *firstSeen) seen() map[int32]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.first)
+}
+
+// TestSourcePositionSource: a partition the handler answers
+// stream.PositionSource for (a table it cannot name yet) starts at the
+// group's committed offset, and one without a committed offset at the
+// start offset.
+func TestSourcePositionSource(t *testing.T) {
+	b := testbroker.Kafka(t)
+	topic := b.NewTopic(t, 2)
+	produce(t, b, topic, 2, 0, 50)
+	group := "g-" + topic
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: topic, Partition: 0, At: 30, LeaderEpoch: -1})
+	resp, err := b.Client(t).CommitOffsets(ctx, group, offs)
+	require.NoError(t, err)
+	require.NoError(t, resp.Error())
+
+	src, err := kafka.New(testOptions(b, group, topic))
+	require.NoError(t, err)
+	h := &firstSeen{answer: stream.PositionSource, first: map[int32]string{}}
+	stop := run(t, src, h)
+	waitFor(t, "both partitions", 30*time.Second, func() bool { return len(h.seen()) == 2 })
+	require.NoError(t, stop())
+	require.Equal(t, map[int32]string{0: "30", 1: "0"}, h.seen())
+}

@@ -401,6 +401,9 @@ func (r *run) sync(ctx context.Context, initial bool) error {
 		r.shards[sh.id] = sh
 		r.owned[sh.unit] = true
 		sh.pos = positions[sh.unit]
+		if sh.pos == stream.PositionSource {
+			sh.pos = "" // Kinesis keeps no positions of its own
+		}
 		if sh.pos == stream.PositionEnd {
 			sh.state = shardDone
 			sh.childStart = startSpec{typ: types.ShardIteratorTypeTrimHorizon}
