@@ -15,6 +15,20 @@
 # that process ends (a test binary that dies leaves no broker behind).
 # DIR holds server.properties, the data, the broker's log (kafka.log), its
 # pid (kafka.pid) and the bootstrap address (bootstrap).
+#
+# Besides the PLAINTEXT listener whose address start prints, the broker has
+# two secured listeners on 127.0.0.1, for the tests of TLS and SASL:
+#   - SASL_PLAINTEXT with the mechanisms PLAIN, SCRAM-SHA-256 and
+#     SCRAM-SHA-512 and one user (SCRAM credentials written when the storage
+#     is formatted); its address in DIR/sasl_addr, the user and its password
+#     (random per start) in DIR/sasl_user and DIR/sasl_password;
+#   - SSL with a certificate for 127.0.0.1 and localhost signed by a CA made
+#     at start, client certificates requested (ssl.client.auth=requested);
+#     its address in DIR/ssl_addr, the CA in DIR/tls/ca.pem and a client
+#     certificate the broker trusts in DIR/tls/client.pem and
+#     DIR/tls/client-key.pem (PEM files made with openssl);
+#   - MTLS, the same as SSL but requiring a client certificate
+#     (ssl.client.auth=required); its address in DIR/mtls_addr.
 set -euo pipefail
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.2}
 LOG4J_VERSION=2.24.3
@@ -143,13 +157,53 @@ start() {
 	exit 1
 }
 
-# start_once starts the broker on two free ports; it fails when the broker
-# exits while starting.
+# tls_material makes, in DIR/tls, a CA, the broker's certificate for
+# 127.0.0.1 and localhost signed by it (server.pem: the PKCS#8 key and the
+# chain, a PEM keystore) and a client certificate signed by it.
+tls_material() {
+	command -v openssl >/dev/null || { echo "kafka.sh: openssl not found (needed for the broker's TLS listener)" >&2; exit 1; }
+	local t=$dir/tls
+	rm -rf "$t"
+	mkdir -p "$t"
+	(
+		set -e
+		cd "$t"
+		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca-key.pem
+		openssl req -x509 -new -key ca-key.pem -sha256 -days 30 -subj "/CN=hoodie test CA" \
+			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.pem
+		local name ext
+		for name in server client; do
+			if [ "$name" = server ]; then
+				ext="subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth"
+			else
+				ext="extendedKeyUsage=clientAuth"
+			fi
+			openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$name-key.pem"
+			openssl req -new -key "$name-key.pem" -subj "/CN=hoodie test $name" -out "$name.csr"
+			printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n%s\n' "$ext" >"$name.ext"
+			openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -sha256 -days 30 \
+				-extfile "$name.ext" -out "$name.pem"
+		done
+		cat server-key.pem server.pem ca.pem >server-keystore.pem
+		rm -f ./*.csr ./*.ext ca.srl
+	) >"$dir/tls.log" 2>&1 || { cat "$dir/tls.log" >&2; echo "kafka.sh: making the TLS material in $t failed" >&2; exit 1; }
+}
+
+# start_once starts the broker on five free ports (PLAINTEXT, controller,
+# SASL_PLAINTEXT, SSL, MTLS); it fails when the broker exits while starting.
 start_once() {
-	local bport cport
-	bport=$(free_port)
-	cport=$(free_port)
-	while [ "$cport" = "$bport" ]; do cport=$(free_port); done
+	local bport cport sport tport mport p
+	local ports=()
+	while [ ${#ports[@]} -lt 5 ]; do
+		p=$(free_port)
+		case " ${ports[*]} " in *" $p "*) continue ;; esac
+		ports+=("$p")
+	done
+	bport=${ports[0]} cport=${ports[1]} sport=${ports[2]} tport=${ports[3]} mport=${ports[4]}
+	local user=hoodie password
+	password=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
+	tls_material
 	cat >"$dir/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
@@ -172,11 +226,25 @@ EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport,SASL_PLAINTEXT://127.0.0.1:$sport,SSL://127.0.0.1:$tport,MTLS://127.0.0.1:$mport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport,SASL_PLAINTEXT://127.0.0.1:$sport,SSL://127.0.0.1:$tport,MTLS://127.0.0.1:$mport
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,MTLS:SSL
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$user="$password";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location=$dir/tls/server-keystore.pem
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$dir/tls/ca.pem
+listener.name.ssl.ssl.client.auth=requested
+listener.name.mtls.ssl.keystore.type=PEM
+listener.name.mtls.ssl.keystore.location=$dir/tls/server-keystore.pem
+listener.name.mtls.ssl.truststore.type=PEM
+listener.name.mtls.ssl.truststore.location=$dir/tls/ca.pem
+listener.name.mtls.ssl.client.auth=required
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=1
@@ -195,9 +263,11 @@ num.network.threads=2
 num.io.threads=4
 background.threads=4
 EOF
-	rm -rf "$dir/data" "$dir/kafka.log" "$dir/kafka.out"
+	rm -rf "$dir/data" "$dir/kafka.log" "$dir/kafka.out" "$dir/sasl_addr" "$dir/ssl_addr" "$dir/mtls_addr"
 	jvm_opts
 	"${jvm[@]}" kafka.tools.StorageTool format -t "$(cluster_id)" -c "$dir/server.properties" \
+		--add-scram "SCRAM-SHA-256=[name=$user,password=$password]" \
+		--add-scram "SCRAM-SHA-512=[name=$user,password=$password]" \
 		>"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; echo "kafka.sh: formatting $dir failed" >&2; exit 1; }
 	nohup "${jvm[@]}" kafka.Kafka "$dir/server.properties" \
 		>"$dir/kafka.out" 2>&1 </dev/null &
@@ -213,7 +283,8 @@ EOF
 			kafka-watch "$KAFKA_WATCH_PID" "$pid" >/dev/null 2>&1 </dev/null &
 	fi
 	local deadline=$((SECONDS + ${KAFKA_START_TIMEOUT:-60}))
-	until (exec 3<>"/dev/tcp/127.0.0.1/$bport") 2>/dev/null; do
+	until (exec 3<>"/dev/tcp/127.0.0.1/$bport") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$sport") 2>/dev/null &&
+		(exec 3<>"/dev/tcp/127.0.0.1/$tport") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$mport") 2>/dev/null; do
 		if ! running "$pid"; then
 			tail -n 40 "$dir/kafka.out" "$dir/kafka.log" >&2 2>/dev/null || true
 			echo "kafka.sh: the broker exited while starting (logs in $dir)" >&2
@@ -228,6 +299,11 @@ EOF
 		fi
 		sleep 0.2
 	done
+	echo "127.0.0.1:$sport" >"$dir/sasl_addr"
+	echo "127.0.0.1:$tport" >"$dir/ssl_addr"
+	echo "127.0.0.1:$mport" >"$dir/mtls_addr"
+	echo "$user" >"$dir/sasl_user"
+	echo "$password" >"$dir/sasl_password"
 	echo "127.0.0.1:$bport" >"$dir/bootstrap"
 	echo "127.0.0.1:$bport"
 }
@@ -247,7 +323,7 @@ stop() {
 			sleep 0.2
 		done
 	fi
-	rm -f "$dir/kafka.pid" "$dir/bootstrap"
+	rm -f "$dir/kafka.pid" "$dir/bootstrap" "$dir/sasl_addr" "$dir/ssl_addr" "$dir/mtls_addr"
 }
 
 cmd=${1:-}

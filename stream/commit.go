@@ -109,7 +109,7 @@ const commitRetries = 5
 // tables), not the end of ctx, not an abort.
 func retryable(ctx context.Context, err error) bool {
 	switch {
-	case ctx.Err() != nil, errors.Is(err, context.Canceled), errors.Is(err, ErrAborted),
+	case ctx.Err() != nil, errors.Is(err, context.Canceled), errors.Is(err, ErrAborted), errors.Is(err, ErrBadMessage),
 		errors.Is(err, writer.ErrSchema), errors.Is(err, writer.ErrBadRecord), errors.Is(err, writer.ErrUnsupported),
 		errors.Is(err, writer.ErrMixedOperations), errors.Is(err, writer.ErrClosed), errors.Is(err, ErrTruncate):
 		return false

@@ -38,6 +38,10 @@ type KafkaBroker struct {
 	addr string
 	dir  string
 
+	// The secured listeners (see scripts/kafka.sh) and their credentials.
+	saslAddr, sslAddr, mtlsAddr string
+	saslUser, saslPassword      string
+
 	mu       sync.Mutex
 	producer *kgo.Client
 }
@@ -79,6 +83,36 @@ func Kafka(t testing.TB) *KafkaBroker {
 
 // Addr is the broker's bootstrap address, "127.0.0.1:PORT".
 func (b *KafkaBroker) Addr() string { return b.addr }
+
+// SASLAddr is the address of the broker's SASL_PLAINTEXT listener,
+// "127.0.0.1:PORT": mechanisms PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, one
+// user (SASLUser).
+func (b *KafkaBroker) SASLAddr() string { return b.saslAddr }
+
+// SASLUser is the user the SASL listener knows, with every mechanism, and
+// its password (random per broker).
+func (b *KafkaBroker) SASLUser() (user, password string) { return b.saslUser, b.saslPassword }
+
+// SSLAddr is the address of the broker's SSL listener, "127.0.0.1:PORT":
+// its certificate, for 127.0.0.1 and localhost, is signed by CAFile's CA;
+// it requests a client certificate (ClientCert) but accepts clients
+// without one.
+func (b *KafkaBroker) SSLAddr() string { return b.sslAddr }
+
+// MTLSAddr is the address of the broker's second SSL listener,
+// "127.0.0.1:PORT", the same as SSLAddr's but requiring a client
+// certificate signed by CAFile's CA (ClientCert).
+func (b *KafkaBroker) MTLSAddr() string { return b.mtlsAddr }
+
+// CAFile is the PEM file of the CA that signed the SSL listener's and the
+// client's certificates.
+func (b *KafkaBroker) CAFile() string { return filepath.Join(b.dir, "tls", "ca.pem") }
+
+// ClientCert are the PEM files of a client certificate signed by CAFile's
+// CA and of its key (PKCS#8), for mutual TLS with the SSL listener.
+func (b *KafkaBroker) ClientCert() (cert, key string) {
+	return filepath.Join(b.dir, "tls", "client.pem"), filepath.Join(b.dir, "tls", "client-key.pem")
+}
 
 // LogFile is the broker's log file.
 func (b *KafkaBroker) LogFile() string { return filepath.Join(b.dir, "kafka.log") }
@@ -198,7 +232,10 @@ func (b *KafkaBroker) producerClient() (*kgo.Client, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.DialTimeout(5*time.Second),
 		kgo.RequestTimeoutOverhead(10*time.Second), kgo.RetryTimeout(kafkaCallTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0),
-		kgo.RecordDeliveryTimeout(kafkaCallTimeout))
+		kgo.RecordDeliveryTimeout(kafkaCallTimeout),
+		// A new topic's metadata is loaded at once, not up to 5 s (the
+		// default) after the previous topic's.
+		kgo.MetadataMinAge(50*time.Millisecond))
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
@@ -232,10 +269,37 @@ func startKafka() (*KafkaBroker, error) {
 	if b.addr == "" {
 		return nil, fmt.Errorf("scripts/kafka.sh start printed no address\n%s", stderr.String())
 	}
+	if err := b.readSecured(); err != nil {
+		return nil, err
+	}
 	if err := b.waitReady(); err != nil {
 		return nil, fmt.Errorf("%w (log %s)\n%s", err, b.LogFile(), tailFile(b.LogFile(), 40))
 	}
 	return b, nil
+}
+
+// readSecured reads what scripts/kafka.sh start wrote of the secured
+// listeners: their addresses and the SASL user, and checks that the TLS
+// files are there.
+func (b *KafkaBroker) readSecured() error {
+	vals := make([]string, 5)
+	for i, name := range []string{"sasl_addr", "ssl_addr", "mtls_addr", "sasl_user", "sasl_password"} {
+		data, err := os.ReadFile(filepath.Join(b.dir, name))
+		if err != nil {
+			return fmt.Errorf("scripts/kafka.sh start: %w", err)
+		}
+		if vals[i] = strings.TrimSpace(string(data)); vals[i] == "" {
+			return fmt.Errorf("scripts/kafka.sh start: %s is empty", filepath.Join(b.dir, name))
+		}
+	}
+	b.saslAddr, b.sslAddr, b.mtlsAddr, b.saslUser, b.saslPassword = vals[0], vals[1], vals[2], vals[3], vals[4]
+	cert, key := b.ClientCert()
+	for _, f := range []string{b.CAFile(), cert, key} {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("scripts/kafka.sh start: TLS material: %w", err)
+		}
+	}
+	return nil
 }
 
 // waitReady waits until the broker answers a metadata request listing

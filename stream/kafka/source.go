@@ -2,9 +2,11 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -154,6 +156,9 @@ func (s *Source) Run(ctx context.Context, h stream.Handler) error {
 	s.cl = cl
 	s.mu.Unlock()
 	s.opts.Logger.Info("kafka: joining group", "group", s.opts.Group, "brokers", s.opts.Brokers)
+	if err := s.preflight(pollCtx, cl); err != nil {
+		return s.shutdown(ctx, cl, err)
+	}
 
 	lastTick, lastLag := time.Now(), time.Now()
 	for {
@@ -232,7 +237,7 @@ func (s *Source) fetchError(fetches kgo.Fetches) error {
 		case fatal != nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		case errors.Is(err, kgo.ErrClientClosed):
 			fatal = ErrClosed
-		case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.TopicAuthorizationFailed),
+		case securityErr(err), errors.Is(err, kerr.TopicAuthorizationFailed),
 			errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
 			fatal = fmt.Errorf("kafka: %s: %w", Unit(topic, partition), err)
 		default:
@@ -240,6 +245,40 @@ func (s *Source) fetchError(fetches kgo.Fetches) error {
 		}
 	})
 	return fatal
+}
+
+// preflight asks the brokers for metadata once, so that a failed
+// authentication or a refused certificate ends Run at once: franz-go
+// retries those in its metadata refreshes and group joins without ever
+// reporting them to a poll. Other errors (a broker not up yet) are left to
+// the client's retries.
+func (s *Source) preflight(ctx context.Context, cl *kgo.Client) error {
+	pctx, cancel := context.WithTimeout(ctx, s.opts.DialTimeout+s.opts.RequestTimeout)
+	defer cancel()
+	err := cl.Ping(pctx)
+	switch {
+	case err == nil, ctx.Err() != nil:
+		return nil
+	case securityErr(err):
+		return fmt.Errorf("kafka: connecting to %s: %w", strings.Join(s.opts.Brokers, ","), err)
+	}
+	s.opts.Logger.Warn("kafka: brokers not reachable yet", "brokers", s.opts.Brokers, "err", err)
+	return nil
+}
+
+// securityErr tells whether err is one no retry cures: a failed or
+// unsupported SASL authentication, a broker certificate the client does not
+// trust, or a TLS alert from the broker (a client certificate it refused
+// or did not get).
+func securityErr(err error) bool {
+	if errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) {
+		return true
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return true
+	}
+	op, ok := errors.AsType[*net.OpError](err)
+	return ok && op.Op == "remote error"
 }
 
 // shutdown ends Run: with no error, the handler gives every owned unit up

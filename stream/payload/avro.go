@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -365,11 +368,7 @@ func (d *Decoder) avroBody(i int, v []byte, res *Result) (*avroSchema, []byte, b
 	}
 	s, ok := d.avro[id]
 	if !ok {
-		if d.opts.SchemaID != 0 {
-			res.bad(i, "", fmt.Sprintf("Confluent schema id %d: not the schema's (%d) nor one of AvroSchemas", id, d.opts.SchemaID))
-		} else {
-			res.bad(i, "", fmt.Sprintf("Confluent schema id %d: not one of AvroSchemas", id))
-		}
+		res.bad(i, "", fmt.Sprintf("Confluent schema id %d: unknown (the schemas given have ids %s)", id, d.schemaIDs()))
 		return nil, nil, false
 	}
 	return s, body, true
@@ -445,4 +444,18 @@ next:
 		return nil, nil
 	}
 	return bld.NewRecordBatch(), index
+}
+
+// schemaIDs lists the Confluent schema ids the decoder knows, ascending.
+func (d *Decoder) schemaIDs() string {
+	ids := make([]int, 0, len(d.avro))
+	for id := range d.avro {
+		ids = append(ids, int(id))
+	}
+	sort.Ints(ids)
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.Itoa(id)
+	}
+	return strings.Join(parts, ", ")
 }

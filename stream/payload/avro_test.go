@@ -271,7 +271,7 @@ func TestAvroConfluentSchemas(t *testing.T) {
 	require.NoError(t, err)
 	defer res.Release()
 	require.Equal(t, []payload.Bad{
-		{Index: 1, Reason: "Confluent schema id 9: not the schema's (7) nor one of AvroSchemas"},
+		{Index: 1, Reason: "Confluent schema id 9: unknown (the schemas given have ids 7, 8)"},
 		{Index: 3, Reason: "not in the Confluent wire format (no magic byte 0)"},
 		{Index: 4, Reason: "Confluent wire format header of 3 bytes (want 5)"},
 	}, res.Bad)
