@@ -27,6 +27,30 @@ mapfile -t targets < <(
 	done | grep -v '/testdata/' | sed -E 's#^(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)\($#\1 \2#' | sort -u
 )
 
+# run_target fuzzes one target. Go's coordinator sometimes fails a run
+# with a bare "context deadline exceeded" when -fuzztime ends while a
+# worker is busy, with no failing input (none written to testdata): that
+# run is repeated once; a real failure names its input.
+run_target() {
+	local out
+	out=$(mktemp)
+	for attempt in 1 2; do
+		if go test -run '^$' -fuzz "^${2}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$1" >"$out" 2>&1; then
+			tail -25 "$out"
+			rm -f "$out"
+			return 0
+		fi
+		tail -25 "$out"
+		if [ "$attempt" -eq 1 ] && grep -q 'context deadline exceeded' "$out" && ! grep -q 'Failing input written to' "$out"; then
+			echo "fuzz: $2 ended on the coordinator's deadline without a failing input; running it again"
+			continue
+		fi
+		break
+	done
+	rm -f "$out"
+	return 1
+}
+
 total=0
 failed=0
 failures=()
@@ -37,7 +61,7 @@ for t in "${targets[@]}"; do
 	pkg=./${dir#./}
 	total=$((total + 1))
 	echo "=== fuzz $pkg $name ($fuzztime)"
-	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "$pkg" 2>&1 | tail -25; then
+	if ! run_target "$pkg" "$name"; then
 		failed=$((failed + 1))
 		failures+=("$pkg $name")
 	fi

@@ -125,7 +125,10 @@ func (d *DeadLetter) Write(ctx context.Context, recs []stream.ErrorRecord) error
 	if len(recs) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.opts.ProduceTimeout)
+	// The records' own delivery timeout (ProduceTimeout) fires first and
+	// carries the cause (a refused login, say); the call's deadline is a
+	// backstop a little later.
+	ctx, cancel := context.WithTimeout(ctx, d.opts.ProduceTimeout+2*time.Second)
 	defer cancel()
 	krecs := make([]*kgo.Record, len(recs))
 	for i, r := range recs {
