@@ -128,9 +128,10 @@ Many tables (--route 'REGEX=TEMPLATE', repeatable): topics matching REGEX (the w
 the table at TEMPLATE, whose placeholders are {topic} and, from the Debezium source block,
 {db}, {schema} and {table}. Missing tables are created with the create flags (--type,
 --partition, ...); with --format debezium their key is the Debezium message key's fields and
-their precombine field ` + payload.PosField + `. --max-open-tables and --max-buffer-bytes bound the
-memory: past them the least recently used table is committed and closed, or the largest buffer
-committed. A Debezium truncate stops the stream (after committing what came before it) unless
+their precombine field ` + payload.PosField + `. --max-open-tables, --index-memory (per open table)
+and --max-buffer-bytes bound the memory (about open tables × index memory + buffer + one
+commit): past them the least recently used table is committed and closed, or the largest
+buffer committed. A Debezium truncate stops the stream (after committing what came before it) unless
 --on-truncate delete-all.
 
 Bad messages (that fail to decode or lack their key or ordering value) go with their table,
