@@ -191,6 +191,25 @@ func (p *streamProc) kill() {
 	<-p.done
 }
 
+// logStreamEvents counts, over the processes' logs, what the protocol did:
+// commits, assignments (rebalances), commits the claims fence refused, and
+// commits retried after an error.
+func logStreamEvents(t *testing.T, ps []*streamProc) {
+	t.Helper()
+	count := map[string]int{}
+	for _, p := range ps {
+		b, err := os.ReadFile(p.log.Name())
+		require.NoError(t, err)
+		for _, what := range []string{"stream: committed", "stream: units assigned",
+			"consumed by another commit", "stream: commit failed; retrying"} {
+			count[what] += strings.Count(string(b), what)
+		}
+	}
+	t.Logf("over %d processes: %d commits, %d assignments, %d commits refused by the claims fence, %d commits retried after an error",
+		len(ps), count["stream: committed"], count["stream: units assigned"], count["consumed by another commit"],
+		count["stream: commit failed; retrying"])
+}
+
 // requireRunning fails the test when the process ended on its own: a
 // stream runs until it is stopped.
 func (p *streamProc) requireRunning() {
@@ -357,7 +376,9 @@ func partitionOf(key string, n int) int32 {
 // late, 1 % malformed, 2 % sent twice to two partitions: the same new key
 // inserted by two processes at once) into a merge-on-read table while a random process
 // is killed with SIGKILL ten times and restarted (each restart is a
-// rebalance; so is each death, once its session times out). The index TTL
+// rebalance; so is each death, once its session times out), then twice a
+// process is frozen (SIGSTOP) past its session timeout and woken up, a
+// zombie holding records whose partitions moved on. The index TTL
 // is shorter than the test, so updates of expired keys go through the
 // footer lookup. Then every process stops on SIGTERM with exit status 0,
 // and the table equals the model exactly — no record lost, none twice, no
@@ -371,7 +392,8 @@ func TestStreamKafkaKill(t *testing.T) {
 		n, err = strconv.Atoi(s)
 		require.NoError(t, err)
 	}
-	const partitions, procs, kills, rounds = 6, 3, 10, 10
+	const partitions, procs, kills, pauses = 6, 3, 10, 2
+	const rounds = kills + pauses
 	kb := testbroker.Kafka(t)
 	topic := "events"
 	kb.CreateTopic(t, topic, partitions)
@@ -433,20 +455,30 @@ func TestStreamKafkaKill(t *testing.T) {
 				malformed[e.unit+"@"+e.pos] = true
 			}
 		}
+		p := ps[rng.Intn(procs)]
 		if r < kills {
 			time.Sleep(time.Duration(300+rng.Intn(1500)) * time.Millisecond)
-			p := ps[rng.Intn(procs)]
 			p.kill()
 			if rng.Intn(2) == 0 {
 				time.Sleep(time.Duration(rng.Intn(1000)) * time.Millisecond)
 			}
 			p.start()
+			continue
 		}
+		// A zombie: the process stalls past its session timeout (a GC
+		// pause, a frozen VM), its partitions move to the others, and it
+		// wakes up holding records it read: the claims fence decides.
+		time.Sleep(time.Duration(100+rng.Intn(300)) * time.Millisecond) // mid-batch
+		p.requireRunning()
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGSTOP))
+		time.Sleep(9 * time.Second)
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGCONT))
 	}
 	waitPositions(t, base, end, 4*time.Minute)
 	for _, p := range ps {
 		p.stop()
 	}
+	logStreamEvents(t, ps)
 	requireStreamTable(t, base, expected(evs), true)
 	got := errorPositions(t, errFiles)
 	require.Equal(t, len(malformed), len(got), "malformed events in the error outputs")
