@@ -223,7 +223,7 @@ func (c *csvReader) Next() (*Batch, error) {
 			continue
 		}
 		for i, v := range vals {
-			appendValue(bld.Field(i), v)
+			AppendValue(bld.Field(i), v)
 		}
 		out.Lines = append(out.Lines, line)
 		out.Ends = append(out.Ends, end)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -452,7 +453,7 @@ func appendJSON(bld *array.RecordBuilder, sch *arrow.Schema, line []byte) (field
 		}
 	}
 	for i, v := range vals {
-		appendValue(bld.Field(i), v)
+		AppendValue(bld.Field(i), v)
 	}
 	return "", ""
 }
@@ -530,8 +531,12 @@ func checkRange(t arrow.DataType, n int64) (any, error) {
 	return n, nil
 }
 
-// appendValue appends a converted value (nil = null).
-func appendValue(b array.Builder, v any) {
+// AppendValue appends a converted value to b (nil: null), in the
+// value types the converters of this package return: string, bool, int64
+// for every integer type, float64 for both float types, int32 days for
+// date32, int64 for date64 and timestamps, []byte for binary types and
+// decimal128.Num for decimals. Another builder gets a null.
+func AppendValue(b array.Builder, v any) {
 	if v == nil {
 		b.AppendNull()
 		return
@@ -559,6 +564,12 @@ func appendValue(b array.Builder, v any) {
 		b.Append(arrow.Date64(v.(int64)))
 	case *array.TimestampBuilder:
 		b.Append(arrow.Timestamp(v.(int64)))
+	case *array.BinaryBuilder:
+		b.Append(v.([]byte))
+	case *array.FixedSizeBinaryBuilder:
+		b.Append(v.([]byte))
+	case *array.Decimal128Builder:
+		b.Append(v.(decimal128.Num))
 	default:
 		b.AppendNull()
 	}

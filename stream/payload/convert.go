@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+
+	"github.com/hoodie-lake/hoodie/internal/ingest"
 )
 
 // convError is a value that does not fit its column.
@@ -383,32 +385,6 @@ func appendValue(b array.Builder, v any) {
 		return
 	}
 	switch b := b.(type) {
-	case *array.StringBuilder:
-		b.Append(v.(string))
-	case *array.BooleanBuilder:
-		b.Append(v.(bool))
-	case *array.Int8Builder:
-		b.Append(int8(v.(int64)))
-	case *array.Int16Builder:
-		b.Append(int16(v.(int64)))
-	case *array.Int32Builder:
-		b.Append(int32(v.(int64)))
-	case *array.Int64Builder:
-		b.Append(v.(int64))
-	case *array.Float32Builder:
-		b.Append(float32(v.(float64)))
-	case *array.Float64Builder:
-		b.Append(v.(float64))
-	case *array.BinaryBuilder:
-		b.Append(v.([]byte))
-	case *array.FixedSizeBinaryBuilder:
-		b.Append(v.([]byte))
-	case *array.Decimal128Builder:
-		b.Append(v.(decimal128.Num))
-	case *array.Date32Builder:
-		b.Append(arrow.Date32(v.(int32)))
-	case *array.TimestampBuilder:
-		b.Append(arrow.Timestamp(v.(int64)))
 	case *array.ListBuilder:
 		b.Append(true)
 		for _, e := range v.([]any) {
@@ -427,6 +403,6 @@ func appendValue(b array.Builder, v any) {
 			appendValue(b.FieldBuilder(i), e)
 		}
 	default:
-		b.AppendNull()
+		ingest.AppendValue(b, v) // scalars, in the same value types
 	}
 }
