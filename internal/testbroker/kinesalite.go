@@ -243,7 +243,7 @@ func startKinesalite() (*KinesisServer, *kinesaliteProc, error) {
 	if ep := os.Getenv(EnvKinesisEndpoint); ep != "" {
 		return newKinesisServer(strings.TrimRight(ep, "/")), nil, nil
 	}
-	root, err := kinesaliteModuleRoot()
+	root, err := moduleRoot()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -329,23 +329,4 @@ func kinesaliteLogTail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
-}
-
-// kinesaliteModuleRoot walks up from the working directory (a package directory under
-// go test) to the directory holding go.mod.
-func kinesaliteModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
 }
