@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -81,6 +82,16 @@ func Archive(ctx context.Context, tbl *table.Table, opts ArchiveOptions) (*Archi
 	if needsArchival(tl, opts) {
 		if err := in.gather(ctx, a.st); err != nil {
 			return a.res, err
+		}
+		mdt, err := metadata.For(ctx, a.tbl, metadata.Options{})
+		if err != nil {
+			return a.res, fmt.Errorf("cleaner: archive: %w", err)
+		}
+		if mdt != nil {
+			in.mdt = true
+			if in.mdtBase, err = mdt.LatestBaseInstant(ctx); err != nil {
+				return a.res, fmt.Errorf("cleaner: archive: %w", err)
+			}
 		}
 	}
 	victims := archiveVictims(in, opts)
@@ -199,6 +210,12 @@ type archiveInputs struct {
 	// cleanECTR is the earliestCommitToRetain of the latest completed
 	// clean ("" when none).
 	cleanECTR string
+	// mdtBase is the latest base instant of the Hudi metadata table ("" =
+	// none): its log blocks of later data instants count only while those
+	// instants are active, so archival stops before them, as Hudi's
+	// HoodieTimelineArchiver does.
+	mdtBase string
+	mdt     bool // the table keeps a metadata table
 }
 
 // gather reads the pending compaction plans and the latest completed clean.
@@ -277,6 +294,10 @@ func archiveLimit(in archiveInputs) string {
 		lower(ts)
 	}
 	lower(in.cleanECTR)
+	if in.mdt && in.mdtBase == "" {
+		return "0" // a metadata table without a base file: keep everything
+	}
+	lower(in.mdtBase)
 	return limit
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -111,7 +112,11 @@ func cleanOnce(ctx context.Context, tbl *table.Table, opts Options, res *Result)
 		}
 		return false, nil
 	}
-	if err := execute(ctx, tx, st, p.plan, buf.Bytes(), time.Now(), res); err != nil {
+	mdt, err := metadata.For(ctx, tbl, metadata.Options{})
+	if err != nil {
+		return true, fmt.Errorf("cleaner: %w", err)
+	}
+	if err := execute(ctx, tx, st, mdt, p.plan, buf.Bytes(), time.Now(), res); err != nil {
 		return true, err
 	}
 	res.Instant = inst.WithState(timeline.Completed)
@@ -188,7 +193,11 @@ func resumeAll(ctx context.Context, tbl *table.Table, res *Result) error {
 		if inst.Action != timeline.Clean {
 			continue
 		}
-		if err := resume(ctx, tbl.Storage(), inst, res); err != nil {
+		mdt, err := metadata.For(ctx, tbl, metadata.Options{})
+		if err != nil {
+			return fmt.Errorf("cleaner: %w", err)
+		}
+		if err := resume(ctx, tbl.Storage(), mdt, inst, res); err != nil {
 			return err
 		}
 		res.Resumed = append(res.Resumed, inst)
@@ -203,7 +212,7 @@ func resumeAll(ctx context.Context, tbl *table.Table, res *Result) error {
 }
 
 // resume finishes an interrupted clean from its stored plan.
-func resume(ctx context.Context, st storage.Storage, inst timeline.Instant, res *Result) error {
+func resume(ctx context.Context, st storage.Storage, mdt *metadata.Table, inst timeline.Instant, res *Result) error {
 	req := inst
 	req.State = timeline.Requested
 	b, err := timeline.ReadInstant(ctx, st, req)
@@ -225,5 +234,5 @@ func resume(ctx context.Context, st storage.Storage, inst timeline.Instant, res 
 	if err != nil {
 		return fmt.Errorf("cleaner: resume %s: %w", inst, err)
 	}
-	return execute(ctx, tx, st, plan, b, start, res)
+	return execute(ctx, tx, st, mdt, plan, b, start, res)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -20,7 +21,7 @@ import (
 //	T.clean.requested → T.clean.inflight (the plan again)
 //	delete each planned file, in plan order
 //	T.clean (HoodieCleanMetadata)
-func execute(ctx context.Context, tx *timeline.Txn, st storage.Storage, plan *avroplan.HoodieCleanerPlan, planBytes []byte, start time.Time, res *Result) error {
+func execute(ctx context.Context, tx *timeline.Txn, st storage.Storage, mdt *metadata.Table, plan *avroplan.HoodieCleanerPlan, planBytes []byte, start time.Time, res *Result) error {
 	if tx.Instant().State == timeline.Requested {
 		// ErrInstantExists: another cleaner got there; inflight all the same.
 		if err := tx.Inflight(ctx, planBytes); err != nil && !errors.Is(err, timeline.ErrInstantExists) {
@@ -32,9 +33,17 @@ func execute(ctx context.Context, tx *timeline.Txn, st storage.Storage, plan *av
 	if err != nil {
 		return err
 	}
+	cmd := cleanMetadata(inst, plan, parts, total, start)
 	var buf bytes.Buffer
-	if err := avroplan.Encode(&buf, cleanMetadata(inst, plan, parts, total, start)); err != nil {
+	if err := avroplan.Encode(&buf, cmd); err != nil {
 		return fmt.Errorf("cleaner: %w", err)
+	}
+	// Hudi's metadata table records the deletions before the clean
+	// completes.
+	if mdt != nil {
+		if err := mdt.Clean(ctx, inst.Timestamp, cmd); err != nil {
+			return fmt.Errorf("cleaner: %s: %w", inst.Timestamp, err)
+		}
 	}
 	if err := tx.Complete(ctx, buf.Bytes()); err != nil {
 		if errors.Is(err, timeline.ErrAlreadyCompleted) {

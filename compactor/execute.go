@@ -10,6 +10,7 @@ import (
 	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/merge"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -206,6 +207,16 @@ func (ex *execution) complete(ctx context.Context, stats []timeline.WriteStat) (
 	b, err := md.Marshal()
 	if err != nil {
 		return false, err
+	}
+	// Hudi's metadata table records the new base files first.
+	mdt, err := metadata.For(ctx, ex.tbl, metadata.Options{})
+	if err != nil {
+		return false, fmt.Errorf("compactor: %w", err)
+	}
+	if mdt != nil {
+		if err := mdt.Commit(ctx, T, md); err != nil {
+			return false, fmt.Errorf("compactor: %s: %w", T, err)
+		}
 	}
 	if err := ex.tx.Complete(ctx, b); err != nil {
 		if ex.tbl.Refresh(ctx) == nil {

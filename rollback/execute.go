@@ -11,6 +11,7 @@ import (
 	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -22,7 +23,7 @@ import (
 // after a crash deletes what is left (deleting a missing file is no error)
 // and writes its command blocks again, which is harmless: a second block
 // rolls back the same instant.
-func execute(ctx context.Context, st storage.Storage, rtx *timeline.Txn, plan *avroplan.HoodieRollbackPlan, start time.Time) error {
+func execute(ctx context.Context, st storage.Storage, mdt *metadata.Table, rtx *timeline.Txn, plan *avroplan.HoodieRollbackPlan, start time.Time) error {
 	parts := map[string]*avroplan.HoodieRollbackPartitionMetadata{}
 	total := int32(0)
 	for _, req := range plan.RollbackRequests {
@@ -56,6 +57,13 @@ func execute(ctx context.Context, st storage.Storage, rtx *timeline.Txn, plan *a
 	var mb bytes.Buffer
 	if err := avroplan.Encode(&mb, md); err != nil {
 		return fmt.Errorf("rollback: %w", err)
+	}
+	// Hudi's metadata table: a deltacommit at the rollback's time, then
+	// the rolled-back instant's own metadata deltacommit removed.
+	if mdt != nil {
+		if err := mdt.Rollback(ctx, rtx.InstantTime(), md); err != nil {
+			return fmt.Errorf("rollback: %s: %w", rtx.InstantTime(), err)
+		}
 	}
 	if err := rtx.Complete(ctx, mb.Bytes()); err != nil {
 		return fmt.Errorf("rollback: %w", err)

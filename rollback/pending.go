@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -171,7 +172,11 @@ func finishPendingRollbacks(ctx context.Context, tbl *table.Table, tl *timeline.
 				return nil, fmt.Errorf("rollback: pending rollback %s: %w", r, err)
 			}
 		}
-		if err := execute(ctx, st, rtx, plan, time.Now()); err != nil {
+		mdt, err := metadata.For(ctx, tbl, metadata.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("rollback: %w", err)
+		}
+		if err := execute(ctx, st, mdt, rtx, plan, time.Now()); err != nil {
 			return nil, err
 		}
 		target := plan.InstantToRollback.CommitTime

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -55,7 +56,11 @@ func rollbackInstant(ctx context.Context, tbl *table.Table, inst timeline.Instan
 	if err := rtx.Inflight(ctx, nil); err != nil {
 		return fmt.Errorf("rollback: %s: %w", inst, err)
 	}
-	if err := execute(ctx, st, rtx, plan, start); err != nil {
+	mdt, err := metadata.For(ctx, tbl, metadata.Options{})
+	if err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	if err := execute(ctx, st, mdt, rtx, plan, start); err != nil {
 		return err
 	}
 	return withdraw(ctx, st, inst)

@@ -443,10 +443,9 @@ func (c *Config) Properties() map[string]string {
 }
 
 // Validate checks the rules a table must satisfy for hoodie to write it
-// without damaging it: those of ValidateRead, and that the table keeps no
-// Hudi metadata table (ErrMetadataTableEnabled: hoodie does not maintain
-// one, so its writes would be invisible to readers listing files through
-// it). Errors match one of ErrMissingProperty, ErrUnsupportedVersion,
+// without damaging it: those of ValidateRead, and that a Hudi metadata
+// table, if the table keeps one, is one hoodie maintains (ValidateWrite).
+// Errors match one of ErrMissingProperty, ErrUnsupportedVersion,
 // ErrUnsupportedLayout, ErrMetadataTableEnabled, ErrUnsupportedFeature or
 // ErrInvalidConfig.
 func (c *Config) Validate() error {
@@ -461,19 +460,21 @@ func (c *Config) Validate() error {
 // correctly: table version 6, timeline layout 1, a consistent key and
 // partition configuration, and no feature that changes what readers must
 // do (CDC, bootstrap, non-Parquet base files, unknown payload, merger or
-// key generator, ...). A Hudi metadata table is accepted: hoodie lists
-// storage instead of reading it, as hudi-rs does for v6 tables. Errors
-// match those of Validate except ErrMetadataTableEnabled.
+// key generator, ...). Any Hudi metadata table is accepted: hoodie's
+// readers list storage. Errors match those of Validate except
+// ErrMetadataTableEnabled.
 func (c *Config) ValidateRead() error {
 	return errors.Join(c.readErrors()...)
 }
 
-// ValidateWrite checks what writing needs beyond ValidateRead: that the
-// table keeps no Hudi metadata table (hoodie.table.metadata.partitions and
-// its inflight list empty). The error matches ErrMetadataTableEnabled and
-// says how to disable the metadata table.
+// ValidateWrite checks what writing needs beyond ValidateRead: a Hudi
+// metadata table, if any, keeps exactly the partition hoodie maintains
+// ("files", package metadata), none being built. Other metadata
+// partitions (column_stats, bloom_filters, record_index, ...) would go
+// stale under hoodie's writes: the error matches ErrMetadataTableEnabled
+// and says how to remove them.
 func (c *Config) ValidateWrite() error {
-	if len(c.MetadataPartitions) == 0 && len(c.MetadataPartitionsInflight) == 0 {
+	if len(c.MetadataPartitionsInflight) == 0 && (len(c.MetadataPartitions) == 0 || slices.Equal(c.MetadataPartitions, []string{MetadataFilesPartition})) {
 		return nil
 	}
 	what := fmt.Sprintf("%s=%q", KeyMetadataPartitions, strings.Join(c.MetadataPartitions, ","))
@@ -483,21 +484,23 @@ func (c *Config) ValidateWrite() error {
 	return fmt.Errorf("%w: %s: %s", ErrMetadataTableEnabled, what, MetadataTableAdvice)
 }
 
-// MetadataTableAdvice tells a user how to make a table with a Hudi metadata
-// table writable by hoodie. (Hudi 0.15: a write whose config has
-// hoodie.metadata.enable=false runs HoodieTable.maybeDeleteMetadataTable,
-// which deletes .hoodie/metadata and empties
-// hoodie.table.metadata.partitions; interop/metadata_read_test.go checks
-// it with Spark.)
-const MetadataTableAdvice = "hoodie reads this table (by listing storage) but does not maintain Hudi's metadata table " +
-	"(.hoodie/metadata), so a hoodie write would be invisible to Spark and other readers that list files through it. " +
-	"To write with hoodie, disable the metadata table first with one Spark write to the table that sets " +
-	"hoodie.metadata.enable=false (a datasource write with .option(\"hoodie.metadata.enable\", \"false\"), or in " +
-	"Spark SQL: SET hoodie.metadata.enable=false, then an INSERT INTO the table): Hudi then deletes " +
-	".hoodie/metadata and empties hoodie.table.metadata.partitions. " +
-	"Keep hoodie.metadata.enable=false on every later Spark write, or Spark rebuilds the metadata table " +
-	"and hoodie refuses to write again. Reading works as is (hoodie query, files, timeline, stats; " +
-	"table.OpenForRead in Go)"
+// MetadataFilesPartition is the metadata table partition hoodie maintains.
+const MetadataFilesPartition = "files"
+
+// MetadataTableAdvice tells a user how to make a table whose Hudi metadata
+// table has partitions hoodie does not maintain writable by hoodie. (Hudi
+// 0.15: a write whose config disables a metadata index drops its
+// partition; hoodie.metadata.enable=false runs
+// HoodieTable.maybeDeleteMetadataTable, which deletes .hoodie/metadata and
+// empties hoodie.table.metadata.partitions; interop/metadata_read_test.go
+// checks the latter with Spark.)
+const MetadataTableAdvice = "hoodie maintains the \"files\" partition of Hudi's metadata table (.hoodie/metadata) and " +
+	"nothing else, so its writes would leave the other metadata partitions stale, and it writes no table whose metadata " +
+	"partitions are still being built. Disable the other indexes in the writer that made them (Spark: " +
+	"hoodie.metadata.index.column.stats.enable=false, hoodie.metadata.index.bloom.filter.enable=false, " +
+	"hoodie.metadata.record.index.enable=false on a write to the table), or the whole metadata table with one Spark " +
+	"write that sets hoodie.metadata.enable=false; hoodie metadata enable then rebuilds the files partition. " +
+	"Reading works as is (hoodie query, files, timeline, stats; table.OpenForRead in Go)"
 
 // readErrors are the violations of ValidateRead's rules.
 func (c *Config) readErrors() []error {

@@ -440,6 +440,29 @@ func openConfig(ctx context.Context, st storage.Storage) (*Config, error) {
 	return cfg, nil
 }
 
+// ReloadConfig reads hoodie.properties again: another writer may have
+// changed it since Open (e.g. Spark creating or deleting the metadata
+// table). A configuration hoodie cannot write any more is an error (the
+// handle keeps its old configuration then).
+func (t *Table) ReloadConfig(ctx context.Context) error {
+	cfg, err := openConfig(ctx, t.st)
+	if err != nil {
+		return err
+	}
+	if err := cfg.ValidateRead(); err != nil {
+		return fmt.Errorf("table: reload: %w", err)
+	}
+	if t.readOnly == nil {
+		if err := cfg.ValidateWrite(); err != nil {
+			return fmt.Errorf("table: reload: %w", err)
+		}
+	}
+	t.mu.Lock()
+	t.mu.cfg = cfg
+	t.mu.Unlock()
+	return nil
+}
+
 // Writable returns nil when hoodie may write the table, else why not (a
 // table OpenForRead opened read-only; errors.Is finds the reason, e.g.
 // ErrMetadataTableEnabled).

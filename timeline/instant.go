@@ -244,21 +244,25 @@ func ParseInstantTime(ts string) (time.Time, error) {
 	if len(ts) == 14 {
 		ts += "000"
 	}
-	t, err := time.ParseInLocation(InstantTimeFormat, ts[:14]+"."+ts[14:], time.UTC)
+	t, err := time.ParseInLocation(InstantTimeFormat, ts[:14]+"."+ts[14:17], time.UTC)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: %q: %v", ErrInvalidInstant, ts, err)
 	}
 	return t, nil
 }
 
-// ValidateInstantTime checks that ts is 14 or 17 ASCII digits.
+// ValidateInstantTime checks that ts is 14 or 17 ASCII digits, or 17
+// digits followed by one or two 3-digit suffixes: the instants Hudi's
+// metadata table derives from a data instant (compaction "001", rollback
+// "006", initialisation "010", and e.g. "010001" for a compaction based on
+// an initialisation). Such times sort right after the instant they extend.
 func ValidateInstantTime(ts string) error {
-	if len(ts) != 14 && len(ts) != 17 {
-		return fmt.Errorf("%w: %q is not 14 or 17 digits", ErrInvalidInstant, ts)
+	if len(ts) != 14 && len(ts) != 17 && len(ts) != 20 && len(ts) != 23 {
+		return fmt.Errorf("%w: %q is not 14 or 17 digits (+ metadata table suffixes)", ErrInvalidInstant, ts)
 	}
 	for i := 0; i < len(ts); i++ {
 		if ts[i] < '0' || ts[i] > '9' {
-			return fmt.Errorf("%w: %q is not 14 or 17 digits", ErrInvalidInstant, ts)
+			return fmt.Errorf("%w: %q is not 14 or 17 digits (+ metadata table suffixes)", ErrInvalidInstant, ts)
 		}
 	}
 	return nil

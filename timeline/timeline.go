@@ -25,18 +25,34 @@ const claimFolder = MetaFolder + "/.aux/.instant-claims"
 type Timeline struct {
 	instants []Instant
 	sizes    map[string]int64 // file name -> size, from the listing
+	// metadataFolder: the listing showed .hoodie/metadata/ (a Hudi
+	// metadata table, or the start of one).
+	metadataFolder bool
 }
+
+// MetadataFolder is the metadata table's folder, relative to the table base.
+const MetadataFolder = MetaFolder + "/metadata"
+
+// HasMetadataFolder reports whether the listing that loaded the timeline
+// showed .hoodie/metadata/: a writer compares it with the table's
+// properties to notice, at no extra cost, a metadata table another writer
+// created or deleted since it read them.
+func (tl *Timeline) HasMetadataFolder() bool { return tl.metadataFolder }
 
 // Load lists .hoodie/ once (delimited, so sub-folders are not walked) and
 // builds the active timeline. No instant file is read.
 func Load(ctx context.Context, st storage.Storage) (*Timeline, error) {
 	best := map[string]Instant{} // timestamp -> highest-state instant
 	sizes := map[string]int64{}
+	mdt := false
 	for obj, err := range st.List(ctx, MetaFolder+"/", "/") {
 		if err != nil {
 			return nil, fmt.Errorf("timeline: load: %w", err)
 		}
 		if obj.IsDir {
+			if strings.TrimSuffix(obj.Path, "/") == MetadataFolder {
+				mdt = true
+			}
 			continue
 		}
 		name := path.Base(obj.Path)
@@ -50,7 +66,7 @@ func Load(ctx context.Context, st storage.Storage) (*Timeline, error) {
 			best[inst.Timestamp] = inst
 		}
 	}
-	tl := &Timeline{sizes: sizes}
+	tl := &Timeline{sizes: sizes, metadataFolder: mdt}
 	for _, inst := range best {
 		tl.instants = append(tl.instants, inst)
 	}

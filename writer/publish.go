@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
@@ -46,6 +47,12 @@ func (w *Writer) publish(ctx context.Context, p *plan, a *attempt, sch *schema.S
 			return nil, err
 		}
 	}
+	// Hudi's metadata table: its deltacommit at T completes first
+	// (readers ignore it until T completes; T's rollback removes it).
+	if err := w.updateMetadataTable(ctx, T, md); err != nil {
+		return nil, err
+	}
+	w.hook("before-complete")
 	// The commit point.
 	if err := a.tx.Complete(ctx, b); err != nil {
 		return nil, err
@@ -62,6 +69,24 @@ func (w *Writer) publish(ctx context.Context, p *plan, a *attempt, sch *schema.S
 		return res, fmt.Errorf("writer: %w", err)
 	}
 	return res, nil
+}
+
+// updateMetadataTable records commit T (metadata md) in the table's Hudi
+// metadata table, if it keeps one (checked at every commit: another
+// writer may have created or deleted it).
+func (w *Writer) updateMetadataTable(ctx context.Context, T string, md *timeline.CommitMetadata) error {
+	mdt, err := metadata.For(ctx, w.tbl, metadata.Options{})
+	if err != nil {
+		return fmt.Errorf("writer: %w", err)
+	}
+	if mdt == nil {
+		return nil
+	}
+	w.hook("before-metadata")
+	if err := mdt.Commit(ctx, T, md); err != nil {
+		return fmt.Errorf("writer: %s: %w", T, err)
+	}
+	return nil
 }
 
 // written is the results of the handles that wrote a file.

@@ -81,6 +81,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/hoodie-lake/hoodie/index"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/internal/arrowutil"
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/keygen"
@@ -168,6 +169,12 @@ type Options struct {
 	// process with many open writers (one per table) sets it small; at
 	// least 4 MiB.
 	IndexMemory int64
+	// MetadataTable gives the table Hudi's metadata table (its "files"
+	// partition, as Spark writes it by default) when it has none: Open
+	// initialises it from a listing after rolling back failed writes
+	// (metadata.Enable). Tables that already keep one are maintained
+	// whether or not it is set.
+	MetadataTable bool
 	// GlobalIndex makes record keys unique across partitions: a key that
 	// arrives with a new partition value is deleted from its old partition.
 	GlobalIndex bool
@@ -423,6 +430,12 @@ func Open(ctx context.Context, tbl *table.Table, opts Options) (*Writer, error) 
 		return nil, err
 	}
 	w.indexDirty = rb.InsertRolledBack
+	if opts.MetadataTable && !metadata.Enabled(cfg) {
+		if err := metadata.Enable(ctx, tbl, metadata.Options{}); err != nil {
+			return nil, fmt.Errorf("writer: %w", err)
+		}
+		w.cfg = tbl.Config()
+	}
 	if opts.Concurrency == Optimistic {
 		if err := pruneCommitKeys(ctx, w.st); err != nil {
 			return nil, err
