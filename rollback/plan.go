@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
-	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/filegroup"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"

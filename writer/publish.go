@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/hoodie-lake/hoodie/index"
-	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/internal/schema"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/timeline"
 )
 
