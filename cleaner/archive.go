@@ -28,6 +28,9 @@ type ArchiveResult struct {
 	Entries int
 	// PrunedClaims is the number of instant-time claims deleted.
 	PrunedClaims int
+	// Metadata reports the archival of the table's Hudi metadata table
+	// (nil without one).
+	Metadata *ArchiveResult
 }
 
 // archivable are the actions Archive moves; any other completed action
@@ -38,17 +41,30 @@ var archivable = map[timeline.Action]bool{
 	timeline.Clean: true, timeline.Rollback: true,
 }
 
-// archiver is one Archive of a table.
+// archiver is one Archive of a timeline: the data table's, or its
+// metadata table's.
 type archiver struct {
-	tbl    *table.Table
 	st     storage.Storage
-	folder string // the archive folder, relative to the table base
+	folder string // the archive folder, relative to the timeline's base
 	res    *ArchiveResult
+	// load refreshes and returns the timeline.
+	load func(ctx context.Context) (*timeline.Timeline, error)
+	// limit, if set, is an instant archival must stay before ("" with
+	// set: keep everything).
+	limit func(ctx context.Context) (ts string, err error)
 }
 
 // Archive moves the oldest completed instants of the active timeline into
 // the archived timeline when more than MaxToKeep completed commits are
 // active. See the package documentation for the rules and the crash order.
+//
+// A table keeping Hudi's metadata table is archived only up to the
+// metadata table's latest base file (its initialisation or compaction):
+// readers use the metadata log blocks of later data instants only while
+// those are active. Then the metadata table's own timeline is archived
+// by the same rules, up to the data table's first active instant and the
+// same base file, as Hudi's HoodieTimelineArchiver does
+// (ArchiveResult.Metadata).
 //
 // Archive refreshes tbl before it starts and once it is done. On an error
 // the result reports what was archived before it.
@@ -61,58 +77,98 @@ func Archive(ctx context.Context, tbl *table.Table, opts ArchiveOptions) (*Archi
 	if folder == "" {
 		folder = table.DefaultArchiveFolder
 	}
-	a := &archiver{tbl: tbl, st: tbl.Storage(), folder: timeline.MetaFolder + "/" + strings.Trim(folder, "/"), res: &ArchiveResult{}}
+	a := &archiver{st: tbl.Storage(), folder: timeline.MetaFolder + "/" + strings.Trim(folder, "/"), res: &ArchiveResult{},
+		load: func(ctx context.Context) (*timeline.Timeline, error) {
+			if err := tbl.Refresh(ctx); err != nil {
+				return nil, err
+			}
+			return tbl.Timeline(ctx)
+		}}
+	if err := tbl.Refresh(ctx); err != nil {
+		return a.res, fmt.Errorf("cleaner: archive: %w", err)
+	}
+	mdt, err := metadata.For(ctx, tbl, metadata.Options{})
+	if err != nil {
+		return a.res, fmt.Errorf("cleaner: archive: %w", err)
+	}
+	if mdt != nil {
+		a.limit = mdt.LatestBaseInstant
+	}
+	if err := a.run(ctx, opts); err != nil {
+		return a.res, err
+	}
+	if mdt == nil {
+		return a.res, nil
+	}
+	m := &archiver{st: mdt.Storage(), folder: timeline.MetaFolder + "/" + table.DefaultArchiveFolder, res: &ArchiveResult{},
+		load: func(ctx context.Context) (*timeline.Timeline, error) { return timeline.Load(ctx, mdt.Storage()) },
+		limit: func(ctx context.Context) (string, error) {
+			base, err := mdt.LatestBaseInstant(ctx)
+			if err != nil || base == "" {
+				return "", err
+			}
+			tl, err := tbl.Timeline(ctx)
+			if err != nil {
+				return "", err
+			}
+			if first := tl.FirstInstantTime(); first != "" && first < base {
+				return first, nil
+			}
+			return base, nil
+		}}
+	a.res.Metadata = m.res
+	if err := m.run(ctx, opts); err != nil {
+		return a.res, fmt.Errorf("cleaner: archive the metadata table: %w", err)
+	}
+	return a.res, nil
+}
+
+// run archives the archiver's timeline.
+func (a *archiver) run(ctx context.Context, opts ArchiveOptions) error {
 	tl, err := a.timeline(ctx)
 	if err != nil {
-		return a.res, err
+		return err
 	}
 	done, err := lastArchived(ctx, a.st, a.folder)
 	if err != nil {
-		return a.res, err
+		return err
 	}
 	if finished := interrupted(tl, done); len(finished) > 0 {
 		if err := a.finish(ctx, finished); err != nil {
-			return a.res, err
+			return err
 		}
 		if tl, err = a.timeline(ctx); err != nil {
-			return a.res, err
+			return err
 		}
 	}
 	in := archiveInputs{tl: tl}
 	if needsArchival(tl, opts) {
 		if err := in.gather(ctx, a.st); err != nil {
-			return a.res, err
+			return err
 		}
-		mdt, err := metadata.For(ctx, a.tbl, metadata.Options{})
-		if err != nil {
-			return a.res, fmt.Errorf("cleaner: archive: %w", err)
-		}
-		if mdt != nil {
-			in.mdt = true
-			if in.mdtBase, err = mdt.LatestBaseInstant(ctx); err != nil {
-				return a.res, fmt.Errorf("cleaner: archive: %w", err)
+		if a.limit != nil {
+			in.limited = true
+			if in.limit, err = a.limit(ctx); err != nil {
+				return fmt.Errorf("cleaner: archive: %w", err)
 			}
 		}
 	}
 	victims := archiveVictims(in, opts)
 	if len(victims) == 0 {
-		return a.res, a.prune(ctx, tl)
+		return a.prune(ctx, tl)
 	}
 	if err := a.archive(ctx, victims, done); err != nil {
-		return a.res, err
+		return err
 	}
 	if tl, err = a.timeline(ctx); err != nil {
-		return a.res, err
+		return err
 	}
-	return a.res, a.prune(ctx, tl)
+	return a.prune(ctx, tl)
 }
 
-// timeline refreshes the table handle and returns its timeline.
+// timeline refreshes and returns the timeline.
 func (a *archiver) timeline(ctx context.Context) (*timeline.Timeline, error) {
-	if err := a.tbl.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("cleaner: archive: %w", err)
-	}
-	tl, err := a.tbl.Timeline(ctx)
+	tl, err := a.load(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cleaner: archive: %w", err)
 	}
@@ -210,12 +266,11 @@ type archiveInputs struct {
 	// cleanECTR is the earliestCommitToRetain of the latest completed
 	// clean ("" when none).
 	cleanECTR string
-	// mdtBase is the latest base instant of the Hudi metadata table ("" =
-	// none): its log blocks of later data instants count only while those
-	// instants are active, so archival stops before them, as Hudi's
-	// HoodieTimelineArchiver does.
-	mdtBase string
-	mdt     bool // the table keeps a metadata table
+	// limit is where archival must stop besides the rules above (the
+	// metadata table's latest base file, see Archive); with limited set,
+	// "" means nothing may be archived.
+	limit   string
+	limited bool
 }
 
 // gather reads the pending compaction plans and the latest completed clean.
@@ -294,10 +349,10 @@ func archiveLimit(in archiveInputs) string {
 		lower(ts)
 	}
 	lower(in.cleanECTR)
-	if in.mdt && in.mdtBase == "" {
-		return "0" // a metadata table without a base file: keep everything
+	if in.limited && in.limit == "" {
+		return "0" // sorts before every instant: keep everything
 	}
-	lower(in.mdtBase)
+	lower(in.limit)
 	return limit
 }
 

@@ -43,7 +43,16 @@ func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timel
 	if _, ok := s.tl.Find(C); ok {
 		return false, nil
 	}
-	return m.compact(ctx, s, data, C, latest)
+	done, err := m.compact(ctx, s, data, C, latest)
+	if err != nil || !done {
+		return done, err
+	}
+	// Table services after a compaction: old slices go.
+	s, err = m.load(ctx)
+	if err != nil {
+		return true, err
+	}
+	return true, m.clean(ctx, s, latest)
 }
 
 // compact schedules and executes compaction C of the files partition,

@@ -187,3 +187,7 @@ func (m *Table) LatestBaseInstant(ctx context.Context) (string, error) {
 	}
 	return "", nil
 }
+
+// Storage is the metadata table's store: the data table's, rooted at
+// Folder (for services that work on any Hudi timeline, such as archival).
+func (m *Table) Storage() storage.Storage { return m.st }
