@@ -180,7 +180,7 @@ func (m *Table) initialise(ctx context.Context, dataName, init string, listing *
 	if err := storage.WriteFile(ctx, m.st, table.PropertiesFile, formatProperties(properties(dataName), now), storage.CreateOptions{}); err != nil {
 		return fmt.Errorf("metadata: write properties: %w", err)
 	}
-	tx, err := timeline.BeginAt(ctx, m.st, init, timeline.DeltaCommit, nil)
+	tx, err := timeline.Request(ctx, m.st, init, timeline.DeltaCommit, nil)
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}

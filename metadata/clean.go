@@ -89,7 +89,7 @@ func (m *Table) clean(ctx context.Context, s *state, latest string) error {
 	if err := avroplan.Encode(&pb, plan); err != nil {
 		return fmt.Errorf("metadata: clean plan: %w", err)
 	}
-	tx, err := timeline.BeginAt(ctx, m.st, C, timeline.Clean, pb.Bytes())
+	tx, err := timeline.Request(ctx, m.st, C, timeline.Clean, pb.Bytes())
 	if errors.Is(err, timeline.ErrInstantExists) {
 		return nil // another writer cleans
 	}

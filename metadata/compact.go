@@ -67,7 +67,7 @@ func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, 
 	if err := avroplan.Encode(&pb, plan); err != nil {
 		return false, fmt.Errorf("metadata: compaction plan: %w", err)
 	}
-	tx, err := timeline.BeginAt(ctx, m.st, C, timeline.Compaction, pb.Bytes())
+	tx, err := timeline.Request(ctx, m.st, C, timeline.Compaction, pb.Bytes())
 	if errors.Is(err, timeline.ErrInstantExists) {
 		return false, nil // another writer scheduled it
 	}

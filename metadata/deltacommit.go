@@ -118,7 +118,7 @@ func (m *Table) writeDeltaCommit(ctx context.Context, s *state, T string, recs [
 		return err
 	}
 	inflight := inflightMetadata(base, len(recs))
-	tx, err := timeline.BeginAt(ctx, m.st, T, timeline.DeltaCommit, nil)
+	tx, err := timeline.Request(ctx, m.st, T, timeline.DeltaCommit, nil)
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}

@@ -90,11 +90,6 @@ func rollbackChanges(md *avroplan.HoodieRollbackMetadata) *changes {
 	return c
 }
 
-// empty reports whether c changes nothing.
-func (c *changes) empty() bool {
-	return len(c.added) == 0 && len(c.deleted) == 0 && len(c.partitions) == 0 && len(c.deletedPartitions) == 0
-}
-
 // records are the metadata records of c, sorted by key: the partition
 // list (partitions written into, and deleted ones), then one files
 // record per partition touched.

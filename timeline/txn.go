@@ -142,12 +142,12 @@ func Begin(ctx context.Context, st storage.Storage, action Action, content []byt
 	return nil, fmt.Errorf("timeline: claim instant: too many collisions after %s", last)
 }
 
-// BeginAt writes the requested file of action at time ts, which the caller
+// Request writes the requested file of action at time ts, which the caller
 // chose, create-if-absent and without a claim: for Hudi's metadata table,
 // whose instants take the times of the data table's instants (or derive
 // from them with a suffix). An existing requested file with other content
 // fails with ErrInstantExists.
-func BeginAt(ctx context.Context, st storage.Storage, ts string, action Action, content []byte) (*Txn, error) {
+func Request(ctx context.Context, st storage.Storage, ts string, action Action, content []byte) (*Txn, error) {
 	if err := ValidateInstantTime(ts); err != nil {
 		return nil, err
 	}
