@@ -42,7 +42,13 @@ var forbidden = map[string][]string{
 	"internal/hivepath": {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"avroplan":          {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/logfile":  {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/hfile":    {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/ingest":   {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+
+	// The metadata table's record codec.
+	"internal/mdtrecord": {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	// The metadata table's maintenance: below every service that calls it.
+	"metadata": {"index", "writer", "reader", "compactor", "cleaner", "rollback", "pipeline", "stream", "bench", "cmd"},
 
 	// Test harnesses. The op-trace wrapper sits on storage alone; the
 	// shared test model must not import writer (writer's own tests use it).
