@@ -297,6 +297,16 @@ func (m *Table) removeDeltaCommit(ctx context.Context, s *state, T string) error
 		files = append(files, mk.DataPath)
 	}
 	for _, f := range files {
+		// A marker names the file T meant to write; if that write failed,
+		// a later deltacommit may have taken the name: delete only a file
+		// whose blocks are T's.
+		mine, err := m.writtenBy(ctx, f, T)
+		if err != nil {
+			return err
+		}
+		if !mine {
+			continue
+		}
 		if err := m.st.Delete(ctx, f); err != nil {
 			return fmt.Errorf("metadata: roll back %s: delete %s: %w", T, f, err)
 		}
@@ -306,6 +316,24 @@ func (m *Table) removeDeltaCommit(ctx context.Context, s *state, T string) error
 	}
 	m.log.Info("metadata: rolled back deltacommit", "instant", T, "files", len(files))
 	return nil
+}
+
+// writtenBy reports whether the log file at key holds blocks of instant T
+// (false when it does not exist).
+func (m *Table) writtenBy(ctx context.Context, key, T string) (bool, error) {
+	ra, err := storage.NewReaderAt(ctx, m.st, key)
+	if errors.Is(err, storage.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("metadata: %w", err)
+	}
+	_, h, err := logfile.ReadFirstHeader(ra, ra.Size())
+	if err != nil {
+		// Not a readable log file: a file T created only partly.
+		return true, nil
+	}
+	return h.Value(logfile.InstantTime) == T, nil
 }
 
 // mustPath is InstantPath for instants known to be well formed.
