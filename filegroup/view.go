@@ -54,6 +54,11 @@ type ViewOptions struct {
 	// cost does not grow with the partitions it does not touch. Listed
 	// paths without partition metadata are not partitions (yet).
 	Partitions []string
+	// Files, when not nil, replaces the listing of storage: every
+	// partition of the table and its files' names and sizes, e.g. read
+	// from Hudi's metadata table (package metadata), as Spark lists a
+	// table that keeps one. Partitions filters it.
+	Files map[string]map[string]int64
 	// Metadata, if set, keeps the commit metadata a view reads (of
 	// replacecommits, and of instants with duplicate base files) for the
 	// next views: a long-lived process passes one cache to every view it
@@ -95,9 +100,14 @@ func BuildView(ctx context.Context, st storage.Storage, tl *timeline.Timeline, o
 	if err := v.loadReplaced(ctx, st, opts.Metadata); err != nil {
 		return nil, err
 	}
-	l, err := listTable(ctx, st, opts.Partitions)
-	if err != nil {
-		return nil, err
+	var l *listing
+	if opts.Files != nil {
+		l = listingOf(opts.Files, opts.Partitions)
+	} else {
+		var err error
+		if l, err = listTable(ctx, st, opts.Partitions); err != nil {
+			return nil, err
+		}
 	}
 	for p := range l.partitions {
 		v.partitions = append(v.partitions, p)
@@ -171,6 +181,35 @@ func listTable(ctx context.Context, st storage.Storage, partitions []string) (*l
 		}
 	}
 	return l, nil
+}
+
+// listingOf is the listing of a given file list (ViewOptions.Files),
+// restricted to partitions when not nil.
+func listingOf(files map[string]map[string]int64, partitions []string) *listing {
+	l := &listing{partitions: map[string]bool{}, files: map[string][]storage.ObjectInfo{}}
+	keep := func(string) bool { return true }
+	if partitions != nil {
+		want := map[string]bool{}
+		for _, p := range partitions {
+			want[p] = true
+		}
+		keep = func(p string) bool { return want[p] }
+	}
+	for p, names := range files {
+		if !keep(p) {
+			continue
+		}
+		l.partitions[p] = true
+		for name, size := range names {
+			key := name
+			if p != "" {
+				key = p + "/" + name
+			}
+			l.files[p] = append(l.files[p], storage.ObjectInfo{Path: key, Size: size})
+		}
+		sort.Slice(l.files[p], func(i, j int) bool { return l.files[p][i].Path < l.files[p][j].Path })
+	}
+	return l
 }
 
 func (l *listing) list(ctx context.Context, st storage.Storage, prefix, delim string) error {

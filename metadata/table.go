@@ -191,3 +191,16 @@ func (m *Table) LatestBaseInstant(ctx context.Context) (string, error) {
 // Storage is the metadata table's store: the data table's, rooted at
 // Folder (for services that work on any Hudi timeline, such as archival).
 func (m *Table) Storage() storage.Storage { return m.st }
+
+// OpenForRead returns the metadata table of the data table in st for
+// listing its files (Listing), whatever other partitions it keeps: those
+// are not read. ErrNotEnabled when the files partition is not (fully)
+// built.
+func OpenForRead(st storage.Storage, cfg *table.Config) (*Table, error) {
+	if !slices.Contains(cfg.MetadataPartitions, FilesPartition) || slices.Contains(cfg.MetadataPartitionsInflight, FilesPartition) {
+		return nil, ErrNotEnabled
+	}
+	var o Options
+	o.EnsureDefaults()
+	return newTable(st, o), nil
+}

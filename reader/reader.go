@@ -14,12 +14,12 @@
 // range — so a late log record of the range shows up even where the
 // snapshot keeps the newer base record.
 //
-// Open the table with table.OpenForRead: it also opens tables that keep a
-// Hudi metadata table (.hoodie/metadata, hoodie.table.metadata.partitions,
-// Spark's default), which hoodie writes refuse. The reader never reads the
-// metadata table: the file-system view comes from listing storage outside
-// .hoodie/, checked against the data table's timeline, as hudi-rs does for
-// v6 tables.
+// Open the table with table.OpenForRead: it also opens tables that keep
+// Hudi metadata table partitions hoodie does not write. For a table that
+// keeps a metadata table with its files partition (Spark's default), the
+// file-system view comes from it, as Spark's reader lists such a table
+// (Options.Listing); otherwise from listing storage outside .hoodie/. Either
+// way the files are checked against the data table's timeline.
 //
 //	tbl, err := table.OpenForRead(ctx, st)
 //	batches, err := reader.ReadAll(ctx, tbl, reader.Options{})
@@ -38,6 +38,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/basefile"
 	"github.com/hoodie-lake/hoodie/internal/merge"
 	"github.com/hoodie-lake/hoodie/internal/schema"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -58,7 +59,28 @@ type Options struct {
 	BeginExclusive string
 	// BatchRows bounds rows per batch. Default: the base file reader's.
 	BatchRows int
+	// Listing says where the file-system view's files come from.
+	// Default (ListingAuto): Hudi's metadata table when the table keeps
+	// one (its files partition), as Spark reads by default; storage
+	// otherwise.
+	Listing Listing
 }
+
+// Listing is where a read lists the table's files.
+type Listing int
+
+// Listings.
+const (
+	// ListingAuto lists through the metadata table when the table keeps
+	// one, else storage.
+	ListingAuto Listing = iota
+	// ListingStorage lists storage (one LIST of the table), as hudi-rs
+	// and Trino do for v6 tables.
+	ListingStorage
+	// ListingMetadataTable lists through the metadata table; a table
+	// without one is an error.
+	ListingMetadataTable
+)
 
 // Snapshot is a planned read: the files to read and the schema of the
 // batches.
@@ -89,7 +111,11 @@ func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error
 	if err != nil {
 		return nil, err
 	}
-	view, err := filegroup.BuildView(ctx, st, tl, filegroup.ViewOptions{AsOf: opts.AsOf})
+	vo := filegroup.ViewOptions{AsOf: opts.AsOf}
+	if vo.Files, err = listFiles(ctx, st, cfg, tl, opts.Listing); err != nil {
+		return nil, err
+	}
+	view, err := filegroup.BuildView(ctx, st, tl, vo)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +150,25 @@ func Plan(ctx context.Context, tbl *table.Table, opts Options) (*Snapshot, error
 		return nil, fmt.Errorf("%w: merge-on-read snapshot without a table schema", ErrUnsupported)
 	}
 	return s, nil
+}
+
+// listFiles is the file list of the view, nil to list storage.
+func listFiles(ctx context.Context, st storage.Storage, cfg *table.Config, tl *timeline.Timeline, l Listing) (map[string]map[string]int64, error) {
+	if l == ListingStorage {
+		return nil, nil
+	}
+	m, err := metadata.OpenForRead(st, cfg)
+	if errors.Is(err, metadata.ErrNotEnabled) && l == ListingAuto {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	lst, err := m.Listing(ctx, tl)
+	if err != nil {
+		return nil, fmt.Errorf("reader: list through the metadata table (Options.Listing = ListingStorage lists storage instead): %w", err)
+	}
+	return lst.Files, nil
 }
 
 // Records yields the planned read's batches. Each must be released.
