@@ -134,16 +134,23 @@ func (m *Table) writeDeltaCommit(ctx context.Context, s *state, T string, recs [
 			return err
 		}
 		// A compaction scheduled meanwhile takes no log it did not list:
-		// if one appeared after base, move the log into its slice.
-		if s, err = m.load(ctx); err != nil {
-			return err
-		}
-		nb, err := s.writeSlice()
+		// if one appeared after base, move the log into its slice (a
+		// listing of the metadata timeline tells).
+		tl, err := timeline.Load(ctx, m.st)
 		if err != nil {
-			return err
+			return fmt.Errorf("metadata: %w", err)
+		}
+		nb := base
+		for _, i := range tl.Instants() {
+			if i.Action == timeline.Compaction && i.Timestamp > nb {
+				nb = i.Timestamp
+			}
 		}
 		if nb == base {
 			return m.completeDeltaCommit(ctx, tx, s, base, lg, len(recs))
+		}
+		if s, err = m.load(ctx); err != nil {
+			return err
 		}
 		if err := m.st.Delete(ctx, FilesPartition+"/"+lg.name); err != nil {
 			return fmt.Errorf("metadata: %w", err)
@@ -194,9 +201,12 @@ func (m *Table) completeDeltaCommit(ctx context.Context, tx *timeline.Txn, s *st
 	if sl != nil {
 		baseFile = sl.base
 		for _, l := range sl.logs {
-			logs = append(logs, l.name)
+			if l.name != lg.name {
+				logs = append(logs, l.name)
+			}
 		}
 	}
+	logs = append(logs, lg.name)
 	v := lg.version
 	off := int64(0)
 	st := timeline.WriteStat{
