@@ -2,11 +2,12 @@ package interop_test
 
 // Tables Spark makes with Hudi's default settings keep a metadata table
 // (.hoodie/metadata, hoodie.table.metadata.partitions=files). hoodie reads
-// them by listing storage (table.OpenForRead), row for row as Spark does,
-// and refuses to write them — every write entry point, with
-// table.ErrMetadataTableEnabled — until a Spark write with
-// hoodie.metadata.enable=false has deleted the metadata table, as the
-// error says.
+// them through it (as Spark does by default) and by listing storage, row
+// for row as Spark does, and maintains it when it writes
+// (metadata_write_test.go). A metadata table with partitions hoodie does
+// not maintain (column_stats here) makes every hoodie write entry point
+// refuse, with table.ErrMetadataTableEnabled, until a Spark write drops
+// them, as the error says.
 
 import (
 	"context"
@@ -22,6 +23,8 @@ import (
 	"github.com/hoodie-lake/hoodie/bench"
 	"github.com/hoodie-lake/hoodie/cleaner"
 	"github.com/hoodie-lake/hoodie/compactor"
+	"github.com/hoodie-lake/hoodie/filegroup"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/rollback"
 	"github.com/hoodie-lake/hoodie/storage"
@@ -111,13 +114,16 @@ func openForRead(t *testing.T, base string) *table.Table {
 // TestReadSparkTablesWithMetadataTable: Spark (Hudi 0.15, default
 // settings) writes a partitioned table in three upserts (new partitions,
 // updates; the last one's merge-on-read updates go to log files); the
-// table keeps a metadata table. hoodie's reader agrees with Spark on every
-// query (snapshot, read-optimized, time travel, incremental) and with
-// hudi-rs on the snapshot, its timeline and latest base files equal Java's,
-// and the rows are what Hudi keeps. Every hoodie write entry point refuses
-// the table with table.ErrMetadataTableEnabled without changing a file.
-// After one Spark write with hoodie.metadata.enable=false (the way out the
-// error names) the metadata table is gone and hoodie writes the table.
+// table keeps a metadata table. hoodie's reader, listing through Spark's
+// metadata table, agrees with Spark on every query (snapshot,
+// read-optimized, time travel, incremental) and with hudi-rs on the
+// snapshot; its metadata listing equals a listing of storage
+// (metadata.Validate) and both views pick the same files. A fourth Spark
+// write turns on the column_stats index: every hoodie write entry point
+// then refuses the table with table.ErrMetadataTableEnabled without
+// changing a file. After one Spark write with hoodie.metadata.enable=false
+// (the way out the error names) the metadata table is gone and hoodie
+// writes the table.
 func TestReadSparkTablesWithMetadataTable(t *testing.T) {
 	for _, typ := range sparkTypes() {
 		t.Run(strings.ToLower(string(typ)), func(t *testing.T) {
@@ -149,17 +155,24 @@ func TestReadSparkTablesWithMetadataTable(t *testing.T) {
 				require.NoError(t, err, "Spark's metadata table")
 			}
 
-			// hoodie reads it as Spark and hudi-rs do.
+			// hoodie reads it as Spark and hudi-rs do, through the metadata table.
 			tbl := openForRead(t, base)
-			require.ErrorIs(t, tbl.Writable(), table.ErrMetadataTableEnabled)
+			require.NoError(t, tbl.Writable(), "a files-only metadata table is one hoodie maintains")
 			cfg := tbl.Config()
 			require.Equal(t, typ, cfg.Type)
 			require.Equal(t, []string{"dt", "region"}, cfg.PartitionFields)
 			tl, err := timeline.Load(ctx, tbl.Storage())
 			require.NoError(t, err)
 			require.Len(t, tl.CompletedCommits(), 3, "the data table's commits only:\n%s", tl)
-			plan, err := reader.Plan(ctx, tbl, reader.Options{})
+			mm, err := metadata.Validate(ctx, tbl)
 			require.NoError(t, err)
+			require.Empty(t, mm, "Spark's metadata table agrees with storage as hoodie reads both")
+			plan, err := reader.Plan(ctx, tbl, reader.Options{Listing: reader.ListingMetadataTable})
+			require.NoError(t, err)
+			listed, err := reader.Plan(ctx, tbl, reader.Options{Listing: reader.ListingStorage})
+			require.NoError(t, err)
+			require.Equal(t, baseNames(listed.Files), baseNames(plan.Files), "the same files through the metadata table and a listing")
+			require.Equal(t, len(listed.Merged), len(plan.Merged))
 			require.NotEmpty(t, plan.View.Partitions())
 			for _, p := range plan.View.Partitions() {
 				require.False(t, strings.HasPrefix(p, table.MetaFolder), "partition %q", p)
@@ -170,6 +183,20 @@ func TestReadSparkTablesWithMetadataTable(t *testing.T) {
 			rows := threeReaders(t, tbl, base)
 			model.check(t, rows)
 
+			// Spark turns on a metadata index hoodie does not maintain.
+			colStats := sparkDefaultOptions(name, typ)
+			colStats["hoodie.metadata.index.column.stats.enable"] = "true"
+			fourth := noTies(gen.Updates(latestEvents(model), 60))
+			sparkWrite(t, base, colStats, fourth)
+			model.upsert(fourth)
+			props = readProps(t, base)
+			require.Contains(t, strings.Split(props[table.KeyMetadataPartitions], ","), "column_stats", "hoodie.table.metadata.partitions: %v", props)
+			tbl = openForRead(t, base)
+			require.ErrorIs(t, tbl.Writable(), table.ErrMetadataTableEnabled)
+			model.check(t, threeReaders(t, tbl, base))
+			tl, err = timeline.Load(ctx, tbl.Storage())
+			require.NoError(t, err)
+
 			// Every write entry point refuses, and nothing changes.
 			before := treeHashes(t, base)
 			indexDir := t.TempDir()
@@ -177,6 +204,7 @@ func TestReadSparkTablesWithMetadataTable(t *testing.T) {
 			require.NoError(t, err)
 			_, err = table.Open(ctx, st)
 			require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "table.Open (writer, ingest, cdc, compact, clean, rollback CLI)")
+			require.Contains(t, err.Error(), "column_stats")
 			require.Contains(t, err.Error(), "hoodie.metadata.enable=false")
 			_, err = writer.Open(ctx, tbl, writer.Options{IndexDir: indexDir})
 			require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "writer.Open")
@@ -222,4 +250,14 @@ func TestReadSparkTablesWithMetadataTable(t *testing.T) {
 			model.check(t, threeReaders(t, tbl, base))
 		})
 	}
+}
+
+// baseNames are the names of base files, sorted.
+func baseNames(fs []filegroup.BaseFileInfo) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Name
+	}
+	sort.Strings(out)
+	return out
 }

@@ -18,7 +18,8 @@ import (
 var (
 	// ErrUnsupported: the metadata table has partitions or content hoodie
 	// does not maintain (column_stats, bloom_filters, record_index, an
-	// index being built, ...).
+	// index being built, ...). Such errors also match
+	// table.ErrMetadataTableEnabled.
 	ErrUnsupported = errors.New("metadata: unsupported metadata table")
 	// ErrCorrupt: the metadata table's files disagree with its format.
 	ErrCorrupt = errors.New("metadata: corrupt metadata table")
@@ -77,11 +78,8 @@ func newTable(st storage.Storage, opts Options) *Table {
 // Supported checks that hoodie can maintain the metadata table cfg
 // describes: exactly the files partition, none being built.
 func Supported(cfg *table.Config) error {
-	if len(cfg.MetadataPartitionsInflight) > 0 {
-		return fmt.Errorf("%w: metadata partitions being built (%s=%v): hoodie writes only once they are complete", ErrUnsupported, table.KeyMetadataPartitionsInfl, cfg.MetadataPartitionsInflight)
-	}
-	if !slices.Equal(cfg.MetadataPartitions, []string{FilesPartition}) {
-		return fmt.Errorf("%w: %s=%v: hoodie maintains the %q partition only; disable the others in the writer that made them (e.g. Spark: hoodie.metadata.index.column.stats.enable=false, hoodie.metadata.record.index.enable=false)", ErrUnsupported, table.KeyMetadataPartitions, cfg.MetadataPartitions, FilesPartition)
+	if err := cfg.ValidateWrite(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	return nil
 }

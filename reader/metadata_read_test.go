@@ -2,12 +2,14 @@ package reader_test
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -43,50 +45,44 @@ func mdtUpsert(t *testing.T, w *writer.Writer, ids []string, ts, v int64) string
 	return res.Instant
 }
 
-// addFakeMetadataTable turns a hoodie table into one that keeps a Hudi
-// metadata table, as Spark's default writes leave it: hoodie.properties
-// lists the "files" partition (and an inflight one), and .hoodie/metadata
-// holds a MOR table of its own, with its own timeline (the data
-// instants plus an initialisation instant), partition metadata, an HFile
-// base file and log files. Nothing reads their (placeholder) contents.
-func addFakeMetadataTable(t *testing.T, st storage.Storage, instants []string) {
+// addUnmaintainedPartitions turns a hoodie table whose metadata table
+// keeps the files partition into one with metadata partitions hoodie
+// does not maintain, as Spark leaves it while building its record index:
+// hoodie.properties lists "files" and the inflight "record_index", and
+// .hoodie/metadata/record_index holds partition metadata, a base file and
+// a log file. Nothing reads their (placeholder) contents.
+func addUnmaintainedPartitions(t *testing.T, st storage.Storage) {
 	t.Helper()
 	ctx := context.Background()
 	b, err := storage.ReadFile(ctx, st, table.PropertiesFile)
 	require.NoError(t, err)
 	props, err := table.ParseProperties(strings.NewReader(string(b)))
 	require.NoError(t, err)
-	props[table.KeyMetadataPartitions] = "files"
+	require.Equal(t, "files", props[table.KeyMetadataPartitions])
 	props[table.KeyMetadataPartitionsInfl] = "record_index"
 	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile,
 		table.FormatProperties(props, table.PropertiesOptions{Last: []string{table.KeyChecksum}}), storage.CreateOptions{}))
-	files := map[string]string{
-		".hoodie/metadata/.hoodie/hoodie.properties": "hoodie.table.name=t_metadata\nhoodie.table.type=MERGE_ON_READ\n" +
-			"hoodie.table.base.file.format=HFILE\nhoodie.table.version=6\nhoodie.timeline.layout.version=1\n",
-		".hoodie/metadata/files/.hoodie_partition_metadata":                                 "#partition metadata\ncommitTime=00000000000000010\npartitionDepth=1\n",
-		".hoodie/metadata/files/files-0000-0_0-5-4_00000000000000010.hfile":                 "HFILE",
-		".hoodie/metadata/files/.files-0000-0_00000000000000010.log.1_0-0-0":                "#HUDI#",
-		".hoodie/metadata/record_index/.hoodie_partition_metadata":                          "#partition metadata\n",
-		".hoodie/metadata/record_index/record-index-0000-0_0-1-1_99999999999999999.parquet": "PAR1",
-		".hoodie/metadata/.hoodie/00000000000000010.deltacommit.requested":                  "",
-		".hoodie/metadata/.hoodie/00000000000000010.deltacommit.inflight":                   "",
-		".hoodie/metadata/.hoodie/00000000000000010.deltacommit":                            "{}",
-		".hoodie/metadata/.hoodie/99999999999999999.deltacommit.requested":                  "",
-	}
-	for i, inst := range instants {
-		files[".hoodie/metadata/.hoodie/"+inst+".deltacommit"] = "{}"
-		files[".hoodie/metadata/files/.files-0000-0_00000000000000010.log."+string(rune('2'+i))+"_0-1-1"] = "#HUDI#"
-	}
-	for k, v := range files {
+	for k, v := range map[string]string{
+		".hoodie/metadata/record_index/.hoodie_partition_metadata":                         "#partition metadata\n",
+		".hoodie/metadata/record_index/record-index-0000-0_0-1-1_99999999999999999.hfile":  "HFILE",
+		".hoodie/metadata/record_index/.record-index-0000-0_99999999999999999.log.1_0-1-1": "#HUDI#",
+	} {
 		require.NoError(t, storage.WriteFile(ctx, st, k, []byte(v), storage.CreateOptions{}))
 	}
 }
 
 // TestReadTableWithMetadataTable: a table keeping a Hudi metadata table
-// opens with table.OpenForRead and reads exactly as before the metadata
-// table appeared, for every query type and both table types (MOR with log
-// files); nothing under .hoodie/metadata becomes a partition, file or
-// instant of the read; table.Open and writer.Open refuse the table.
+// reads exactly as before the metadata table appeared, for every query
+// type and both table types (MOR with log files); nothing under
+// .hoodie/metadata becomes a partition, file or instant of the read.
+// With the files partition alone (as metadata.Enable and Spark's defaults
+// leave it) the table stays writable: table.Open accepts it, OpenForRead
+// gives a writable handle, and metadata.Validate finds the metadata table
+// in step with storage. With partitions hoodie does not maintain (an
+// index being built) table.Open and writer.Open refuse the table, naming
+// them, and OpenForRead reads it read-only. Disabled again, a writer
+// asked for the metadata table (writer.Options.MetadataTable) rebuilds
+// it, and its commit is read.
 func TestReadTableWithMetadataTable(t *testing.T) {
 	ctx := context.Background()
 	for _, typ := range []table.TableType{table.CopyOnWrite, table.MergeOnRead} {
@@ -117,31 +113,77 @@ func TestReadTableWithMetadataTable(t *testing.T) {
 			}
 			partsBefore := plan.View.Partitions()
 
-			addFakeMetadataTable(t, st, []string{c1, c2, c3})
+			// readsAsBefore checks every query and the plan's files on a
+			// handle opened now.
+			readsAsBefore := func(t *testing.T, rtbl *table.Table) {
+				t.Helper()
+				for i, q := range queries {
+					assert.Equal(t, want[i], rows(t, rtbl, q), "query %+v", q)
+				}
+				plan, err := reader.Plan(ctx, rtbl, reader.Options{})
+				require.NoError(t, err)
+				assert.Equal(t, partsBefore, plan.View.Partitions())
+				assert.Equal(t, []string{"a", "b", "c", "d"}, plan.View.Partitions())
+				for _, f := range plan.Files {
+					assert.False(t, strings.HasPrefix(f.Path, table.MetaFolder+"/"), f.Path)
+				}
+				for _, f := range plan.View.Hidden {
+					assert.False(t, strings.HasPrefix(f.Path, table.MetaFolder+"/"), f.Path)
+				}
+				tl, err := timeline.Load(ctx, rtbl.Storage())
+				require.NoError(t, err)
+				require.Len(t, tl.Instants(), 3, "only the data table's instants:\n%s", tl)
+			}
+
+			// The files partition alone: writable, read as before.
+			require.NoError(t, metadata.Enable(ctx, tbl, metadata.Options{}))
+			ok, err := storage.Exists(ctx, st, ".hoodie/metadata/.hoodie/hoodie.properties")
+			require.NoError(t, err)
+			require.True(t, ok, "Enable built the metadata table")
+			otbl, err := table.Open(ctx, st)
+			require.NoError(t, err)
+			assert.Equal(t, []string{"files"}, otbl.Config().MetadataPartitions)
+			rtbl, err := table.OpenForRead(ctx, st)
+			require.NoError(t, err)
+			require.NoError(t, rtbl.Writable())
+			readsAsBefore(t, rtbl)
+			mismatches, err := metadata.Validate(ctx, otbl)
+			require.NoError(t, err)
+			assert.Empty(t, mismatches)
+
+			// Partitions hoodie does not maintain: read-only.
+			addUnmaintainedPartitions(t, st)
 			_, err = table.Open(ctx, st)
 			require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
+			assert.Contains(t, err.Error(), `hoodie.table.metadata.partitions.inflight="record_index"`)
+			assert.Contains(t, err.Error(), table.MetadataTableAdvice)
 			_, err = writer.Open(ctx, tbl, writer.Options{IndexDir: indexDir})
 			require.ErrorIs(t, err, table.ErrMetadataTableEnabled, "a writer re-reads hoodie.properties")
 
-			rtbl, err := table.OpenForRead(ctx, st)
+			rtbl, err = table.OpenForRead(ctx, st)
 			require.NoError(t, err)
 			require.ErrorIs(t, rtbl.Writable(), table.ErrMetadataTableEnabled)
-			for i, q := range queries {
-				assert.Equal(t, want[i], rows(t, rtbl, q), "query %+v", q)
-			}
-			plan, err = reader.Plan(ctx, rtbl, reader.Options{})
+			readsAsBefore(t, rtbl)
+
+			// Disabled as Spark's hoodie.metadata.enable=false does, the
+			// table is writable again; a writer asked for the metadata
+			// table rebuilds it, and its commit is read through both.
+			require.NoError(t, metadata.Disable(ctx, tbl))
+			w, err = writer.Open(ctx, tbl, writer.Options{IndexDir: indexDir, MetadataTable: true})
 			require.NoError(t, err)
-			assert.Equal(t, partsBefore, plan.View.Partitions())
-			assert.Equal(t, []string{"a", "b", "c", "d"}, plan.View.Partitions())
-			for _, f := range plan.Files {
-				assert.False(t, strings.HasPrefix(f.Path, table.MetaFolder+"/"), f.Path)
-			}
-			for _, f := range plan.View.Hidden {
-				assert.False(t, strings.HasPrefix(f.Path, table.MetaFolder+"/"), f.Path)
-			}
-			tl, err := timeline.Load(ctx, rtbl.Storage())
+			mdtUpsert(t, w, []string{"a1", "e1"}, 4, 4)
+			require.NoError(t, w.Close())
+			rtbl, err = table.OpenForRead(ctx, st)
 			require.NoError(t, err)
-			require.Len(t, tl.Instants(), 3, "only the data table's instants:\n%s", tl)
+			require.NoError(t, rtbl.Writable())
+			assert.Equal(t, []string{"files"}, rtbl.Config().MetadataPartitions)
+			latest := maps.Clone(want[0])
+			latest["a1"], latest["e1"] = 4, 4
+			assert.Equal(t, latest, rows(t, rtbl, reader.Options{}))
+			assert.Equal(t, want[0], rows(t, rtbl, reader.Options{AsOf: c3}))
+			mismatches, err = metadata.Validate(ctx, rtbl)
+			require.NoError(t, err)
+			assert.Empty(t, mismatches)
 		})
 	}
 }

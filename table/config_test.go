@@ -167,8 +167,15 @@ func TestValidateRefusals(t *testing.T) {
 		{"layout 0", func(m map[string]string) { m[table.KeyTimelineLayoutVersion] = "0" }, table.ErrUnsupportedLayout},
 		{"layout 2", func(m map[string]string) { m[table.KeyTimelineLayoutVersion] = "2" }, table.ErrUnsupportedLayout},
 		{"no layout", func(m map[string]string) { delete(m, table.KeyTimelineLayoutVersion) }, table.ErrMissingProperty},
-		{"metadata table", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files" }, table.ErrMetadataTableEnabled},
+		{"metadata column stats", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files,column_stats" }, table.ErrMetadataTableEnabled},
+		{"metadata record index", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files,record_index" }, table.ErrMetadataTableEnabled},
+		{"metadata bloom filters", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files,bloom_filters" }, table.ErrMetadataTableEnabled},
+		{"metadata without files", func(m map[string]string) { m[table.KeyMetadataPartitions] = "column_stats" }, table.ErrMetadataTableEnabled},
 		{"metadata table inflight", func(m map[string]string) { m[table.KeyMetadataPartitionsInfl] = "files,column_stats" }, table.ErrMetadataTableEnabled},
+		{"metadata files with inflight", func(m map[string]string) {
+			m[table.KeyMetadataPartitions] = "files"
+			m[table.KeyMetadataPartitionsInfl] = "record_index"
+		}, table.ErrMetadataTableEnabled},
 		{"no name", func(m map[string]string) { delete(m, table.KeyName) }, table.ErrMissingProperty},
 		{"no type", func(m map[string]string) { delete(m, table.KeyType) }, table.ErrMissingProperty},
 		{"lowercase type", func(m map[string]string) { m[table.KeyType] = "merge_on_read" }, table.ErrInvalidConfig},
@@ -208,6 +215,9 @@ func TestValidateRefusals(t *testing.T) {
 				err = cfg.Validate()
 			}
 			require.ErrorIs(t, err, tc.want)
+			if tc.want == table.ErrMetadataTableEnabled {
+				assertMetadataRefusal(t, err, m[table.KeyMetadataPartitions], m[table.KeyMetadataPartitionsInfl])
+			}
 		})
 	}
 }
@@ -230,6 +240,10 @@ func TestValidateAccepts(t *testing.T) {
 		{"overwrite payload", func(m map[string]string) { m[table.KeyPayloadClass] = table.PayloadOverwriteWithLatest }},
 		{"empty metadata partitions", func(m map[string]string) {
 			m[table.KeyMetadataPartitions] = ""
+			m[table.KeyMetadataPartitionsInfl] = ""
+		}},
+		{"files metadata table", func(m map[string]string) {
+			m[table.KeyMetadataPartitions] = "files"
 			m[table.KeyMetadataPartitionsInfl] = ""
 		}},
 		{"local timezone", func(m map[string]string) { m[table.KeyTimelineTimezone] = "LOCAL" }},

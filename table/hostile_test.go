@@ -60,6 +60,12 @@ var foreignTables = []foreignTable{
 		".hoodie/metadata/.hoodie/hoodie.properties":                            "hoodie.table.name=t_metadata\n",
 		".hoodie/metadata/files/.files-0000-0_20240418173550988001.log.1_0-0-0": "x",
 	}, want: table.ErrMetadataTableEnabled, mention: table.KeyMetadataPartitions},
+	{name: "metadata record index", props: func(m map[string]string) {
+		m[table.KeyMetadataPartitions] = "files,record_index"
+	}, files: map[string]string{
+		".hoodie/metadata/.hoodie/hoodie.properties":                                       "hoodie.table.name=t_metadata\n",
+		".hoodie/metadata/record_index/.record-index-0000-0_00000000000000010.log.1_0-0-0": "x",
+	}, want: table.ErrMetadataTableEnabled, mention: `hoodie.table.metadata.partitions="files,record_index"`},
 	{name: "metadata table being built", props: func(m map[string]string) { m[table.KeyMetadataPartitionsInfl] = "files" },
 		want: table.ErrMetadataTableEnabled, mention: table.KeyMetadataPartitionsInfl},
 	{name: "bootstrap", props: func(m map[string]string) {

@@ -3,11 +3,13 @@ package table_test
 import (
 	"context"
 	"errors"
-	"github.com/hoodie-lake/hoodie/filegroup"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -117,64 +119,113 @@ func sparkConfig(t *testing.T, content string) *table.Config {
 	return cfg
 }
 
-// TestValidateReadAcceptsSparkDefaults: the properties Spark writes by
-// default (metadata table on, empty database and inflight list, LOCAL
-// timezone, the default merger, ...) pass ValidateRead; Validate refuses
-// them for the metadata table alone, with an error that says how to
-// proceed; once Spark disabled the metadata table (the list emptied),
-// Validate passes.
-func TestValidateReadAcceptsSparkDefaults(t *testing.T) {
+// withMetadataPartitions is Spark-written properties content with
+// hoodie.table.metadata.partitions set to parts (as Spark writes it with
+// more metadata indexes enabled; the checksum does not cover it).
+func withMetadataPartitions(t *testing.T, content, parts string) string {
+	t.Helper()
+	const line = "hoodie.table.metadata.partitions=files\n"
+	require.Contains(t, content, line)
+	return strings.Replace(content, line, "hoodie.table.metadata.partitions="+parts+"\n", 1)
+}
+
+// assertMetadataRefusal checks that err refuses a table for its metadata
+// table: ErrMetadataTableEnabled, naming the metadata partitions (and
+// the inflight ones, if any) and saying how to proceed.
+func assertMetadataRefusal(t *testing.T, err error, parts, inflight string) {
+	t.Helper()
+	require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
+	assert.Contains(t, err.Error(), fmt.Sprintf("%s=%q", table.KeyMetadataPartitions, parts))
+	if inflight != "" {
+		assert.Contains(t, err.Error(), fmt.Sprintf("%s=%q", table.KeyMetadataPartitionsInfl, inflight))
+	}
+	assert.Contains(t, err.Error(), table.MetadataTableAdvice)
+	for _, want := range []string{".hoodie/metadata", "hoodie.metadata.enable=false", "Spark", `"files"`,
+		"hoodie.metadata.index.column.stats.enable=false", "hoodie.metadata.record.index.enable=false", "hoodie metadata enable"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+// TestValidateAcceptsSparkDefaults: the properties Spark writes by default
+// (a metadata table of the "files" partition, empty database and inflight
+// list, LOCAL timezone, the default merger, ...) pass ValidateRead,
+// ValidateWrite and Validate: hoodie maintains the files partition. With
+// other metadata partitions (column_stats, record_index, bloom_filters,
+// which hoodie does not maintain) ValidateRead still passes and Validate
+// refuses them for the metadata table alone, with an error that names the
+// partitions and says how to proceed; once Spark dropped them (files
+// only) or disabled the metadata table (the list emptied), Validate
+// passes.
+func TestValidateAcceptsSparkDefaults(t *testing.T) {
 	for name, content := range map[string]string{"mor": sparkMORProperties, "cow": sparkCOWProperties} {
 		t.Run(name, func(t *testing.T) {
 			cfg := sparkConfig(t, content)
 			assert.Equal(t, []string{"files"}, cfg.MetadataPartitions)
 			assert.Empty(t, cfg.MetadataPartitionsInflight)
 			require.NoError(t, cfg.ValidateRead())
+			require.NoError(t, cfg.ValidateWrite(), "hoodie maintains the files partition")
+			require.NoError(t, cfg.Validate())
 
-			err := cfg.Validate()
-			require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
-			for _, other := range []error{table.ErrMissingProperty, table.ErrInvalidConfig, table.ErrUnsupportedFeature,
-				table.ErrUnsupportedVersion, table.ErrUnsupportedLayout} {
-				assert.NotErrorIs(t, err, other, "the metadata table is the only reason")
-			}
-			require.ErrorIs(t, cfg.ValidateWrite(), table.ErrMetadataTableEnabled)
-			for _, want := range []string{`hoodie.table.metadata.partitions="files"`, ".hoodie/metadata",
-				"hoodie.metadata.enable=false", "SET hoodie.metadata.enable=false", "Spark"} {
-				assert.Contains(t, err.Error(), want)
-			}
+			for _, parts := range []string{"files,column_stats", "files,record_index", "files,bloom_filters,column_stats", "files,column_stats,record_index"} {
+				cfg := sparkConfig(t, withMetadataPartitions(t, content, parts))
+				assert.Equal(t, strings.Split(parts, ","), cfg.MetadataPartitions)
+				require.NoError(t, cfg.ValidateRead(), parts)
+				err := cfg.Validate()
+				assertMetadataRefusal(t, err, parts, "")
+				for _, other := range []error{table.ErrMissingProperty, table.ErrInvalidConfig, table.ErrUnsupportedFeature,
+					table.ErrUnsupportedVersion, table.ErrUnsupportedLayout} {
+					assert.NotErrorIs(t, err, other, "%s: the metadata table is the only reason", parts)
+				}
+				assertMetadataRefusal(t, cfg.ValidateWrite(), parts, "")
 
-			cfg.MetadataPartitions = nil
-			require.NoError(t, cfg.Validate(), "writable once the metadata table is disabled")
-			require.NoError(t, cfg.ValidateWrite())
+				cfg.MetadataPartitions = []string{"files"}
+				require.NoError(t, cfg.Validate(), "%s: writable once only files is left", parts)
+				cfg.MetadataPartitions = nil
+				require.NoError(t, cfg.Validate(), "%s: writable once the metadata table is disabled", parts)
+				require.NoError(t, cfg.ValidateWrite())
+			}
 		})
 	}
 }
 
-// TestValidateReadStillRefuses: ValidateRead accepts the inflight list too
-// (an index being built), but not what changes how the table must be read.
+// TestValidateReadStillRefuses: ValidateRead accepts any metadata table,
+// the inflight list too (an index being built), but not what changes how
+// the table must be read; Validate accepts the files partition alone.
 func TestValidateReadStillRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		change func(m map[string]string)
-		want   error // nil: ValidateRead accepts, Validate refuses with ErrMetadataTableEnabled
+		// want nil: ValidateRead accepts; Validate accepts when writable,
+		// else refuses with ErrMetadataTableEnabled.
+		want     error
+		writable bool
 	}{
+		{"files only", func(m map[string]string) {
+			m[table.KeyMetadataPartitions] = "files"
+			m[table.KeyMetadataPartitionsInfl] = ""
+		}, nil, true},
 		{"inflight only", func(m map[string]string) {
 			m[table.KeyMetadataPartitions] = ""
 			m[table.KeyMetadataPartitionsInfl] = "files"
-		}, nil},
+		}, nil, false},
+		{"files with an index being built", func(m map[string]string) {
+			m[table.KeyMetadataPartitions] = "files"
+			m[table.KeyMetadataPartitionsInfl] = "column_stats"
+		}, nil, false},
 		{"several partitions", func(m map[string]string) {
 			m[table.KeyMetadataPartitions] = "files,column_stats"
 			m[table.KeyMetadataPartitionsInfl] = "record_index"
-		}, nil},
-		{"version 8", func(m map[string]string) { m[table.KeyVersion] = "8" }, table.ErrUnsupportedVersion},
-		{"layout 2", func(m map[string]string) { m[table.KeyTimelineLayoutVersion] = "2" }, table.ErrUnsupportedLayout},
-		{"cdc", func(m map[string]string) { m[table.KeyCDCEnabled] = "true" }, table.ErrUnsupportedFeature},
-		{"drop partition columns", func(m map[string]string) { m[table.KeyDropPartitionColumns] = "true" }, table.ErrUnsupportedFeature},
-		{"bootstrap", func(m map[string]string) { m[table.KeyBootstrapBasePath] = "s3://b/src" }, table.ErrUnsupportedFeature},
-		{"orc", func(m map[string]string) { m[table.KeyBaseFileFormat] = "ORC" }, table.ErrUnsupportedFeature},
-		{"unknown payload", func(m map[string]string) { m[table.KeyPayloadClass] = "com.example.P" }, table.ErrUnsupportedFeature},
-		{"bad checksum", func(m map[string]string) { m[table.KeyChecksum] = "1" }, table.ErrInvalidConfig},
-		{"no type", func(m map[string]string) { delete(m, table.KeyType) }, table.ErrMissingProperty},
+		}, nil, false},
+		{"record index", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files,record_index" }, nil, false},
+		{"version 8", func(m map[string]string) { m[table.KeyVersion] = "8" }, table.ErrUnsupportedVersion, false},
+		{"layout 2", func(m map[string]string) { m[table.KeyTimelineLayoutVersion] = "2" }, table.ErrUnsupportedLayout, false},
+		{"cdc", func(m map[string]string) { m[table.KeyCDCEnabled] = "true" }, table.ErrUnsupportedFeature, false},
+		{"drop partition columns", func(m map[string]string) { m[table.KeyDropPartitionColumns] = "true" }, table.ErrUnsupportedFeature, false},
+		{"bootstrap", func(m map[string]string) { m[table.KeyBootstrapBasePath] = "s3://b/src" }, table.ErrUnsupportedFeature, false},
+		{"orc", func(m map[string]string) { m[table.KeyBaseFileFormat] = "ORC" }, table.ErrUnsupportedFeature, false},
+		{"unknown payload", func(m map[string]string) { m[table.KeyPayloadClass] = "com.example.P" }, table.ErrUnsupportedFeature, false},
+		{"bad checksum", func(m map[string]string) { m[table.KeyChecksum] = "1" }, table.ErrInvalidConfig, false},
+		{"no type", func(m map[string]string) { delete(m, table.KeyType) }, table.ErrMissingProperty, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			props, err := table.ParseProperties(strings.NewReader(sparkMORProperties))
@@ -182,25 +233,38 @@ func TestValidateReadStillRefuses(t *testing.T) {
 			tc.change(props)
 			cfg, err := table.ParseConfig(props)
 			require.NoError(t, err)
-			if tc.want == nil {
+			switch {
+			case tc.want == nil && tc.writable:
 				require.NoError(t, cfg.ValidateRead())
-				require.ErrorIs(t, cfg.Validate(), table.ErrMetadataTableEnabled)
-				return
+				require.NoError(t, cfg.Validate())
+			case tc.want == nil:
+				require.NoError(t, cfg.ValidateRead())
+				assertMetadataRefusal(t, cfg.Validate(), props[table.KeyMetadataPartitions], props[table.KeyMetadataPartitionsInfl])
+			default:
+				require.ErrorIs(t, cfg.ValidateRead(), tc.want)
+				require.ErrorIs(t, cfg.Validate(), tc.want)
 			}
-			require.ErrorIs(t, cfg.ValidateRead(), tc.want)
-			require.ErrorIs(t, cfg.Validate(), tc.want)
 		})
 	}
 }
 
-// sparkMDTStore is a store holding the Spark MOR table above (file
-// contents are placeholders: nothing here reads them).
-func sparkMDTStore(t *testing.T) storage.Storage {
+// sparkMDTStore is a store holding the Spark MOR table above with
+// hoodie.properties content (file contents are placeholders: nothing here
+// reads them). When content names column_stats, the metadata table has
+// that partition's files too.
+func sparkMDTStore(t *testing.T, content string) storage.Storage {
 	t.Helper()
 	ctx := context.Background()
 	st := storage.NewMem()
-	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile, []byte(sparkMORProperties), storage.CreateOptions{}))
-	for _, f := range sparkMORFiles {
+	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile, []byte(content), storage.CreateOptions{}))
+	files := sparkMORFiles
+	if strings.Contains(content, "column_stats") {
+		files = append(slices.Clone(files),
+			".hoodie/metadata/column_stats/.hoodie_partition_metadata",
+			".hoodie/metadata/column_stats/.col-stats-0000-0_00000000000000010.log.1_0-0-0",
+			".hoodie/metadata/column_stats/col-stats-0000-0_0-121-132_00000000000000010.hfile")
+	}
+	for _, f := range files {
 		require.NoError(t, storage.WriteFile(ctx, st, f, []byte("x"), storage.CreateOptions{}))
 	}
 	return st
@@ -220,37 +284,16 @@ func snapshot(t *testing.T, st storage.Storage) map[string]string {
 	return out
 }
 
-// TestOpenForReadMetadataTable: OpenForRead opens a table with a metadata
-// table; its partitions, file groups and timeline come from listing
-// storage and the data table's .hoodie/, never from .hoodie/metadata; Open
-// refuses the table, and the read-only handle refuses every write without
-// touching storage.
-func TestOpenForReadMetadataTable(t *testing.T) {
+// checkDataTableListing checks that the partitions, file groups and
+// timeline of the Spark MOR table in rst come from listing storage and
+// the data table's .hoodie/, never from .hoodie/metadata.
+func checkDataTableListing(t *testing.T, rst storage.Storage) {
+	t.Helper()
 	ctx := context.Background()
-	st := sparkMDTStore(t)
-	before := snapshot(t, st)
-
-	_, err := table.Open(ctx, st)
-	require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
-	assert.Contains(t, err.Error(), "hoodie.metadata.enable=false")
-
-	tbl, err := table.OpenForRead(ctx, st)
-	require.NoError(t, err)
-	cfg := tbl.Config()
-	assert.Equal(t, table.MergeOnRead, cfg.Type)
-	assert.Equal(t, []string{"files"}, cfg.MetadataPartitions)
-	require.ErrorIs(t, tbl.Writable(), table.ErrMetadataTableEnabled)
-
-	// Reads pass through the read-only storage.
-	rst := tbl.Storage()
-	b, err := storage.ReadFile(ctx, rst, table.PropertiesFile)
-	require.NoError(t, err)
-	assert.Equal(t, sparkMORProperties, string(b))
 	ok, err := storage.Exists(ctx, rst, ".hoodie/metadata/.hoodie/hoodie.properties")
 	require.NoError(t, err)
 	assert.True(t, ok)
 
-	// Partitions and the timeline ignore .hoodie/metadata.
 	parts, err := table.ListPartitions(ctx, rst)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"2024-01-01", "2024-01-02", "2024-01-03"}, parts)
@@ -281,6 +324,66 @@ func TestOpenForReadMetadataTable(t *testing.T) {
 	}
 	assert.Equal(t, 2, logs)
 	assert.Zero(t, hidden)
+}
+
+// TestOpenMetadataTableFiles: a table whose metadata table keeps the
+// files partition alone (Spark's default) opens for writing: Open
+// succeeds, and OpenForRead returns a writable handle on the store it was
+// given. Partitions, file groups and the timeline still ignore
+// .hoodie/metadata.
+func TestOpenMetadataTableFiles(t *testing.T) {
+	ctx := context.Background()
+	st := sparkMDTStore(t, sparkMORProperties)
+
+	tbl, err := table.Open(ctx, st)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"files"}, tbl.Config().MetadataPartitions)
+	require.NoError(t, tbl.Writable())
+
+	rtbl, err := table.OpenForRead(ctx, st)
+	require.NoError(t, err)
+	require.NoError(t, rtbl.Writable())
+	assert.Same(t, st, rtbl.Storage().(*storage.Mem), "no read-only wrapper")
+	assert.Equal(t, []string{"files"}, rtbl.Config().MetadataPartitions)
+	checkDataTableListing(t, rtbl.Storage())
+	require.NoError(t, rtbl.ReloadConfig(ctx))
+
+	// Spark adds an index hoodie does not maintain: the handle's reload
+	// refuses it and keeps the configuration it had.
+	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile,
+		[]byte(withMetadataPartitions(t, sparkMORProperties, "files,column_stats")), storage.CreateOptions{}))
+	assertMetadataRefusal(t, tbl.ReloadConfig(ctx), "files,column_stats", "")
+	assert.Equal(t, []string{"files"}, tbl.Config().MetadataPartitions)
+}
+
+// TestOpenForReadMetadataTable: OpenForRead opens a table whose metadata
+// table has partitions hoodie does not maintain (files,column_stats); its
+// partitions, file groups and timeline come from listing storage and the
+// data table's .hoodie/, never from .hoodie/metadata; Open refuses the
+// table naming the partitions, and the read-only handle refuses every
+// write without touching storage.
+func TestOpenForReadMetadataTable(t *testing.T) {
+	ctx := context.Background()
+	content := withMetadataPartitions(t, sparkMORProperties, "files,column_stats")
+	st := sparkMDTStore(t, content)
+	before := snapshot(t, st)
+
+	_, err := table.Open(ctx, st)
+	assertMetadataRefusal(t, err, "files,column_stats", "")
+
+	tbl, err := table.OpenForRead(ctx, st)
+	require.NoError(t, err)
+	cfg := tbl.Config()
+	assert.Equal(t, table.MergeOnRead, cfg.Type)
+	assert.Equal(t, []string{"files", "column_stats"}, cfg.MetadataPartitions)
+	assertMetadataRefusal(t, tbl.Writable(), "files,column_stats", "")
+
+	// Reads pass through the read-only storage.
+	rst := tbl.Storage()
+	b, err := storage.ReadFile(ctx, rst, table.PropertiesFile)
+	require.NoError(t, err)
+	assert.Equal(t, content, string(b))
+	checkDataTableListing(t, rst)
 
 	// A partition list naming .hoodie/metadata is refused, not listed.
 	assert.ErrorIs(t, table.ValidatePartitionPath(".hoodie/metadata/files"), table.ErrInvalidPartitionPath)
@@ -292,12 +395,24 @@ func TestOpenForReadMetadataTable(t *testing.T) {
 	require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
 	require.ErrorIs(t, rst.Delete(ctx, "2024-01-03/db83f32c-62e7-4f49-89a2-f3ebd2928bcd-0_0-196-220_20261206072418182.parquet"),
 		table.ErrMetadataTableEnabled)
+	require.ErrorIs(t, rst.Delete(ctx, ".hoodie/metadata/column_stats/.hoodie_partition_metadata"), table.ErrMetadataTableEnabled)
 	err = tbl.UpdateProperties(ctx, func(m map[string]string) error {
-		m[table.KeyMetadataPartitions] = ""
+		m[table.KeyMetadataPartitions] = "files"
 		return nil
 	})
 	require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
 	assert.Equal(t, before, snapshot(t, st), "nothing under the table changed")
+
+	// An index being built next to the files partition is refused alike.
+	props, err := table.ParseProperties(strings.NewReader(sparkMORProperties))
+	require.NoError(t, err)
+	props[table.KeyMetadataPartitionsInfl] = "record_index"
+	st = sparkMDTStore(t, string(table.FormatProperties(props, table.PropertiesOptions{Last: []string{table.KeyChecksum}})))
+	_, err = table.Open(ctx, st)
+	assertMetadataRefusal(t, err, "files", "record_index")
+	tbl, err = table.OpenForRead(ctx, st)
+	require.NoError(t, err)
+	assertMetadataRefusal(t, tbl.Writable(), "files", "record_index")
 }
 
 // TestOpenForReadLocalPaths: the read-only storage of a local table still
@@ -307,7 +422,8 @@ func TestOpenForReadLocalPaths(t *testing.T) {
 	dir := t.TempDir()
 	st, err := storage.NewLocal(dir)
 	require.NoError(t, err)
-	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile, []byte(sparkCOWProperties), storage.CreateOptions{}))
+	content := withMetadataPartitions(t, sparkCOWProperties, "files,column_stats")
+	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile, []byte(content), storage.CreateOptions{}))
 	tbl, err := table.OpenForRead(ctx, st)
 	require.NoError(t, err)
 	require.ErrorIs(t, tbl.Writable(), table.ErrMetadataTableEnabled)

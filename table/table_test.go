@@ -209,7 +209,12 @@ func TestOpenRefusesWithoutDamage(t *testing.T) {
 	}{
 		{"version 5", func(m map[string]string) { m[table.KeyVersion] = "5" }, table.ErrUnsupportedVersion},
 		{"layout 0", func(m map[string]string) { m[table.KeyTimelineLayoutVersion] = "0" }, table.ErrUnsupportedLayout},
-		{"metadata partitions", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files" }, table.ErrMetadataTableEnabled},
+		{"metadata column stats", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files,column_stats" }, table.ErrMetadataTableEnabled},
+		{"metadata record index", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files,record_index" }, table.ErrMetadataTableEnabled},
+		{"metadata inflight", func(m map[string]string) {
+			m[table.KeyMetadataPartitions] = "files"
+			m[table.KeyMetadataPartitionsInfl] = "column_stats"
+		}, table.ErrMetadataTableEnabled},
 		{"missing name", func(m map[string]string) { delete(m, table.KeyName); delete(m, table.KeyChecksum) }, table.ErrMissingProperty},
 		{"bad checksum", func(m map[string]string) { m[table.KeyChecksum] = "1" }, table.ErrInvalidConfig},
 		{"malformed escape", func(m map[string]string) {}, table.ErrInvalidConfig},
@@ -225,6 +230,9 @@ func TestOpenRefusesWithoutDamage(t *testing.T) {
 			}
 			_, err := table.Open(ctx, st)
 			require.ErrorIs(t, err, tc.want)
+			if tc.want == table.ErrMetadataTableEnabled {
+				assertMetadataRefusal(t, err, m[table.KeyMetadataPartitions], m[table.KeyMetadataPartitionsInfl])
+			}
 			after, err := storage.ReadFile(ctx, st, table.PropertiesFile)
 			require.NoError(t, err)
 			assert.Equal(t, b, after, "hoodie.properties untouched")

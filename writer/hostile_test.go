@@ -524,7 +524,7 @@ var foreignChanges = []struct {
 		table.ErrUnsupportedVersion, table.KeyVersion},
 	{"layout 2", func(m map[string]string) { m[table.KeyTimelineLayoutVersion] = "2" },
 		table.ErrUnsupportedLayout, table.KeyTimelineLayoutVersion},
-	{"metadata table enabled", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files" },
+	{"metadata table enabled", func(m map[string]string) { m[table.KeyMetadataPartitions] = "files,column_stats" },
 		table.ErrMetadataTableEnabled, table.KeyMetadataPartitions},
 	{"bootstrap", func(m map[string]string) { m[table.KeyBootstrapBasePath] = "/src" },
 		table.ErrUnsupportedFeature, table.KeyBootstrapBasePath},

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
-	"github.com/hoodie-lake/hoodie/filegroup"
 	"regexp"
+	"slices"
 	"strings"
 
+	"github.com/hoodie-lake/hoodie/filegroup"
 	"github.com/hoodie-lake/hoodie/internal/hivepath"
 	"github.com/hoodie-lake/hoodie/internal/schema"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/spf13/cobra"
@@ -55,7 +57,10 @@ base files only, the same input format) and <name>_rt (snapshot: base files merg
 ` + hudiRealtimeInputFormat + `). SerDe
 ` + parquetSerDe + `, output format
 ` + hiveOutputFormat + `; SERDEPROPERTIES hoodie.query.as.ro.table
-and path, TBLPROPERTIES last_commit_time_sync as hive sync writes them.
+and path, TBLPROPERTIES last_commit_time_sync as hive sync writes them. A table that keeps
+Hudi's metadata table (its files partition, which hoodie's writes maintain) also gets
+'hudi.metadata-listing-enabled'='TRUE', so Athena lists its files through the metadata table
+instead of listing S3.
 
 Columns: the five Hudi meta columns, then the table schema (the latest commit's, else
 hoodie.table.create.schema) in Hive types: boolean, int, bigint, float, double, string,
@@ -132,10 +137,14 @@ locally and copied to S3.`,
 			if inst, ok := tl.LastCompletedCommit(); ok {
 				lastCommit = inst.Timestamp
 			}
+			// Athena lists files through the metadata table when the table
+			// property says so (Athena's "Use Hudi metadata for improved
+			// performance"); only a complete files partition may be used.
+			listing := slices.Contains(cfg.MetadataPartitions, metadata.FilesPartition)
 			var stmts []string
 			for _, t := range tables {
 				ts := supportTimestamp && t.View != "realtime"
-				ddl, err := createTableDDL(database, t, sch, cfg, base, ts, lastCommit)
+				ddl, err := createTableDDL(database, t, sch, cfg, base, ts, lastCommit, listing)
 				if err != nil {
 					return err
 				}
@@ -208,7 +217,12 @@ func partitionSpecs(cfg *table.Config, paths []string) ([]partitionSpec, error) 
 	return out, nil
 }
 
-func createTableDDL(database string, t athenaTable, sch *schema.Schema, cfg *table.Config, base string, supportTimestamp bool, lastCommit string) (string, error) {
+// createTableDDL is the CREATE TABLE statement of t. Its TBLPROPERTIES
+// hold last_commit_time_sync (when there is a commit) and, with
+// metadataListing, 'hudi.metadata-listing-enabled'='TRUE': Athena then
+// lists files through the table's Hudi metadata table.
+func createTableDDL(database string, t athenaTable, sch *schema.Schema, cfg *table.Config, base string, supportTimestamp bool, lastCommit string,
+	metadataListing bool) (string, error) {
 	isPart := map[string]bool{}
 	for _, p := range cfg.PartitionFields {
 		isPart[strings.ToLower(p)] = true
@@ -244,8 +258,15 @@ func createTableDDL(database string, t athenaTable, sch *schema.Schema, cfg *tab
 	fmt.Fprintf(&b, "WITH SERDEPROPERTIES (\n  'hoodie.query.as.ro.table' = %s,\n  'path' = %s)\n", literal(fmt.Sprint(t.View == "read_optimized")), literal(base))
 	fmt.Fprintf(&b, "STORED AS INPUTFORMAT\n  %s\nOUTPUTFORMAT\n  %s\n", literal(t.InputFormat), literal(hiveOutputFormat))
 	fmt.Fprintf(&b, "LOCATION\n  %s", literal(base))
+	var props []string
 	if lastCommit != "" {
-		fmt.Fprintf(&b, "\nTBLPROPERTIES (\n  'last_commit_time_sync' = %s)", literal(lastCommit))
+		props = append(props, "  'last_commit_time_sync' = "+literal(lastCommit))
+	}
+	if metadataListing {
+		props = append(props, "  'hudi.metadata-listing-enabled' = 'TRUE'")
+	}
+	if len(props) > 0 {
+		fmt.Fprintf(&b, "\nTBLPROPERTIES (\n%s)", strings.Join(props, ",\n"))
 	}
 	return b.String(), nil
 }

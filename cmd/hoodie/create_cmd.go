@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/spf13/cobra"
@@ -111,12 +112,14 @@ func (a *createArgs) options(location string) (table.CreateOptions, error) {
 
 func newCreateCmd(g *globalFlags) *cobra.Command {
 	var location string
+	var metadataTable bool
 	args := &createArgs{}
 	var ts timestampArgs
 	cmd := &cobra.Command{
 		Use:   "create --table LOCATION --key F --precombine F [--partition F,...]",
 		Short: "Create an empty Hudi table (writes .hoodie/hoodie.properties)",
 		Example: `  hoodie create --table /tmp/events --type mor --key uuid --precombine time --partition dt,game_id,region --hive-style
+  hoodie create --table /tmp/shared --key id --precombine ts --metadata-table   # readers listing through the metadata table (Spark's default) see every write
   hoodie create --table s3://bucket/cdc/users --key id --precombine _source_ts --s3-endpoint http://127.0.0.1:7070 --s3-path-style`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -136,10 +139,17 @@ func newCreateCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if metadataTable {
+				if err := metadata.Enable(ctx, tbl, metadata.Options{}); err != nil {
+					return fmt.Errorf("create: the table was created at %s, its metadata table was not (hoodie metadata enable --table %s retries): %w",
+						location, location, err)
+				}
+			}
 			return printConfig(cmd, g, location, tbl.Config())
 		},
 	}
 	cmd.Flags().StringVar(&location, "table", "", "table location: a path, file:// or s3://bucket/prefix")
+	cmd.Flags().BoolVar(&metadataTable, "metadata-table", false, "create the table with Hudi's metadata table (its files partition, as Spark does by default), which hoodie's writes then maintain")
 	args.bind(cmd)
 	ts.bind(cmd)
 	return cmd
@@ -153,6 +163,9 @@ func printConfig(cmd *cobra.Command, g *globalFlags, location string, c *table.C
 	fmt.Fprintf(out, "table %s at %s\n", c.Name, location)
 	fmt.Fprintf(out, "  type %s, record key %s, precombine %s, partitions %s, key generator %s\n",
 		c.Type, strings.Join(c.RecordKeyFields, ","), c.PrecombineField, orDash(strings.Join(c.PartitionFields, ",")), c.KeyGeneratorClass())
+	if len(c.MetadataPartitions) > 0 {
+		fmt.Fprintf(out, "  Hudi metadata table: %s (maintained by every write)\n", strings.Join(c.MetadataPartitions, ","))
+	}
 	return nil
 }
 

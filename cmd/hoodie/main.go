@@ -114,6 +114,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newStreamCmd(g),
 		newAthenaDDLCmd(g),
 		newStatsCmd(g),
+		newMetadataCmd(g),
 	)
 	return root
 }

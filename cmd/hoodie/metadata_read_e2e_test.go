@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,33 +32,35 @@ func envStorage(t *testing.T, e *e2eEnv, loc string) storage.Storage {
 	return st
 }
 
-// addMetadataTable makes the table at loc look like one Spark wrote with
-// its default settings: hoodie.table.metadata.partitions=files and a
-// metadata table under .hoodie/metadata (a MOR table of its own: its
-// hoodie.properties and timeline, and a "files" partition with partition
-// metadata, an HFile base file and a log file). The contents are
-// placeholders: hoodie must never read them.
-func addMetadataTable(t *testing.T, st storage.Storage) {
+// addMetadataTable turns the table at loc, whose metadata table keeps the
+// files partition (hoodie metadata enable), into one Spark left with
+// metadata indexes hoodie does not maintain: hoodie.table.metadata.partitions
+// (and its inflight list) set to parts and inflight, and those partitions
+// under .hoodie/metadata with partition metadata, an HFile base file and a
+// log file. Their contents are placeholders: hoodie must never read them.
+func addMetadataTable(t *testing.T, st storage.Storage, parts, inflight string) {
 	t.Helper()
 	ctx := context.Background()
 	b, err := storage.ReadFile(ctx, st, table.PropertiesFile)
 	require.NoError(t, err)
 	props, err := table.ParseProperties(strings.NewReader(string(b)))
 	require.NoError(t, err)
-	props[table.KeyMetadataPartitions] = "files"
-	props[table.KeyMetadataPartitionsInfl] = ""
+	require.Equal(t, "files", props[table.KeyMetadataPartitions])
+	props[table.KeyMetadataPartitions] = parts
+	props[table.KeyMetadataPartitionsInfl] = inflight
 	require.NoError(t, storage.WriteFile(ctx, st, table.PropertiesFile,
 		table.FormatProperties(props, table.PropertiesOptions{Last: []string{table.KeyChecksum}}), storage.CreateOptions{}))
-	for k, v := range map[string]string{
-		".hoodie/metadata/.hoodie/hoodie.properties":                         "hoodie.table.name=events_metadata\nhoodie.table.type=MERGE_ON_READ\n",
-		".hoodie/metadata/.hoodie/00000000000000010.deltacommit.requested":   "",
-		".hoodie/metadata/.hoodie/00000000000000010.deltacommit":             "{}",
-		".hoodie/metadata/.hoodie/99999999999999999.deltacommit.inflight":    "",
-		".hoodie/metadata/files/.hoodie_partition_metadata":                  "#partition metadata\npartitionDepth=1\n",
-		".hoodie/metadata/files/files-0000-0_0-5-4_00000000000000010.hfile":  "HFILE",
-		".hoodie/metadata/files/.files-0000-0_00000000000000010.log.1_0-0-0": "#HUDI#",
-	} {
-		require.NoError(t, storage.WriteFile(ctx, st, k, []byte(v), storage.CreateOptions{}))
+	for _, p := range append(strings.Split(parts, ","), strings.Split(inflight, ",")...) {
+		if p == "" || p == "files" {
+			continue
+		}
+		for k, v := range map[string]string{
+			".hoodie_partition_metadata":                      "#partition metadata\npartitionDepth=1\n",
+			p + "-0000-0_0-5-5_00000000000000010.hfile":       "HFILE",
+			"." + p + "-0000-0_00000000000000010.log.1_0-0-0": "#HUDI#",
+		} {
+			require.NoError(t, storage.WriteFile(ctx, st, ".hoodie/metadata/"+p+"/"+k, []byte(v), storage.CreateOptions{}))
+		}
 	}
 }
 
@@ -76,14 +79,23 @@ func storeContent(t *testing.T, st storage.Storage) map[string]string {
 }
 
 // TestMetadataTableE2E: query, files, timeline and stats read a table that
-// keeps a Hudi metadata table (copy-on-write, and merge-on-read with log
-// files; locally and on S3) exactly as before it had one; ingest, cdc,
-// compact, clean and rollback refuse it with an error telling how to
-// disable the metadata table, and change nothing. (The real Spark-made
-// table is tested in interop/metadata_read_test.go.)
+// keeps a Hudi metadata table with partitions hoodie does not maintain
+// (copy-on-write, and merge-on-read with log files; locally and on S3;
+// files,column_stats, files,record_index, or an index being built) exactly
+// as before it had one; ingest, cdc, compact, clean and rollback refuse it
+// with an error naming the metadata partitions and telling how to make the
+// table writable, and change nothing. (A metadata table of the files
+// partition alone, which hoodie maintains, is tested in
+// metadata_e2e_test.go; the real Spark-made table in
+// interop/metadata_read_test.go.)
 func TestMetadataTableE2E(t *testing.T) {
+	// Each run refuses another metadata table hoodie does not maintain.
+	variants := [][2]string{{"files,column_stats", ""}, {"files,record_index", ""}, {"files", "column_stats"}, {"files,bloom_filters,column_stats", "record_index"}}
+	vi := 0
 	for _, e := range e2eEnvs(t) {
 		for _, typ := range []string{"cow", "mor"} {
+			parts, inflight := variants[vi][0], variants[vi][1]
+			vi++
 			t.Run(e.name+"/"+typ, func(t *testing.T) {
 				loc := e.loc("events_" + typ)
 				idx := filepath.Join(e.dir, "idx_"+typ)
@@ -117,8 +129,9 @@ func TestMetadataTableE2E(t *testing.T) {
 					assert.Positive(t, statsBefore.Latest.LogFiles, "the update went to a log file")
 				}
 
+				e.run(t, "", "metadata", "enable", "--table", loc)
 				st := envStorage(t, &e, loc)
-				addMetadataTable(t, st)
+				addMetadataTable(t, st, parts, inflight)
 				before := storeContent(t, st)
 
 				got := reads()
@@ -133,10 +146,15 @@ func TestMetadataTableE2E(t *testing.T) {
 
 				var s tableStats
 				require.NoError(t, json.Unmarshal([]byte(e.run(t, "", "stats", "--table", loc, "--output", "json")), &s))
-				assert.Equal(t, []string{"files"}, s.MetadataPartitions)
+				wantParts := strings.Split(parts, ",")
+				if inflight != "" {
+					wantParts = append(wantParts, strings.Split(inflight, ",")...)
+				}
+				assert.Equal(t, wantParts, s.MetadataPartitions)
+				assert.False(t, s.MetadataTable, "not one hoodie maintains")
 				s.MetadataPartitions = []string{}
 				assert.Equal(t, statsBefore, s, "stats as before, but for the metadata table")
-				assert.Contains(t, e.run(t, "", "stats", "--table", loc), "Hudi metadata table: files")
+				assert.Contains(t, e.run(t, "", "stats", "--table", loc), "Hudi metadata table: "+strings.Join(wantParts, ",")+" (hoodie reads this table but does not write it")
 				assert.Equal(t, "n\n4\n", e.query(t, loc, "SELECT count(*) AS n FROM t"))
 				assert.Equal(t, "uuid,score\nu1,1.5\nu2,2.5\nu3,3.5\n",
 					e.run(t, "", "query", "--table", loc, "--output", "csv", "--as-of", firstInstant(t, got["timeline"]), sql),
@@ -153,10 +171,27 @@ func TestMetadataTableE2E(t *testing.T) {
 				} {
 					_, stderr, err := hoodieCLI(t, "", append(args, e.flags...)...)
 					require.Error(t, err, "%s must refuse a table with a metadata table", args[0])
-					for _, msg := range []string{"metadata table enabled", "hoodie.table.metadata.partitions", "hoodie.metadata.enable=false", ".hoodie/metadata"} {
+					msgs := []string{"metadata table enabled", fmt.Sprintf("hoodie.table.metadata.partitions=%q", parts), table.MetadataTableAdvice,
+						"hoodie.metadata.enable=false", ".hoodie/metadata"}
+					if inflight != "" {
+						msgs = append(msgs, fmt.Sprintf("hoodie.table.metadata.partitions.inflight=%q", inflight))
+					}
+					for _, msg := range msgs {
 						assert.Contains(t, stderr, msg, "%s: the error says how to proceed", args[0])
 					}
 				}
+				for _, args := range [][]string{
+					{"metadata", "enable", "--table", loc},
+					{"metadata", "disable", "--table", loc},
+				} {
+					_, stderr, err := hoodieCLI(t, "", append(args, e.flags...)...)
+					require.Error(t, err, "metadata %s must refuse a metadata table hoodie does not maintain", args[1])
+					assert.Contains(t, stderr, table.MetadataTableAdvice)
+				}
+				assert.Equal(t, viewFiles(t, &e, loc), lsFiles(mdtLs(t, &e, loc)), "metadata ls reads the files partition alone")
+				_, stderr, err := hoodieCLI(t, "", append([]string{"metadata", "validate", "--table", loc}, e.flags...)...)
+				require.Error(t, err)
+				assert.Contains(t, stderr, "unsupported metadata table")
 				assert.Equal(t, before, storeContent(t, st), "the refused writes changed nothing")
 			})
 		}

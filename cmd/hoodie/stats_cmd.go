@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/timeline"
 	"github.com/spf13/cobra"
 )
@@ -53,6 +54,7 @@ type tableStats struct {
 	HiveStyle          bool           `json:"hive_style_partitioning"`
 	KeyGenerator       string         `json:"key_generator"`
 	PayloadClass       *string        `json:"payload_class"`
+	MetadataTable      bool           `json:"metadata_table"`      // the table keeps a Hudi metadata table that hoodie maintains (the files partition alone)
 	MetadataPartitions []string       `json:"metadata_partitions"` // Hudi metadata table partitions, completed and inflight
 	Instants           []instantCount `json:"instants"`            // by action, then state
 	LastCommit         *string        `json:"last_commit"`         // the last completed write's instant
@@ -80,7 +82,8 @@ func newStatsCmd(g *globalFlags) *cobra.Command {
 		Short: "Summarise a table: config, instants by action and state, partitions, file groups, files, records",
 		Long: `stats reads hoodie.properties, the active timeline and the file-system view (as of the latest
 completed commit) and reports: the table type and key, precombine and partition fields; the
-Hudi metadata table's partitions, if the table keeps one (it is read by listing storage); the
+Hudi metadata table, if the table keeps one, with its partitions and whether hoodie maintains it
+(the files partition alone; reads list storage either way); the
 instants by action and state; the last completed commit; partitions and file groups; file
 slices with their base and log files and bytes (every visible slice, and the latest slice of
 each file group); records, from the commit metadata: the rows of the latest base files and the
@@ -104,6 +107,7 @@ Records are "known" when every latest file's writing commit is still in the acti
 			s := &tableStats{Table: location, Name: cfg.Name, Database: optString(cfg.Database), Type: strings.ToLower(string(cfg.Type)), Version: cfg.Version,
 				RecordKeyFields: nonNil(cfg.RecordKeyFields), PrecombineField: optString(cfg.PrecombineField), PartitionFields: nonNil(cfg.PartitionFields),
 				HiveStyle: cfg.HiveStylePartitioning, KeyGenerator: cfg.KeyGeneratorClass(), PayloadClass: optString(cfg.PayloadClass),
+				MetadataTable:      metadata.Enabled(cfg) && metadata.Supported(cfg) == nil,
 				MetadataPartitions: append(append([]string{}, cfg.MetadataPartitions...), cfg.MetadataPartitionsInflight...),
 				Instants:           []instantCount{}, PendingCompactions: []instantJSON{}, PendingInstants: []instantJSON{}}
 
@@ -201,7 +205,7 @@ func statsPairs(s *tableStats) [][2]string {
 		{"record_key_fields", strings.Join(s.RecordKeyFields, ",")}, {"precombine_field", deref(s.PrecombineField)},
 		{"partition_fields", strings.Join(s.PartitionFields, ",")}, {"hive_style_partitioning", strconv.FormatBool(s.HiveStyle)},
 		{"key_generator", s.KeyGenerator}, {"payload_class", deref(s.PayloadClass)},
-		{"metadata_partitions", strings.Join(s.MetadataPartitions, ",")},
+		{"metadata_table", strconv.FormatBool(s.MetadataTable)}, {"metadata_partitions", strings.Join(s.MetadataPartitions, ",")},
 		{"last_commit", deref(s.LastCommit)}, {"last_commit_time", deref(s.LastCommitTime)},
 		{"partitions", strconv.Itoa(s.Partitions)}, {"file_groups", strconv.Itoa(s.FileGroups)},
 		{"slices", strconv.Itoa(s.Visible.Slices)},
@@ -253,9 +257,14 @@ func printStats(cmd *cobra.Command, output string, s *tableStats) error {
 	}
 	fmt.Fprintf(out, "  record key %s, precombine %s, partitions %s\n", strings.Join(s.RecordKeyFields, ","), orDash(deref(s.PrecombineField)), part)
 	fmt.Fprintf(out, "  key generator %s, payload %s\n", s.KeyGenerator, orDash(deref(s.PayloadClass)))
-	if len(s.MetadataPartitions) > 0 {
-		fmt.Fprintf(out, "  Hudi metadata table: %s (read by listing storage; hoodie does not write this table while it is enabled)\n",
+	switch {
+	case s.MetadataTable:
+		fmt.Fprintf(out, "  Hudi metadata table: %s (maintained by hoodie's writes; hoodie metadata validate checks it)\n", strings.Join(s.MetadataPartitions, ","))
+	case len(s.MetadataPartitions) > 0:
+		fmt.Fprintf(out, "  Hudi metadata table: %s (hoodie reads this table but does not write it: it maintains the files partition alone, none being built)\n",
 			strings.Join(s.MetadataPartitions, ","))
+	default:
+		fmt.Fprintln(out, "  Hudi metadata table: none (hoodie metadata enable creates one)")
 	}
 	if s.LastCommit != nil {
 		fmt.Fprintf(out, "  last commit %s (%s)\n", *s.LastCommit, deref(s.LastCommitTime))
