@@ -43,7 +43,7 @@ func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timel
 	if _, ok := s.tl.Find(C); ok {
 		return false, nil
 	}
-	done, err := m.compact(ctx, s, data, C, latest)
+	done, err := m.compact(ctx, s, data, C)
 	if err != nil || !done {
 		return done, err
 	}
@@ -56,8 +56,8 @@ func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timel
 }
 
 // compact schedules and executes compaction C of the files partition,
-// merging the latest slice up to deltacommit latest.
-func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, C, latest string) (bool, error) {
+// merging the latest slice.
+func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, C string) (bool, error) {
 	sl := s.latestBase()
 	if sl == nil {
 		return false, fmt.Errorf("%w: the files partition has no base file", ErrCorrupt)
@@ -86,7 +86,7 @@ func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, 
 		}
 		return false, nil
 	}
-	if err := m.executeCompaction(ctx, now, data, tx, plan, latest); err != nil {
+	if err := m.executeCompaction(ctx, now, data, tx, plan); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -107,11 +107,7 @@ func (m *Table) resumeCompaction(ctx context.Context, s *state, data *timeline.T
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
-	latest := c.Timestamp
-	if len(latest) > len(compactionSuffix) {
-		latest = latest[:len(latest)-len(compactionSuffix)]
-	}
-	return m.executeCompaction(ctx, s, data, tx, &plan, latest)
+	return m.executeCompaction(ctx, s, data, tx, &plan)
 }
 
 // compactionPlan is Hudi's plan for compacting slice sl of the files
@@ -140,9 +136,10 @@ func compactionPlan(sl *slice) *avroplan.HoodieCompactionPlan {
 }
 
 // executeCompaction merges the plan's base file and the valid blocks of
-// its log files (up to deltacommit latest) into a new base file at the
-// compaction's instant and completes it as a commit.
-func (m *Table) executeCompaction(ctx context.Context, s *state, data *timeline.Timeline, tx *timeline.Txn, plan *avroplan.HoodieCompactionPlan, latest string) error {
+// its log files into a new base file at the compaction's instant and
+// completes it as a commit. A block of a data instant still pending (a
+// concurrent writer's) withdraws the plan instead.
+func (m *Table) executeCompaction(ctx context.Context, s *state, data *timeline.Timeline, tx *timeline.Txn, plan *avroplan.HoodieCompactionPlan) error {
 	C := tx.InstantTime()
 	if len(plan.Operations) != 1 {
 		return fmt.Errorf("%w: metadata compaction %s has %d operations", ErrUnsupported, C, len(plan.Operations))
@@ -184,7 +181,15 @@ func (m *Table) executeCompaction(ctx context.Context, s *state, data *timeline.
 		}
 	}
 	before := len(merged)
-	if err := m.mergeLogs(ctx, sl, validity{st: s, data: data}, latest, merged); err != nil {
+	if err := m.mergeLogs(ctx, sl, validity{st: s, data: data}, true, merged); err != nil {
+		if errors.Is(err, errPendingBlock) {
+			// A concurrent writer's block: withdraw the plan, compact later.
+			m.log.Info("metadata: compaction withdrawn", "instant", C, "reason", err.Error())
+			if aerr := tx.Abort(ctx); aerr != nil {
+				return fmt.Errorf("metadata: withdraw compaction %s: %w", C, aerr)
+			}
+			return nil
+		}
 		return err
 	}
 	recs := make([]mdtrecord.Record, 0, len(merged))

@@ -199,6 +199,24 @@ func (v validity) valid(ts string) bool {
 	return false
 }
 
+// pending reports whether ts is a data instant not completed yet, or a
+// metadata deltacommit not completed yet: its blocks may become valid.
+func (v validity) pending(ts string) bool {
+	if i, ok := v.data.Find(ts); ok && !i.IsCompleted() {
+		return true
+	}
+	if i, ok := v.st.tl.Find(ts); ok && !i.IsCompleted() {
+		if _, onData := v.data.Find(ts); onData {
+			return true
+		}
+	}
+	return false
+}
+
+// errPendingBlock: a compaction met a log block that may still become
+// valid.
+var errPendingBlock = errors.New("metadata: log block of a pending instant")
+
 // isInitTime reports whether ts is an initialisation time: 17 digits then
 // "010", or SOLO_COMMIT_TIMESTAMP + "010".
 func isInitTime(ts string) bool {
@@ -208,7 +226,7 @@ func isInitTime(ts string) bool {
 // records reads the merged records of the files partition as readers see
 // them: the base file, then every valid log block in order, each record
 // merged onto the one before it by HoodieMetadataPayload's rules.
-func (m *Table) records(ctx context.Context, s *state, data *timeline.Timeline, upTo string) (map[string]mdtrecord.Record, error) {
+func (m *Table) records(ctx context.Context, s *state, data *timeline.Timeline) (map[string]mdtrecord.Record, error) {
 	slices, err := s.readSlices()
 	if err != nil {
 		return nil, err
@@ -223,7 +241,7 @@ func (m *Table) records(ctx context.Context, s *state, data *timeline.Timeline, 
 	}
 	v := validity{st: s, data: data}
 	for _, sl := range slices {
-		if err := m.mergeLogs(ctx, sl, v, upTo, out); err != nil {
+		if err := m.mergeLogs(ctx, sl, v, false, out); err != nil {
 			return nil, err
 		}
 	}
@@ -252,9 +270,11 @@ type block struct {
 }
 
 // mergeLogs merges the valid data blocks of a slice's log files onto out,
-// skipping blocks of instants after upTo ("" = no bound) and blocks a
-// command block of the slice rolled back.
-func (m *Table) mergeLogs(ctx context.Context, sl *slice, v validity, upTo string, out map[string]mdtrecord.Record) error {
+// skipping invalid blocks and blocks a command block of the slice rolled
+// back. With forCompaction, a block of a data instant still pending fails
+// with errPendingBlock: it may become valid later, and a new base file
+// would leave it behind in the old slice.
+func (m *Table) mergeLogs(ctx context.Context, sl *slice, v validity, forCompaction bool, out map[string]mdtrecord.Record) error {
 	var blocks []block
 	rolledBack := map[string]bool{}
 	for _, lg := range sl.logs {
@@ -288,7 +308,10 @@ func (m *Table) mergeLogs(ctx context.Context, sl *slice, v validity, upTo strin
 			default:
 				return fmt.Errorf("%w: %s: a %v in the files partition", ErrUnsupported, p, b.Type)
 			}
-			if (upTo != "" && ts > upTo) || !v.valid(ts) {
+			if !v.valid(ts) {
+				if forCompaction && v.pending(ts) {
+					return fmt.Errorf("%w: %s in %s", errPendingBlock, ts, p)
+				}
 				continue
 			}
 			recs, err := mdtrecord.DecodeLogBlockContent(b.Content)

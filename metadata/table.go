@@ -101,7 +101,7 @@ func (m *Table) Listing(ctx context.Context, data *timeline.Timeline) (*Listing,
 	if err != nil {
 		return nil, err
 	}
-	recs, err := m.records(ctx, s, data, "")
+	recs, err := m.records(ctx, s, data)
 	if err != nil {
 		return nil, err
 	}
