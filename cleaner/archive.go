@@ -84,8 +84,9 @@ func Archive(ctx context.Context, tbl *table.Table, opts ArchiveOptions) (*Archi
 			}
 			return tbl.Timeline(ctx)
 		}}
-	if err := tbl.Refresh(ctx); err != nil {
-		return a.res, fmt.Errorf("cleaner: archive: %w", err)
+	tl, err := a.timeline(ctx)
+	if err != nil {
+		return a.res, err
 	}
 	mdt, err := metadata.For(ctx, tbl, metadata.Options{})
 	if err != nil {
@@ -94,7 +95,7 @@ func Archive(ctx context.Context, tbl *table.Table, opts ArchiveOptions) (*Archi
 	if mdt != nil {
 		a.limit = mdt.LatestBaseInstant
 	}
-	if err := a.run(ctx, opts); err != nil {
+	if err := a.run(ctx, opts, tl); err != nil {
 		return a.res, err
 	}
 	if mdt == nil {
@@ -117,18 +118,18 @@ func Archive(ctx context.Context, tbl *table.Table, opts ArchiveOptions) (*Archi
 			return base, nil
 		}}
 	a.res.Metadata = m.res
-	if err := m.run(ctx, opts); err != nil {
+	mtl, err := m.timeline(ctx)
+	if err != nil {
+		return a.res, err
+	}
+	if err := m.run(ctx, opts, mtl); err != nil {
 		return a.res, fmt.Errorf("cleaner: archive the metadata table: %w", err)
 	}
 	return a.res, nil
 }
 
-// run archives the archiver's timeline.
-func (a *archiver) run(ctx context.Context, opts ArchiveOptions) error {
-	tl, err := a.timeline(ctx)
-	if err != nil {
-		return err
-	}
+// run archives the archiver's timeline, freshly loaded as tl.
+func (a *archiver) run(ctx context.Context, opts ArchiveOptions, tl *timeline.Timeline) error {
 	done, err := lastArchived(ctx, a.st, a.folder)
 	if err != nil {
 		return err

@@ -34,6 +34,10 @@ Requests ("op"):
             With {parquet: file} instead of rows and schema, the DataFrame is
             that Parquet file (read with Spark's non-vectorized reader).
   sql       {sql} -> {rows}
+  mdt_validate {path} -> {procedure, partitions, file_mismatches, slices,
+            slice_mismatches}:
+            the metadata table's `files` partition checked against a storage
+            listing by Hudi's own code (see Harness.mdt_validate).
 """
 import contextlib
 import json
@@ -253,6 +257,113 @@ class Harness:
             view.close()
         except Exception as e:  # noqa: BLE001
             out["problems"].append("HoodieTableFileSystemView: " + java_chain(e))
+        return out
+
+    # --- the metadata table --------------------------------------------
+
+    def mdt_validate(self, req):
+        """The `files` partition of the table's metadata table against a
+        listing of storage, by Hudi's own code (interop/metadata_write_test.go):
+
+        procedure: Spark SQL `call validate_metadata_table_files` (Hudi's
+            ValidateMetadataTableFilesProcedure) on the table registered in
+            the session catalog (CREATE TABLE ... USING hudi LOCATION); the
+            rows it returns are mismatches. In Hudi 0.15 its "storage" side
+            reads the metadata table as well, so it finds none: see
+            file_mismatches.
+        partitions: getAllPartitionPaths of HoodieBackedTableMetadata (the
+            metadata table) and of FileSystemBackedTableMetadata (a storage
+            listing).
+        file_mismatches: what the procedure means to compare: per partition,
+            the files getAllFilesInPartition returns from the metadata table
+            and from the storage listing, by name and size; each difference.
+        slices: the latest file slices of every partition (file id, base
+            instant, base file, log files) of HoodieTableFileSystemView built
+            from the metadata table and from a storage listing, as
+            HoodieMetadataTableValidator's latest-file-slice check compares
+            them; differences listed in slice_mismatches.
+        """
+        import hashlib
+
+        jvm = self.jvm
+        path = req["path"]
+        out = {}
+        name = "mdt_check_" + hashlib.sha1(path.encode()).hexdigest()[:16]
+        loc = path.replace("\\", "\\\\").replace("'", "\\'")
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING hudi LOCATION '{loc}'")
+        rows = self.spark.sql(f"call validate_metadata_table_files(table => '{name}')").collect()
+        out["procedure"] = [canonical(r.asDict(recursive=True)) for r in rows]
+
+        mc = self.meta_client(path)
+        engine = jvm.org.apache.hudi.common.engine.HoodieLocalEngineContext(mc.getStorageConf())
+        cfg = jvm.org.apache.hudi.common.config.HoodieMetadataConfig
+        on = cfg.newBuilder().enable(True).build()
+        off = cfg.newBuilder().enable(False).build()
+        meta = jvm.org.apache.hudi.metadata.HoodieTableMetadata
+        md = meta.create(engine, mc.getStorage(), on, path)
+        try:
+            if not md.enabled():
+                raise RuntimeError(f"{path}: Hudi finds no metadata table")
+            return self._mdt_compare(out, path, mc, engine, md, on, off)
+        finally:
+            md.close()
+
+    def _mdt_compare(self, out, path, mc, engine, md, on, off):
+        """mdt_validate's comparisons (partitions, files, file slices)."""
+        jvm = self.jvm
+        meta = jvm.org.apache.hudi.metadata.HoodieTableMetadata
+        # Not meta.create(..., off, ...): in 0.15 that reads the metadata
+        # table too (BaseTableMetadata takes isMetadataTableInitialized from
+        # hoodie.properties, not from the config), which is why the
+        # procedure above compares the metadata table with itself.
+        fsmd = meta.createFSBackedTableMetadata(engine, mc.getStorage(), off, path)
+        mparts = sorted(jlist(md.getAllPartitionPaths()))
+        fparts = sorted(jlist(fsmd.getAllPartitionPaths()))
+        out["partitions"] = {"metadata": mparts, "storage": fparts}
+
+        files = []
+        for p in sorted(set(mparts) | set(fparts)):
+            sp = jvm.org.apache.hudi.storage.StoragePath(path, p) if p else jvm.org.apache.hudi.storage.StoragePath(path)
+            a = {f.getPath().getName(): f.getLength() for f in jlist(md.getAllFilesInPartition(sp))}
+            b = {f.getPath().getName(): f.getLength() for f in jlist(fsmd.getAllFilesInPartition(sp))}
+            for n in sorted(set(a) | set(b)):
+                if a.get(n) != b.get(n):
+                    files.append({"partition": p, "file_name": n, "metadata_size": a.get(n), "storage_size": b.get(n)})
+        out["file_mismatches"] = files
+
+        def slices(metadata_config):
+            views = jvm.org.apache.hudi.common.table.view.FileSystemViewManager
+            view = views.createInMemoryFileSystemView(engine, mc, metadata_config)
+            try:
+                res = {}
+                for p in sorted(set(mparts) | set(fparts)):
+                    got = []
+                    for s in jlist(view.getLatestFileSlices(p).collect(jvm.java.util.stream.Collectors.toList())):
+                        base = s.getBaseFile()
+                        logs = jlist(s.getLogFiles().collect(jvm.java.util.stream.Collectors.toList()))
+                        got.append({
+                            "file_id": s.getFileId(),
+                            "base_instant": s.getBaseInstantTime(),
+                            "base_file": base.get().getFileName() if base.isPresent() else None,
+                            "base_size": base.get().getFileSize() if base.isPresent() else None,
+                            "log_files": sorted(f.getFileName() for f in logs),
+                        })
+                    res[p] = sorted(got, key=lambda x: x["file_id"])
+                return res
+            finally:
+                view.close()
+
+        with_md, with_fs = slices(on), slices(off)
+        mism = []
+        for p in sorted(set(with_md) | set(with_fs)):
+            a = {s["file_id"]: s for s in with_md.get(p, [])}
+            b = {s["file_id"]: s for s in with_fs.get(p, [])}
+            for fid in sorted(set(a) | set(b)):
+                if a.get(fid) != b.get(fid):
+                    mism.append({"partition": p, "file_id": fid, "metadata": a.get(fid), "storage": b.get(fid)})
+        out["slices"] = with_md
+        out["slice_mismatches"] = mism
+        fsmd.close()
         return out
 
     def ping(self, _req):

@@ -20,14 +20,25 @@ import (
 // latest base file and no data instant at or before the latest of them is
 // pending (other than T itself), the files partition is compacted at
 // "<latest deltacommit>001". It reports whether it compacted.
-func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timeline, T string) (bool, error) {
+func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timeline, T string, dead map[string]bool) (bool, error) {
 	if pend := s.pendingCompactions(); len(pend) > 0 {
+		// One another process runs now is left to it; one abandoned
+		// (pending past staleCompaction) is finished here.
+		done := false
 		for _, c := range pend {
+			stale, err := m.stale(ctx, c, dead)
+			if err != nil {
+				return false, err
+			}
+			if !stale {
+				continue
+			}
 			if err := m.resumeCompaction(ctx, s, data, c); err != nil {
 				return false, err
 			}
+			done = true
 		}
-		return true, nil
+		return done, nil
 	}
 	n, latest := s.deltaCommitsSinceBase()
 	if n < MaxDeltaCommits {
@@ -43,7 +54,7 @@ func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timel
 	if _, ok := s.tl.Find(C); ok {
 		return false, nil
 	}
-	done, err := m.compact(ctx, s, data, C)
+	done, err := m.compact(ctx, s, data, C, T)
 	if err != nil || !done {
 		return done, err
 	}
@@ -57,12 +68,13 @@ func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timel
 
 // compact schedules and executes compaction C of the files partition,
 // merging the latest slice.
-func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, C string) (bool, error) {
+func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, C, owner string) (bool, error) {
 	sl := s.latestBase()
 	if sl == nil {
 		return false, fmt.Errorf("%w: the files partition has no base file", ErrCorrupt)
 	}
 	plan := compactionPlan(sl)
+	plan.ExtraMetadata = &map[string]string{OwnerKey: owner}
 	var pb bytes.Buffer
 	if err := avroplan.Encode(&pb, plan); err != nil {
 		return false, fmt.Errorf("metadata: compaction plan: %w", err)
@@ -86,6 +98,12 @@ func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, 
 		}
 		return false, nil
 	}
+	// The data timeline as of after that listing: every data instant whose
+	// block is in a listed log file is on it (its requested file came
+	// first), pending or completed.
+	if data, err = timeline.Load(ctx, m.data); err != nil {
+		return false, fmt.Errorf("metadata: %w", err)
+	}
 	if err := m.executeCompaction(ctx, now, data, tx, plan); err != nil {
 		return false, err
 	}
@@ -107,8 +125,18 @@ func (m *Table) resumeCompaction(ctx context.Context, s *state, data *timeline.T
 	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
+	// As in compact: the data timeline after the listing of the logs.
+	if data, err = timeline.Load(ctx, m.data); err != nil {
+		return fmt.Errorf("metadata: %w", err)
+	}
 	return m.executeCompaction(ctx, s, data, tx, &plan)
 }
+
+// OwnerKey is the compaction plan's extraMetadata entry naming the data
+// instant whose metadata write ran the compaction: while that instant is
+// pending the compaction is live; once it completed or was rolled back, a
+// compaction still pending was abandoned, and the next writer finishes it.
+const OwnerKey = "hoodie.metadata.compaction.owner"
 
 // compactionPlan is Hudi's plan for compacting slice sl of the files
 // file group (version 2, one operation).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hoodie-lake/hoodie/avroplan"
 	"github.com/hoodie-lake/hoodie/internal/logfile"
@@ -84,7 +85,7 @@ func (m *Table) update(ctx context.Context, T string, c *changes) error {
 			return err
 		}
 	}
-	done, err := m.maybeCompact(ctx, s, data, T)
+	done, err := m.maybeCompact(ctx, s, data, T, c.dead)
 	if err != nil {
 		return err
 	}
@@ -93,14 +94,14 @@ func (m *Table) update(ctx context.Context, T string, c *changes) error {
 			return err
 		}
 	}
-	return m.writeDeltaCommit(ctx, s, T, c.records())
+	return m.writeDeltaCommit(ctx, s, T, c.records(), c.dead)
 }
 
 // writeDeltaCommit writes deltacommit T with recs: requested, inflight, a
 // marker, a new log file version in the slice new logs go to, the
 // completed file. If a compaction of the metadata table appeared while
 // the log file was written, the log moves to the compaction's slice.
-func (m *Table) writeDeltaCommit(ctx context.Context, s *state, T string, recs []mdtrecord.Record) error {
+func (m *Table) writeDeltaCommit(ctx context.Context, s *state, T string, recs []mdtrecord.Record, dead map[string]bool) error {
 	content, err := mdtrecord.EncodeLogBlockContent(recs)
 	if err != nil {
 		return fmt.Errorf("metadata: deltacommit %s: %w", T, err)
@@ -113,7 +114,7 @@ func (m *Table) writeDeltaCommit(ctx context.Context, s *state, T string, recs [
 	}); err != nil {
 		return fmt.Errorf("metadata: deltacommit %s: %w", T, err)
 	}
-	base, err := s.writeSlice()
+	base, err := s.latestBaseInstant()
 	if err != nil {
 		return err
 	}
@@ -126,37 +127,131 @@ func (m *Table) writeDeltaCommit(ctx context.Context, s *state, T string, recs [
 		return fmt.Errorf("metadata: %w", err)
 	}
 	for attempt := 0; ; attempt++ {
-		if attempt == 5 {
+		if attempt == 10 {
 			return fmt.Errorf("metadata: deltacommit %s: the files partition kept changing under it", T)
 		}
 		lg, err := m.writeLog(ctx, tx, s, base, blk.Bytes())
 		if err != nil {
 			return err
 		}
-		// A compaction scheduled meanwhile takes no log it did not list:
-		// if one appeared after base, move the log into its slice (a
-		// listing of the metadata timeline tells).
-		tl, err := timeline.Load(ctx, m.st)
+		// A compaction scheduled meanwhile takes no log it did not list,
+		// and one withdrawn would orphan logs written into its slice: if a
+		// compaction after base appeared, the log goes, and is written
+		// again into the slice of that compaction once it completed (or
+		// into base again if it was withdrawn).
+		c, err := m.compactionAfter(ctx, base)
 		if err != nil {
-			return fmt.Errorf("metadata: %w", err)
-		}
-		nb := base
-		for _, i := range tl.Instants() {
-			if i.Action == timeline.Compaction && i.Timestamp > nb {
-				nb = i.Timestamp
-			}
-		}
-		if nb == base {
-			return m.completeDeltaCommit(ctx, tx, s, base, lg, len(recs))
-		}
-		if s, err = m.load(ctx); err != nil {
 			return err
+		}
+		if c == nil {
+			return m.completeDeltaCommit(ctx, tx, s, base, lg, len(recs))
 		}
 		if err := m.st.Delete(ctx, FilesPartition+"/"+lg.name); err != nil {
 			return fmt.Errorf("metadata: %w", err)
 		}
-		base = nb
+		if !c.IsCompleted() {
+			if err := m.awaitCompaction(ctx, *c, dead); err != nil {
+				return err
+			}
+		}
+		if s, err = m.load(ctx); err != nil {
+			return err
+		}
+		if base, err = s.latestBaseInstant(); err != nil {
+			return err
+		}
 	}
+}
+
+// compactionAfter returns the newest compaction of the metadata table
+// after base, pending or completed (a completed one lists as a commit, the
+// metadata table's only commits), or nil.
+func (m *Table) compactionAfter(ctx context.Context, base string) (*timeline.Instant, error) {
+	tl, err := timeline.Load(ctx, m.st)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	var out *timeline.Instant
+	for _, i := range tl.Instants() {
+		if (i.Action == timeline.Compaction || i.Action == timeline.Commit) && i.Timestamp > base {
+			i := i
+			out = &i
+		}
+	}
+	return out, nil
+}
+
+// staleCompaction is how long a pending compaction of the metadata table
+// may run before another writer takes it for abandoned (its process died)
+// and finishes it. A compaction of the files partition reads and writes a
+// few files: seconds at most.
+const staleCompaction = 30 * time.Second
+
+// awaitCompaction waits until pending compaction c completes or is
+// withdrawn; one pending for longer than staleCompaction is finished here.
+func (m *Table) awaitCompaction(ctx context.Context, c timeline.Instant, dead map[string]bool) error {
+	for {
+		s, err := m.load(ctx)
+		if err != nil {
+			return err
+		}
+		cur, ok := s.tl.Find(c.Timestamp)
+		if !ok || cur.IsCompleted() {
+			return nil
+		}
+		stale, err := m.stale(ctx, cur, dead)
+		if err != nil {
+			return err
+		}
+		if stale {
+			data, err := timeline.Load(ctx, m.data)
+			if err != nil {
+				return fmt.Errorf("metadata: %w", err)
+			}
+			return m.resumeCompaction(ctx, s, data, cur)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("metadata: waiting for compaction %s: %w", c.Timestamp, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stale reports whether pending metadata compaction i was abandoned: the
+// data instant that ran it (OwnerKey) is no longer pending or is among
+// dead (being rolled back), or it was requested more than
+// staleCompaction ago (Java's plans have no owner; a live owner that
+// slow is finished alongside: both write the same base file, one
+// completes it).
+func (m *Table) stale(ctx context.Context, i timeline.Instant, dead map[string]bool) (bool, error) {
+	req := i.WithState(timeline.Requested)
+	if b, err := timeline.ReadInstant(ctx, m.st, req); err == nil {
+		var plan avroplan.HoodieCompactionPlan
+		if avroplan.Decode(bytes.NewReader(b), &plan) == nil && plan.ExtraMetadata != nil {
+			if owner := (*plan.ExtraMetadata)[OwnerKey]; owner != "" {
+				data, err := timeline.Load(ctx, m.data)
+				if err != nil {
+					return false, fmt.Errorf("metadata: %w", err)
+				}
+				if o, ok := data.Find(owner); !ok || o.IsCompleted() || dead[owner] {
+					return true, nil
+				}
+			}
+		}
+	}
+	p, err := timeline.InstantPath(req)
+	if err != nil {
+		return false, fmt.Errorf("metadata: %w", err)
+	}
+	obj, err := m.st.Stat(ctx, p)
+	if errors.Is(err, storage.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("metadata: %w", err)
+	}
+	return time.Since(obj.ModTime) > staleCompaction, nil
 }
 
 // writeLog writes the block as the next log file version of the slice at

@@ -16,6 +16,9 @@ type changes struct {
 	deleted           map[string][]string
 	partitions        map[string]bool // partitions the instant wrote into
 	deletedPartitions []string
+	// dead are data instants this one rolls back: a metadata compaction
+	// they ran is abandoned.
+	dead map[string]bool
 }
 
 func newChanges() *changes {
@@ -77,6 +80,10 @@ func cleanChanges(md *avroplan.HoodieCleanMetadata) *changes {
 // table already compacted leaves no trace of its files).
 func rollbackChanges(md *avroplan.HoodieRollbackMetadata) *changes {
 	c := newChanges()
+	c.dead = map[string]bool{}
+	for _, F := range md.CommitsRollback {
+		c.dead[F] = true
+	}
 	for p, pm := range md.PartitionMetadata {
 		for _, f := range pm.SuccessDeleteFiles {
 			c.deleted[p] = append(c.deleted[p], path.Base(f))

@@ -110,23 +110,15 @@ func (s *state) latestBase() *slice {
 	return best
 }
 
-// writeSlice is the base instant new log files go to: a pending
-// compaction's (its logs join the slice it will make), else the latest
-// visible base file's.
-func (s *state) writeSlice() (string, error) {
-	best := ""
-	if sl := s.latestBase(); sl != nil {
-		best = sl.baseInstant
-	}
-	for _, c := range s.pendingCompactions() {
-		if c.Timestamp > best {
-			best = c.Timestamp
-		}
-	}
-	if best == "" {
+// latestBaseInstant is the instant of the latest visible base file: the
+// slice hoodie writes new log files into (never a pending compaction's,
+// see writeDeltaCommit).
+func (s *state) latestBaseInstant() (string, error) {
+	sl := s.latestBase()
+	if sl == nil {
 		return "", fmt.Errorf("%w: the files partition has no base file", ErrCorrupt)
 	}
-	return best, nil
+	return sl.baseInstant, nil
 }
 
 // readSlices are the slices a reader merges: the latest visible base

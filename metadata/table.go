@@ -147,18 +147,15 @@ func dataPartition(k string) string {
 }
 
 // For returns the metadata table tbl keeps, or nil when it keeps none. It
-// first compares the table's properties with the timeline tbl last
-// loaded: when the timeline's listing saw .hoodie/metadata and the
-// properties do not name a metadata table, or the other way round,
-// another writer (e.g. Spark bootstrapping its metadata table) changed
-// them since they were read, and they are read again. A metadata table
+// first compares the table's properties with the timeline tbl holds (if
+// it loaded one; For itself lists nothing): when the timeline's listing
+// saw .hoodie/metadata and the properties do not name a metadata table,
+// or the other way round, another writer (e.g. Spark bootstrapping its
+// metadata table) changed them since they were read, and they are read
+// again. A metadata table
 // hoodie cannot maintain fails with ErrUnsupported.
 func For(ctx context.Context, tbl *table.Table, opts Options) (*Table, error) {
-	tl, err := tbl.Timeline(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
-	}
-	if tl.HasMetadataFolder() != Enabled(tbl.Config()) {
+	if tl := tbl.LoadedTimeline(); tl != nil && tl.HasMetadataFolder() != Enabled(tbl.Config()) {
 		if err := tbl.ReloadConfig(ctx); err != nil {
 			return nil, fmt.Errorf("metadata: %w", err)
 		}

@@ -77,6 +77,15 @@ func (t *Table) Timeline(ctx context.Context) (*timeline.Timeline, error) {
 	return t.timelineLocked(ctx)
 }
 
+// LoadedTimeline returns the timeline the handle holds, nil if it has not
+// loaded one since it was opened or refreshed: for checks that must not
+// cost a LIST of their own.
+func (t *Table) LoadedTimeline() *timeline.Timeline {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.tl
+}
+
 func (t *Table) timelineLocked(ctx context.Context) (*timeline.Timeline, error) {
 	if t.mu.tl == nil {
 		tl, err := timeline.Load(ctx, t.st)
