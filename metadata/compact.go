@@ -15,8 +15,9 @@ import (
 )
 
 // maybeCompact runs the metadata table's table services before deltacommit
-// T is written, as Hudi does when a write starts: a pending compaction is
-// finished; otherwise, once MaxDeltaCommits deltacommits followed the
+// T is written, as Hudi does when a write starts: a pending compaction
+// that was abandoned (see stale) is finished, one still running is left
+// alone; otherwise, once MaxDeltaCommits deltacommits followed the
 // latest base file and no data instant at or before the latest of them is
 // pending (other than T itself), the files partition is compacted at
 // "<latest deltacommit>001". It reports whether it compacted.
@@ -33,7 +34,7 @@ func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timel
 			if !stale {
 				continue
 			}
-			if err := m.resumeCompaction(ctx, s, data, c); err != nil {
+			if err := m.resumeCompaction(ctx, s, c); err != nil {
 				return false, err
 			}
 			done = true
@@ -54,7 +55,7 @@ func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timel
 	if _, ok := s.tl.Find(C); ok {
 		return false, nil
 	}
-	done, err := m.compact(ctx, s, data, C, T)
+	done, err := m.compact(ctx, s, C, T)
 	if err != nil || !done {
 		return done, err
 	}
@@ -68,7 +69,7 @@ func (m *Table) maybeCompact(ctx context.Context, s *state, data *timeline.Timel
 
 // compact schedules and executes compaction C of the files partition,
 // merging the latest slice.
-func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, C, owner string) (bool, error) {
+func (m *Table) compact(ctx context.Context, s *state, C, owner string) (bool, error) {
 	sl := s.latestBase()
 	if sl == nil {
 		return false, fmt.Errorf("%w: the files partition has no base file", ErrCorrupt)
@@ -101,7 +102,8 @@ func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, 
 	// The data timeline as of after that listing: every data instant whose
 	// block is in a listed log file is on it (its requested file came
 	// first), pending or completed.
-	if data, err = timeline.Load(ctx, m.data); err != nil {
+	data, err := timeline.Load(ctx, m.data)
+	if err != nil {
 		return false, fmt.Errorf("metadata: %w", err)
 	}
 	if err := m.executeCompaction(ctx, now, data, tx, plan); err != nil {
@@ -112,7 +114,7 @@ func (m *Table) compact(ctx context.Context, s *state, data *timeline.Timeline, 
 
 // resumeCompaction finishes compaction instant c that an earlier process
 // scheduled (and may have started).
-func (m *Table) resumeCompaction(ctx context.Context, s *state, data *timeline.Timeline, c timeline.Instant) error {
+func (m *Table) resumeCompaction(ctx context.Context, s *state, c timeline.Instant) error {
 	b, err := timeline.ReadInstant(ctx, m.st, c.WithState(timeline.Requested))
 	if err != nil {
 		return fmt.Errorf("metadata: compaction %s: %w", c.Timestamp, err)
@@ -126,7 +128,8 @@ func (m *Table) resumeCompaction(ctx context.Context, s *state, data *timeline.T
 		return fmt.Errorf("metadata: %w", err)
 	}
 	// As in compact: the data timeline after the listing of the logs.
-	if data, err = timeline.Load(ctx, m.data); err != nil {
+	data, err := timeline.Load(ctx, m.data)
+	if err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
 	return m.executeCompaction(ctx, s, data, tx, &plan)

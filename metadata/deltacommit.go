@@ -204,11 +204,7 @@ func (m *Table) awaitCompaction(ctx context.Context, c timeline.Instant, dead ma
 			return err
 		}
 		if stale {
-			data, err := timeline.Load(ctx, m.data)
-			if err != nil {
-				return fmt.Errorf("metadata: %w", err)
-			}
-			return m.resumeCompaction(ctx, s, data, cur)
+			return m.resumeCompaction(ctx, s, cur)
 		}
 		select {
 		case <-ctx.Done():
