@@ -27,6 +27,7 @@ import (
 	"github.com/hoodie-lake/hoodie/internal/testbroker"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
 	"github.com/hoodie-lake/hoodie/reader"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/stream"
 	"github.com/hoodie-lake/hoodie/stream/kafka"
@@ -551,16 +552,18 @@ func testStreamDeadLetter(t *testing.T, kb *testbroker.KafkaBroker) {
 }
 
 // testStreamServices: --compact-every 2 --clean on a merge-on-read table
-// with many small commits: compactions and a clean complete on the
-// timeline while the stream runs; SIGTERM exits 0 and the table equals
-// the model.
+// with many small commits and Hudi's metadata table (--metadata-table):
+// compactions and a clean complete on the timeline while the stream runs
+// (the in-process services and the commits write metadata deltacommits
+// concurrently); SIGTERM exits 0, the table equals the model, and the
+// metadata table lists exactly the committed files.
 func testStreamServices(t *testing.T, kb *testbroker.KafkaBroker) {
 	dir := t.TempDir()
 	topic := kb.NewTopic(t, 1)
 	base := filepath.Join(dir, "mor")
 	p := formatsProc(t, dir, "services", "--table", base, "--type", "mor", "--key", "uuid", "--precombine", "ts",
 		"--partition", "region", "--kafka-brokers", kb.Addr(), "--topic", topic, "--group", "formats-services",
-		"--commit-interval", "200ms", "--commit-records", "10", "--compact-every", "2", "--clean",
+		"--commit-interval", "200ms", "--commit-records", "10", "--compact-every", "2", "--clean", "--metadata-table",
 		"--errors", filepath.Join(dir, "errors.jsonl"))
 	p.start()
 	ctx := context.Background()
@@ -603,6 +606,12 @@ func testStreamServices(t *testing.T, kb *testbroker.KafkaBroker) {
 	require.NotEmpty(t, cleans, "a clean completed while the stream ran")
 	p.stop()
 	requireStreamTable(t, base, expected(evs), false)
+	tbl, err := table.Open(ctx, st)
+	require.NoError(t, err)
+	require.Equal(t, []string{"files"}, tbl.Config().MetadataPartitions)
+	mm, err := metadata.Validate(ctx, tbl)
+	require.NoError(t, err)
+	require.Empty(t, mm, "the metadata table lists exactly the committed files")
 	t.Logf("%d events, %d compactions and %d cleans seen", len(evs), len(compactions), len(cleans))
 }
 
