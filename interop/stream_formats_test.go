@@ -26,8 +26,8 @@ import (
 
 	"github.com/hoodie-lake/hoodie/internal/testbroker"
 	"github.com/hoodie-lake/hoodie/internal/testutil/s3server"
-	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/metadata"
+	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/stream"
 	"github.com/hoodie-lake/hoodie/stream/kafka"
