@@ -498,8 +498,9 @@ const MetadataTableAdvice = "hoodie maintains the \"files\" partition of Hudi's 
 	"nothing else, so its writes would leave the other metadata partitions stale, and it writes no table whose metadata " +
 	"partitions are still being built. Disable the other indexes in the writer that made them (Spark: " +
 	"hoodie.metadata.index.column.stats.enable=false, hoodie.metadata.index.bloom.filter.enable=false, " +
-	"hoodie.metadata.record.index.enable=false on a write to the table), or the whole metadata table with one Spark " +
-	"write that sets hoodie.metadata.enable=false; hoodie metadata enable then rebuilds the files partition. " +
+	"hoodie.metadata.record.index.enable=false on a write to the table), or drop the whole metadata table with " +
+	"hoodie metadata disable (or one Spark write that sets hoodie.metadata.enable=false); hoodie metadata enable " +
+	"then rebuilds the files partition (.hoodie/metadata). " +
 	"Reading works as is (hoodie query, files, timeline, stats; table.OpenForRead in Go)"
 
 // readErrors are the violations of ValidateRead's rules.

@@ -436,6 +436,24 @@ func OpenForRead(ctx context.Context, st storage.Storage) (*Table, error) {
 	return t, nil
 }
 
+// OpenForRepair opens the table in st as OpenForRead does (ValidateRead
+// only) but writable: for the one repair that makes a table hoodie can
+// write again, dropping a Hudi metadata table whose partitions hoodie does
+// not maintain (metadata.Disable). Writers, compactors, cleaners and
+// rollbacks must not be given such a handle.
+func OpenForRepair(ctx context.Context, st storage.Storage) (*Table, error) {
+	cfg, err := openConfig(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ValidateRead(); err != nil {
+		return nil, fmt.Errorf("table: open: %w", err)
+	}
+	t := &Table{st: st}
+	t.mu.cfg = cfg
+	return t, nil
+}
+
 // openConfig loads and parses hoodie.properties (not validated).
 func openConfig(ctx context.Context, st storage.Storage) (*Config, error) {
 	props, err := loadProperties(ctx, st)

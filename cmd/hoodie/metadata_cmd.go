@@ -168,7 +168,9 @@ func newMetadataDisableCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tbl, err := table.Open(ctx, st)
+			// Also a metadata table with partitions hoodie does not
+			// maintain: dropping it makes the table writable again.
+			tbl, err := table.OpenForRepair(ctx, st)
 			if err != nil {
 				return err
 			}
