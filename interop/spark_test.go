@@ -41,6 +41,7 @@ import (
 	"github.com/hoodie-lake/hoodie/bench"
 	"github.com/hoodie-lake/hoodie/internal/storagefault"
 	"github.com/hoodie-lake/hoodie/internal/testbroker"
+	"github.com/hoodie-lake/hoodie/metadata"
 	"github.com/hoodie-lake/hoodie/reader"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
@@ -640,7 +641,7 @@ func sparkWriteOptions(cfg *table.Config, op string) map[string]any {
 		"hoodie.datasource.write.keygenerator.class":      cfg.KeyGeneratorClass(),
 		"hoodie.datasource.write.hive_style_partitioning": fmt.Sprint(cfg.HiveStylePartitioning),
 		"hoodie.datasource.write.partitionpath.urlencode": fmt.Sprint(cfg.URLEncodePartitioning),
-		"hoodie.metadata.enable":                          "false", // hoodie refuses tables with a metadata table
+		"hoodie.metadata.enable":                          "false", // tables without one here; metadata_write_test.go has them
 		"hoodie.index.type":                               "BLOOM", // Spark looks keys up in hoodie's bloom filters and key ranges
 		"hoodie.upsert.shuffle.parallelism":               "2",
 		"hoodie.insert.shuffle.parallelism":               "2",
@@ -935,8 +936,8 @@ func TestSparkUpsertsIntoHoodieTable(t *testing.T) {
 // TestHoodieUpsertsIntoSparkTable: Spark creates a copy-on-write table from
 // scratch (its own defaults for the key generator, payload and table
 // properties, metadata table off); hoodie opens it and upserts; all three
-// readers agree. A Spark table with the metadata table (Spark's default) is
-// refused by hoodie with table.ErrMetadataTableEnabled.
+// readers agree. A Spark table with the metadata table (Spark's default)
+// gets hoodie's commit recorded in it.
 func TestHoodieUpsertsIntoSparkTable(t *testing.T) {
 	gen := bench.NewGenerator(bench.WorkloadConfig{Seed: 31})
 	create := func(base, name string, mdt bool, evs []bench.Event) {
@@ -954,13 +955,19 @@ func TestHoodieUpsertsIntoSparkTable(t *testing.T) {
 	}
 	first := noTies(gen.Next(700))
 
-	t.Run("metadata_table_refused", func(t *testing.T) {
+	// A table Spark made with its metadata table is written with it
+	// maintained (the whole alternating story: metadata_write_test.go).
+	t.Run("metadata_table_maintained", func(t *testing.T) {
 		base := filepath.Join(t.TempDir(), "spark_mdt")
 		create(base, "spark_mdt", true, first)
-		st, err := storage.NewLocal(base)
+		tbl := reopen(t, base)
+		require.Equal(t, []string{"files"}, tbl.Config().MetadataPartitions)
+		w := openWriter(t, tbl, t.TempDir())
+		commitEvents(t, w, opUpsert, noTies(gen.Next(100)))
+		require.NoError(t, w.Close())
+		mm, err := metadata.Validate(context.Background(), tbl)
 		require.NoError(t, err)
-		_, err = table.Open(context.Background(), st)
-		require.ErrorIs(t, err, table.ErrMetadataTableEnabled)
+		require.Empty(t, mm, "hoodie's commit is in Spark's metadata table")
 	})
 
 	t.Run("cow", func(t *testing.T) {
