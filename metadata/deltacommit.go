@@ -98,9 +98,10 @@ func (m *Table) update(ctx context.Context, T string, c *changes) error {
 }
 
 // writeDeltaCommit writes deltacommit T with recs: requested, inflight, a
-// marker, a new log file version in the slice new logs go to, the
+// marker, a new log file version in the slice of the latest base file, the
 // completed file. If a compaction of the metadata table appeared while
-// the log file was written, the log moves to the compaction's slice.
+// the log file was written, the log is deleted and written again once the
+// compaction completed (into its slice) or was withdrawn.
 func (m *Table) writeDeltaCommit(ctx context.Context, s *state, T string, recs []mdtrecord.Record, dead map[string]bool) error {
 	content, err := mdtrecord.EncodeLogBlockContent(recs)
 	if err != nil {
