@@ -42,6 +42,7 @@ var forbidden = map[string][]string{
 	"internal/hivepath": {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"avroplan":          {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/logfile":  {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
+	"internal/avrobin":  {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/hfile":    {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 	"internal/ingest":   {"storage", "table", "timeline", "index", "writer", "reader", "cmd"},
 

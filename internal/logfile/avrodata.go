@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/hamba/avro/v2"
 
+	"github.com/hoodie-lake/hoodie/internal/avrobin"
 	"github.com/hoodie-lake/hoodie/internal/schema"
 )
 
@@ -451,18 +452,18 @@ func decodeAvroContent(content []byte, schemaJSON string) (_ arrow.RecordBatch, 
 		if l < 0 || int(l) > len(rest) {
 			return nil, corruptf("Avro data block: record %d of %d bytes", n, l)
 		}
-		d := avroDec{b: rest[:l]}
+		d := avrobin.NewDecoder(rest[:l], ErrCorrupt)
 		rest = rest[l:]
 		for i, f := range rs.fields {
-			if err := decodeValue(&d, f.Type, bld.Field(i), f.Name); err != nil {
+			if err := decodeValue(d, f.Type, bld.Field(i), f.Name); err != nil {
 				return nil, err
 			}
 		}
-		if d.err != nil {
-			return nil, fmt.Errorf("logfile: record %d: %w", n, d.err)
+		if d.Err() != nil {
+			return nil, fmt.Errorf("logfile: record %d: %w", n, d.Err())
 		}
-		if len(d.b) != 0 {
-			return nil, corruptf("Avro data block: record %d has %d trailing bytes", n, len(d.b))
+		if d.Len() != 0 {
+			return nil, corruptf("Avro data block: record %d has %d trailing bytes", n, d.Len())
 		}
 	}
 	if len(rest) != 0 {
@@ -471,11 +472,11 @@ func decodeAvroContent(content []byte, schemaJSON string) (_ arrow.RecordBatch, 
 	return bld.NewRecordBatch(), nil
 }
 
-func decodeValue(d *avroDec, t *schema.Type, b array.Builder, path string) error {
+func decodeValue(d *avrobin.Decoder, t *schema.Type, b array.Builder, path string) error {
 	if t.Nullable {
-		if d.unionIndex(2) == 0 {
+		if d.UnionIndex(2) == 0 {
 			b.AppendNull()
-			return d.err
+			return d.Err()
 		}
 	}
 	bad := func() error {
@@ -487,49 +488,49 @@ func decodeValue(d *avroDec, t *schema.Type, b array.Builder, path string) error
 		if !ok {
 			return bad()
 		}
-		bb.Append(d.bool())
+		bb.Append(d.Bool())
 	case schema.Int:
 		bb, ok := b.(*array.Int32Builder)
 		if !ok {
 			return bad()
 		}
-		bb.Append(d.int())
+		bb.Append(d.Int())
 	case schema.Long:
 		bb, ok := b.(*array.Int64Builder)
 		if !ok {
 			return bad()
 		}
-		bb.Append(d.long())
+		bb.Append(d.Long())
 	case schema.Float:
 		bb, ok := b.(*array.Float32Builder)
 		if !ok {
 			return bad()
 		}
-		bb.Append(d.float())
+		bb.Append(d.Float())
 	case schema.Double:
 		bb, ok := b.(*array.Float64Builder)
 		if !ok {
 			return bad()
 		}
-		bb.Append(d.double())
+		bb.Append(d.Double())
 	case schema.String:
 		bb, ok := b.(*array.StringBuilder)
 		if !ok {
 			return bad()
 		}
-		bb.Append(d.string())
+		bb.Append(d.String())
 	case schema.Bytes:
 		bb, ok := b.(*array.BinaryBuilder)
 		if !ok {
 			return bad()
 		}
-		bb.Append(d.bytes())
+		bb.Append(d.Bytes())
 	case schema.Fixed:
 		bb, ok := b.(*array.FixedSizeBinaryBuilder)
 		if !ok {
 			return bad()
 		}
-		v := d.fixed(t.Size)
+		v := d.Fixed(t.Size)
 		if v == nil {
 			v = make([]byte, t.Size)
 		}
@@ -541,13 +542,13 @@ func decodeValue(d *avroDec, t *schema.Type, b array.Builder, path string) error
 		}
 		var raw []byte
 		if t.Size > 0 {
-			raw = d.fixed(t.Size)
+			raw = d.Fixed(t.Size)
 		} else {
-			raw = d.bytes()
+			raw = d.Bytes()
 		}
 		num, ok := decimalFromBytes(raw)
 		if !ok {
-			d.fail("decimal exceeds 128 bits")
+			d.Fail("decimal exceeds 128 bits")
 		}
 		bb.Append(num)
 	case schema.Date:
@@ -555,13 +556,13 @@ func decodeValue(d *avroDec, t *schema.Type, b array.Builder, path string) error
 		if !ok {
 			return bad()
 		}
-		bb.Append(arrow.Date32(d.int()))
+		bb.Append(arrow.Date32(d.Int()))
 	case schema.TimestampMicros, schema.TimestampMillis, schema.LocalTimestampMicros, schema.LocalTimestampMillis:
 		bb, ok := b.(*array.TimestampBuilder)
 		if !ok {
 			return bad()
 		}
-		bb.Append(arrow.Timestamp(d.long()))
+		bb.Append(arrow.Timestamp(d.Long()))
 	case schema.Array:
 		lb, ok := b.(*array.ListBuilder)
 		if !ok {
@@ -569,10 +570,10 @@ func decodeValue(d *avroDec, t *schema.Type, b array.Builder, path string) error
 		}
 		lb.Append(true)
 		vb := lb.ValueBuilder()
-		for n := d.blockCount(); n > 0 && d.err == nil; n = d.blockCount() {
+		for n := d.BlockCount(); n > 0 && d.Err() == nil; n = d.BlockCount() {
 			for range n {
-				if err := decodeValue(d, t.Items, vb, path+"[]"); err != nil || d.err != nil {
-					return firstErr(err, d.err)
+				if err := decodeValue(d, t.Items, vb, path+"[]"); err != nil || d.Err() != nil {
+					return firstErr(err, d.Err())
 				}
 			}
 		}
@@ -587,11 +588,11 @@ func decodeValue(d *avroDec, t *schema.Type, b array.Builder, path string) error
 		}
 		mb.Append(true)
 		ib := mb.ItemBuilder()
-		for n := d.blockCount(); n > 0 && d.err == nil; n = d.blockCount() {
+		for n := d.BlockCount(); n > 0 && d.Err() == nil; n = d.BlockCount() {
 			for range n {
-				kb.Append(d.string())
-				if err := decodeValue(d, t.Values, ib, path+"{}"); err != nil || d.err != nil {
-					return firstErr(err, d.err)
+				kb.Append(d.String())
+				if err := decodeValue(d, t.Values, ib, path+"{}"); err != nil || d.Err() != nil {
+					return firstErr(err, d.Err())
 				}
 			}
 		}
@@ -609,7 +610,7 @@ func decodeValue(d *avroDec, t *schema.Type, b array.Builder, path string) error
 	default:
 		return fmt.Errorf("%w: column %q: Avro %v", ErrUnsupported, path, t.Kind)
 	}
-	return d.err
+	return d.Err()
 }
 
 func firstErr(errs ...error) error {

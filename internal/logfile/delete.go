@@ -8,6 +8,8 @@ import (
 	"math/big"
 
 	"github.com/hamba/avro/v2"
+
+	"github.com/hoodie-lake/hoodie/internal/avrobin"
 )
 
 // DeleteRecordListSchema is Hudi 0.14/0.15's HoodieDeleteRecordList.avsc
@@ -139,62 +141,62 @@ func decodeDeleteContent(content []byte) ([]DeleteRecord, error) {
 	if n < 0 || int(n) != len(content)-8 {
 		return nil, corruptf("delete block: %d bytes of records in %d", n, len(content)-8)
 	}
-	d := avroDec{b: content[8:]}
+	d := avrobin.NewDecoder(content[8:], ErrCorrupt)
 	var out []DeleteRecord
-	for c := d.blockCount(); c > 0 && d.err == nil; c = d.blockCount() {
+	for c := d.BlockCount(); c > 0 && d.Err() == nil; c = d.BlockCount() {
 		for range c {
 			var r DeleteRecord
-			if d.unionIndex(2) == 1 {
-				r.RecordKey = d.string()
+			if d.UnionIndex(2) == 1 {
+				r.RecordKey = d.String()
 			}
-			if d.unionIndex(2) == 1 {
-				r.PartitionPath = d.string()
+			if d.UnionIndex(2) == 1 {
+				r.PartitionPath = d.String()
 			}
-			r.OrderingVal = readOrdering(&d)
-			if d.err != nil {
+			r.OrderingVal = readOrdering(d)
+			if d.Err() != nil {
 				break
 			}
 			out = append(out, r)
 		}
 	}
-	if d.err != nil {
-		return nil, fmt.Errorf("logfile: delete block: %w", d.err)
+	if d.Err() != nil {
+		return nil, fmt.Errorf("logfile: delete block: %w", d.Err())
 	}
-	if len(d.b) != 0 {
-		return nil, corruptf("delete block: %d trailing bytes", len(d.b))
+	if d.Len() != 0 {
+		return nil, corruptf("delete block: %d trailing bytes", d.Len())
 	}
 	return out, nil
 }
 
-func readOrdering(d *avroDec) any {
-	switch d.unionIndex(ordBranches) {
+func readOrdering(d *avrobin.Decoder) any {
+	switch d.UnionIndex(ordBranches) {
 	case ordBool:
-		return d.bool()
+		return d.Bool()
 	case ordInt:
-		return d.int()
+		return d.Int()
 	case ordLong:
-		return d.long()
+		return d.Long()
 	case ordFloat:
-		return d.float()
+		return d.Float()
 	case ordDouble:
-		return d.double()
+		return d.Double()
 	case ordBytes:
-		return bytes.Clone(d.bytes())
+		return bytes.Clone(d.Bytes())
 	case ordString:
-		return d.string()
+		return d.String()
 	case ordDate:
-		return Date(d.int())
+		return Date(d.Int())
 	case ordDecimal:
-		b := d.bytes()
+		b := d.Bytes()
 		v := new(big.Int).SetBytes(b)
 		if len(b) > 0 && b[0]&0x80 != 0 {
 			v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
 		}
 		return Decimal{Unscaled: v}
 	case ordTimeMicros:
-		return TimeMicros(d.long())
+		return TimeMicros(d.Long())
 	case ordTimestampMicros:
-		return TimestampMicros(d.long())
+		return TimestampMicros(d.Long())
 	}
 	return nil
 }

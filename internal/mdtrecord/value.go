@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/hoodie-lake/hoodie/internal/avrobin"
 )
 
 // numMetaFields is the number of Hudi meta fields in front of WriterSchema.
@@ -150,16 +152,16 @@ func DecodeValue(key string, v []byte) (Record, error) {
 // decodeValue is DecodeValue that also returns the order of the map
 // entries as read.
 func decodeValue(key string, v []byte) (Record, []string, error) {
-	d := avroDec{b: v}
+	d := newAvroDec(v)
 	// Hudi leaves the meta fields null in the metadata table; a set one is
 	// still a valid datum and is dropped.
 	for range numMetaFields {
 		d.optString()
 	}
 	stored := d.str()
-	typ := d.int()
-	if d.err != nil {
-		return Record{}, nil, fmt.Errorf("%w: %q: %w", ErrCorrupt, key, d.err)
+	typ := d.Int()
+	if d.Err() != nil {
+		return Record{}, nil, fmt.Errorf("%w: %q: %w", ErrCorrupt, key, d.Err())
 	}
 	if stored != "" && stored != key {
 		return Record{}, nil, fmt.Errorf("%w: value key %q under HFile key %q", ErrCorrupt, stored, key)
@@ -173,14 +175,14 @@ func decodeValue(key string, v []byte) (Record, []string, error) {
 			r.Files, order = d.fileMap()
 		}
 		if d.nullUnions(3) {
-			d.fail("files record carries another type's payload")
+			d.Fail("files record carries another type's payload")
 		}
 	case TypeRecordIndex:
 		if d.nullUnions(3) {
-			d.fail("record index record carries another type's payload")
+			d.Fail("record index record carries another type's payload")
 		}
 		if d.union(2) != 1 {
-			d.fail("record index record without recordIndexMetadata")
+			d.Fail("record index record without recordIndexMetadata")
 		}
 		ri := &RecordIndexInfo{}
 		if s := d.optString(); s != nil {
@@ -193,7 +195,7 @@ func decodeValue(key string, v []byte) (Record, []string, error) {
 			ri.FileID = *s
 		}
 		ri.InstantTime = d.optLong()
-		ri.FileIDEncoding = d.int()
+		ri.FileIDEncoding = d.Int()
 		r.RecordIndex = ri
 	case TypeColumnStats, TypeBloomFilter:
 		if err := validateRaw(v); err != nil {
@@ -202,13 +204,13 @@ func decodeValue(key string, v []byte) (Record, []string, error) {
 		r.Raw = slices.Clone(v)
 		return r, nil, nil
 	default:
-		d.fail(fmt.Sprintf("unknown record type %d", typ))
+		d.Fail(fmt.Sprintf("unknown record type %d", typ))
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail(fmt.Sprintf("%d bytes after the record", len(d.b)))
+	if d.Err() == nil && d.Len() != 0 {
+		d.Fail(fmt.Sprintf("%d bytes after the record", d.Len()))
 	}
-	if d.err != nil {
-		return Record{}, nil, fmt.Errorf("%w: %q: %w", ErrCorrupt, key, d.err)
+	if d.Err() != nil {
+		return Record{}, nil, fmt.Errorf("%w: %q: %w", ErrCorrupt, key, d.Err())
 	}
 	return r, order, nil
 }
@@ -217,12 +219,12 @@ func decodeValue(key string, v []byte) (Record, []string, error) {
 // payload is the one of its type (BloomFilterMetadata for type 4,
 // ColumnStatsMetadata for type 3).
 func validateRaw(v []byte) error {
-	d := avroDec{b: v}
+	d := newAvroDec(v)
 	for range numMetaFields {
 		d.optString()
 	}
 	d.str()
-	typ := d.int()
+	typ := d.Int()
 	present := [4]bool{}
 	if d.union(2) == 1 {
 		present[0] = true
@@ -232,8 +234,8 @@ func validateRaw(v []byte) error {
 		present[1] = true
 		d.str()   // type
 		d.str()   // timestamp
-		d.bytes() // bloomFilter
-		d.bool()  // isDeleted
+		d.Bytes() // bloomFilter
+		d.Bool()  // isDeleted
 	}
 	if d.union(2) == 1 {
 		present[2] = true
@@ -244,7 +246,7 @@ func validateRaw(v []byte) error {
 		for range 4 { // valueCount, nullCount, totalSize, totalUncompressedSize
 			d.optLong()
 		}
-		d.bool() // isDeleted
+		d.Bool() // isDeleted
 	}
 	if d.union(2) == 1 {
 		present[3] = true
@@ -254,13 +256,13 @@ func validateRaw(v []byte) error {
 		}
 		d.optString()
 		d.optLong()
-		d.int()
+		d.Int()
 	}
-	if d.err != nil {
-		return d.err
+	if d.Err() != nil {
+		return d.Err()
 	}
-	if len(d.b) != 0 {
-		return fmt.Errorf("avro: %d bytes after the record", len(d.b))
+	if d.Len() != 0 {
+		return fmt.Errorf("avro: %d bytes after the record", d.Len())
 	}
 	want := 1
 	if typ == TypeColumnStats {
@@ -294,131 +296,43 @@ func (e *avroEnc) bool(v bool) {
 	}
 }
 
-// avroDec decodes Avro binary primitives from a byte slice. It never reads
-// past the slice nor allocates more than the slice holds; the first error
-// sticks and later reads return zero values.
-type avroDec struct {
-	b   []byte
-	err error
-}
+// avroDec is the Avro decoder of metadata record values: avrobin's
+// primitives plus the shapes of HoodieMetadata.avsc.
+type avroDec struct{ *avrobin.Decoder }
 
-func (d *avroDec) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("avro: %s", what)
-	}
-}
+func newAvroDec(v []byte) avroDec { return avroDec{avrobin.NewDecoder(v, nil)} }
 
-func (d *avroDec) long() int64 {
-	if d.err != nil {
-		return 0
-	}
-	var u uint64
-	for shift := uint(0); shift < 64; shift += 7 {
-		if len(d.b) == 0 {
-			d.fail("truncated varint")
-			return 0
-		}
-		c := d.b[0]
-		d.b = d.b[1:]
-		u |= uint64(c&0x7f) << shift
-		if c < 0x80 {
-			return int64(u>>1) ^ -int64(u&1)
-		}
-	}
-	d.fail("varint overflow")
-	return 0
-}
-
-func (d *avroDec) int() int32 {
-	return int32(d.longRange(math.MinInt32, math.MaxInt32))
-}
-
-func (d *avroDec) longRange(lo, hi int64) int64 {
-	v := d.long()
-	if v < lo || v > hi {
-		d.fail("int out of range")
-		return 0
-	}
-	return v
-}
-
-func (d *avroDec) bool() bool {
-	if d.err != nil {
-		return false
-	}
-	if len(d.b) == 0 {
-		d.fail("truncated boolean")
-		return false
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	if c > 1 {
-		d.fail("bad boolean")
-	}
-	return c == 1
-}
-
-func (d *avroDec) str() string {
-	n := d.long()
-	if d.err != nil {
+// str reads a string, which must be UTF-8 (Java's Avro decodes it so).
+func (d avroDec) str() string {
+	b := d.Bytes()
+	if d.Err() != nil {
 		return ""
 	}
-	if n < 0 || n > int64(len(d.b)) {
-		d.fail("bad string length")
+	if !utf8.Valid(b) {
+		d.Fail("string not UTF-8")
 		return ""
 	}
-	s := d.b[:n]
-	d.b = d.b[n:]
-	if !utf8.Valid(s) {
-		d.fail("string not UTF-8")
-		return ""
-	}
-	return string(s)
-}
-
-func (d *avroDec) bytes() []byte {
-	n := d.long()
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || n > int64(len(d.b)) {
-		d.fail("bad bytes length")
-		return nil
-	}
-	b := d.b[:n]
-	d.b = d.b[n:]
-	return b
-}
-
-func (d *avroDec) skip(n int) {
-	if d.err != nil {
-		return
-	}
-	if len(d.b) < n {
-		d.fail("truncated value")
-		return
-	}
-	d.b = d.b[n:]
+	return string(b)
 }
 
 // wrapper skips a column stats min/max value: a union of null and the
 // value wrappers of HoodieMetadata.avsc (BooleanWrapper, IntWrapper,
 // LongWrapper, FloatWrapper, DoubleWrapper, BytesWrapper, StringWrapper,
 // DateWrapper, DecimalWrapper, TimeMicrosWrapper, TimestampMicrosWrapper).
-func (d *avroDec) wrapper() {
+func (d avroDec) wrapper() {
 	switch d.union(12) {
 	case 1:
-		d.bool()
+		d.Bool()
 	case 2, 8: // int, date as int
-		d.int()
+		d.Int()
 	case 3, 10, 11: // long, time-micros, timestamp-micros as long
-		d.long()
+		d.Long()
 	case 4:
-		d.skip(4)
+		d.Fixed(4)
 	case 5:
-		d.skip(8)
+		d.Fixed(8)
 	case 6, 9: // bytes, decimal bytes
-		d.bytes()
+		d.Bytes()
 	case 7:
 		d.str()
 	}
@@ -426,7 +340,7 @@ func (d *avroDec) wrapper() {
 
 // nullUnions reads n [null, T] union indexes and reports whether any of
 // them is not null.
-func (d *avroDec) nullUnions(n int) bool {
+func (d avroDec) nullUnions(n int) bool {
 	set := false
 	for range n {
 		if d.union(2) != 0 {
@@ -437,11 +351,11 @@ func (d *avroDec) nullUnions(n int) bool {
 }
 
 // union reads a union branch index below n.
-func (d *avroDec) union(n int64) int64 {
-	return d.longRange(0, n-1)
+func (d avroDec) union(n int64) int64 {
+	return d.LongIn(0, n-1)
 }
 
-func (d *avroDec) optString() *string {
+func (d avroDec) optString() *string {
 	if d.union(2) == 0 {
 		return nil
 	}
@@ -449,48 +363,48 @@ func (d *avroDec) optString() *string {
 	return &s
 }
 
-func (d *avroDec) optLong() int64 {
+func (d avroDec) optLong() int64 {
 	if d.union(2) == 0 {
 		return 0
 	}
-	return d.long()
+	return d.Long()
 }
 
-func (d *avroDec) optLongRange(lo, hi int64) int64 {
+func (d avroDec) optLongRange(lo, hi int64) int64 {
 	if d.union(2) == 0 {
 		return 0
 	}
-	return d.longRange(lo, hi)
+	return d.LongIn(lo, hi)
 }
 
 // fileMap reads a map of HoodieMetadataFileInfo, returning it and its keys
 // in the order read.
-func (d *avroDec) fileMap() (map[string]FileInfo, []string) {
+func (d avroDec) fileMap() (map[string]FileInfo, []string) {
 	m := map[string]FileInfo{}
 	var order []string
-	for d.err == nil {
-		n := d.long()
+	for d.Err() == nil {
+		n := d.Long()
 		if n == 0 {
 			break
 		}
 		if n < 0 {
 			// A negative count is followed by the block's byte size.
 			n = -n
-			d.long()
+			d.Long()
 		}
 		// Every entry takes at least 3 bytes (key length, size, flag).
-		if n > int64(len(d.b))/3+1 {
-			d.fail("map count exceeds the value")
+		if n > int64(d.Len())/3+1 {
+			d.Fail("map count exceeds the value")
 			break
 		}
 		for range n {
 			k := d.str()
-			fi := FileInfo{Size: d.long(), Deleted: d.bool()}
-			if d.err != nil {
+			fi := FileInfo{Size: d.Long(), Deleted: d.Bool()}
+			if d.Err() != nil {
 				break
 			}
 			if _, dup := m[k]; dup {
-				d.fail(fmt.Sprintf("duplicate map key %q", k))
+				d.Fail(fmt.Sprintf("duplicate map key %q", k))
 				break
 			}
 			m[k] = fi
