@@ -42,19 +42,26 @@ func (g *globalFlags) openTableForRead(ctx context.Context, location string) (*t
 
 func (g *globalFlags) openTableWith(ctx context.Context, location string,
 	open func(context.Context, storage.Storage) (*table.Table, error)) (*table.Table, *timeline.Timeline, error) {
-	st, err := g.openStorage(ctx, location)
+	tbl, err := g.openHandle(ctx, location, open)
 	if err != nil {
 		return nil, nil, err
 	}
-	tbl, err := open(ctx, st)
-	if err != nil {
-		return nil, nil, err
-	}
-	tl, err := timeline.Load(ctx, st)
+	tl, err := timeline.Load(ctx, tbl.Storage())
 	if err != nil {
 		return nil, nil, err
 	}
 	return tbl, tl, nil
+}
+
+// openHandle opens the Hudi table at location with open (table.Open,
+// OpenForRead, OpenForRepair) and nothing more.
+func (g *globalFlags) openHandle(ctx context.Context, location string,
+	open func(context.Context, storage.Storage) (*table.Table, error)) (*table.Table, error) {
+	st, err := g.openStorage(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, st)
 }
 
 // printTable writes rows as aligned columns under a header.

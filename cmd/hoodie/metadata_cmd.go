@@ -112,11 +112,7 @@ func newMetadataEnableCmd(g *globalFlags) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := g.openStorage(ctx, location)
-			if err != nil {
-				return err
-			}
-			tbl, err := table.Open(ctx, st)
+			tbl, err := g.openHandle(ctx, location, table.Open)
 			if err != nil {
 				return err
 			}
@@ -164,13 +160,9 @@ func newMetadataDisableCmd(g *globalFlags) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := g.openStorage(ctx, location)
-			if err != nil {
-				return err
-			}
 			// Also a metadata table with partitions hoodie does not
 			// maintain: dropping it makes the table writable again.
-			tbl, err := table.OpenForRepair(ctx, st)
+			tbl, err := g.openHandle(ctx, location, table.OpenForRepair)
 			if err != nil {
 				return err
 			}
@@ -208,11 +200,7 @@ non-zero when there is any, or when the table keeps no metadata table.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := g.openStorage(ctx, location)
-			if err != nil {
-				return err
-			}
-			tbl, err := table.OpenForRead(ctx, st)
+			tbl, err := g.openHandle(ctx, location, table.OpenForRead)
 			if err != nil {
 				return err
 			}
@@ -273,11 +261,7 @@ func newMetadataLsCmd(g *globalFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			partition = strings.Trim(partition, "/")
 			ctx := cmd.Context()
-			st, err := g.openStorage(ctx, location)
-			if err != nil {
-				return err
-			}
-			tbl, err := table.OpenForRead(ctx, st)
+			tbl, err := g.openHandle(ctx, location, table.OpenForRead)
 			if err != nil {
 				return err
 			}
