@@ -421,21 +421,32 @@ func (m *Table) removeDeltaCommit(ctx context.Context, s *state, T string) error
 }
 
 // writtenBy reports whether the log file at key holds blocks of instant T
-// (false when it does not exist).
+// (false when it does not exist; true when its header is unreadable: a
+// file T created only partly).
 func (m *Table) writtenBy(ctx context.Context, key, T string) (bool, error) {
-	ra, err := storage.NewReaderAt(ctx, m.st, key)
+	ts, exists, err := firstInstant(ctx, m.st, key)
+	if err != nil || !exists {
+		return false, err
+	}
+	return ts == "" || ts == T, nil
+}
+
+// firstInstant is the INSTANT_TIME of the first block of the log file at
+// key in st: exists is false when there is no such file, ts is "" when its
+// first block does not read.
+func firstInstant(ctx context.Context, st storage.Storage, key string) (ts string, exists bool, err error) {
+	ra, err := storage.NewReaderAt(ctx, st, key)
 	if errors.Is(err, storage.ErrNotExist) {
-		return false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("metadata: %w", err)
+		return "", false, fmt.Errorf("metadata: %w", err)
 	}
 	_, h, err := logfile.ReadFirstHeader(ra, ra.Size())
 	if err != nil {
-		// Not a readable log file: a file T created only partly.
-		return true, nil
+		return "", true, nil
 	}
-	return h.Value(logfile.InstantTime) == T, nil
+	return h.Value(logfile.InstantTime), true, nil
 }
 
 // mustPath is InstantPath for instants known to be well formed.

@@ -2,12 +2,10 @@ package metadata
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/hoodie-lake/hoodie/filegroup"
-	"github.com/hoodie-lake/hoodie/internal/logfile"
 	"github.com/hoodie-lake/hoodie/storage"
 	"github.com/hoodie-lake/hoodie/table"
 	"github.com/hoodie-lake/hoodie/timeline"
@@ -125,17 +123,15 @@ func writtenByPending(ctx context.Context, st storage.Storage, data *timeline.Ti
 	if p != "" {
 		key = p + "/" + name
 	}
-	ra, err := storage.NewReaderAt(ctx, st, key)
-	if errors.Is(err, storage.ErrNotExist) {
-		return true, nil
-	}
+	ts, exists, err := firstInstant(ctx, st, key)
 	if err != nil {
-		return false, fmt.Errorf("metadata: %w", err)
+		return false, err
 	}
-	_, h, err := logfile.ReadFirstHeader(ra, ra.Size())
-	if err != nil {
+	if !exists {
+		return true, nil // gone since the listing: rolled back
+	}
+	if ts == "" {
 		return false, nil // unreadable: reported as missing
 	}
-	ts := h.Value(logfile.InstantTime)
 	return !data.IsCompleted(ts), nil
 }
